@@ -1,0 +1,47 @@
+"""Settings sections of the agent (pure pydantic models; the app's ``Settings`` holds them)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AgentConfig", "SafetyConfig"]
+
+
+class SafetyConfig(BaseModel):
+    """What the safety policy enforces before every action."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    max_steps: int = Field(default=30, ge=1, le=1000, description="Stop a run after this many steps.")
+    max_seconds: float = Field(default=600.0, gt=0, description="Stop a run after this much wall time.")
+    dry_run: bool = Field(default=False, description="Plan and show actions, never carry them out.")
+    pause_on_user_input: bool = Field(default=True, description="Pause when the person moves or types.")
+    confirm_patterns: list[str] = Field(
+        default_factory=lambda: [r"rm\s+-rf", r"\bsend\b", r"\bpay\b", r"\bdelete\b", r"\bpurchase\b"],
+        description="Regular expressions; typed text matching one needs confirmation.",
+    )
+    confirm_hotkeys: list[str] = Field(
+        default_factory=lambda: ["ctrl+w", "alt+f4", "delete", "ctrl+q", "shift+delete"],
+        description="Key combinations that need confirmation.",
+    )
+    deny_windows: list[str] = Field(
+        default_factory=lambda: ["KeePass", "KeePassXC", "Bitwarden", "1Password", "pass", "Seahorse"],
+        description="Window titles/classes (regex) never acted on and blacked out in every frame.",
+    )
+    loop_repeats: int = Field(default=3, ge=2, description="Near-identical actions on a still screen.")
+    model_error_retries: int = Field(default=3, ge=0, description="Unparsable outputs before giving up.")
+
+
+class AgentConfig(BaseModel):
+    """How the step loop talks to the model."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    enable_thinking: bool = Field(default=False, description="Let the model reason before acting.")
+    screenshots_in_prompt: int = Field(default=3, ge=1, le=8, description="Latest screenshots sent.")
+    max_output_tokens: int = Field(default=1024, ge=16, le=32768)
+    settle_seconds: float = Field(default=0.3, ge=0, description="Screen still this long = settled.")
+    settle_timeout: float = Field(default=3.0, ge=0, description="Give up waiting for a still screen.")
+    use_json_actions: bool = Field(
+        default=False, description="Constrain output to the JSON action schema instead of the CUA format."
+    )

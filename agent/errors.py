@@ -1,0 +1,143 @@
+"""The one exception tree of Omnidesk.
+
+Every error a user can meet says what happened and what to do next. Third-party errors are translated
+into this tree at the runtime boundary (``raise ModelFileError(...) from exc``) so callers never catch
+library-specific exceptions::
+
+    OmnideskError
+    ├── ConfigError                  invalid setting, unreadable/unwritable config
+    ├── AlreadyRunningError          a second Omnidesk on this desktop
+    ├── ModelError
+    │   ├── ModelFileError           missing, truncated, corrupt or mismatched GGUF / mmproj
+    │   ├── ModelCapabilityError     the loaded model cannot do this (e.g. audio without an audio mmproj)
+    │   ├── ModelLoadError           llama.cpp refused the files, not enough memory
+    │   ├── RemoteEngineError        an OpenAI-compatible engine failed (timeout, refused, 4xx/5xx)
+    │   └── GenerationCancelled      a stop request ended the generation
+    ├── ModelOutputError             the model's text is not a valid action (an observation, not a crash)
+    ├── PerceptionError
+    │   ├── NoDisplayError           no X11 display
+    │   ├── WaylandSessionError      Wayland session: capture and input need X11 or the portal
+    │   ├── CaptureError             the screen could not be grabbed
+    │   ├── NoMicrophoneError        no PortAudio, no input device, device unplugged
+    │   └── RecordingError           disk full, unwritable directory, muxer failure
+    ├── ActionError
+    │   ├── CoordinateError          a point outside the captured image / monitor
+    │   └── InputError               the input device could not carry out an action
+    └── SafetyStop                   the safety policy ended or refused a run (limit, kill switch, deny-list)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionError",
+    "AlreadyRunningError",
+    "CaptureError",
+    "ConfigError",
+    "CoordinateError",
+    "GenerationCancelled",
+    "InputError",
+    "ModelCapabilityError",
+    "ModelError",
+    "ModelFileError",
+    "ModelLoadError",
+    "ModelOutputError",
+    "NoDisplayError",
+    "NoMicrophoneError",
+    "OmnideskError",
+    "PerceptionError",
+    "RecordingError",
+    "RemoteEngineError",
+    "SafetyStop",
+    "WaylandSessionError",
+]
+
+
+class OmnideskError(Exception):
+    """Base of every error Omnidesk raises on purpose; ``str(err)`` is a message for the user."""
+
+
+class ConfigError(OmnideskError):
+    """A setting is invalid, or the settings file cannot be read or written."""
+
+
+class AlreadyRunningError(OmnideskError):
+    """Another Omnidesk already runs on this desktop (one model, one hotkey listener at a time)."""
+
+
+class ModelError(OmnideskError):
+    """Anything that goes wrong loading or running the omni model."""
+
+
+class ModelFileError(ModelError):
+    """A model file is missing, truncated, corrupt, of the wrong architecture, or does not match."""
+
+
+class ModelCapabilityError(ModelError):
+    """The loaded model cannot do what was asked (e.g. audio with a vision-only mmproj)."""
+
+
+class ModelLoadError(ModelError):
+    """llama.cpp refused to load the model or create a context (often: not enough memory)."""
+
+
+class RemoteEngineError(ModelError):
+    """An OpenAI-compatible engine did not answer properly."""
+
+
+class GenerationCancelled(ModelError):
+    """A stop request ended the generation; the session is usable again."""
+
+
+class ModelOutputError(OmnideskError):
+    """The model's output is not a valid action.
+
+    This is the model's mistake, not Omnidesk's: the loop records it as an observation for the next step.
+    """
+
+    def __init__(self, message: str, raw_output: str = "") -> None:
+        super().__init__(message)
+        self.raw_output = raw_output
+
+
+class PerceptionError(OmnideskError):
+    """Screen or microphone could not be used."""
+
+
+class NoDisplayError(PerceptionError):
+    """No X11 display is reachable."""
+
+
+class WaylandSessionError(PerceptionError):
+    """The session is Wayland: capture and input injection need X11 (or the desktop portal)."""
+
+
+class CaptureError(PerceptionError):
+    """The screen could not be grabbed."""
+
+
+class NoMicrophoneError(PerceptionError):
+    """No microphone: PortAudio missing, no input device, or the device went away."""
+
+
+class RecordingError(PerceptionError):
+    """A recording could not be written (disk full, unwritable directory, muxer failure)."""
+
+
+class ActionError(OmnideskError):
+    """An action could not be mapped or carried out."""
+
+
+class CoordinateError(ActionError):
+    """A point lies outside the image the model saw or outside every monitor."""
+
+
+class InputError(ActionError):
+    """The input device failed to carry out an action."""
+
+
+class SafetyStop(OmnideskError):
+    """The safety policy stopped the run or refused an action."""
+
+    def __init__(self, message: str, reason: str = "policy") -> None:
+        super().__init__(message)
+        self.reason = reason

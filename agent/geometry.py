@@ -1,0 +1,138 @@
+"""Pure geometry shared by every port: rectangles, monitors and the image→monitor transform.
+
+Coordinates are integers (or floats for sub-pixel model points) in *device pixels*. A monitor's
+``geometry`` is its place in the X virtual desktop; an :class:`ImageTransform` maps a pixel of an image
+the model saw back to pixels of that monitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omnidesk.agent.errors import CoordinateError
+
+__all__ = ["ImageTransform", "MonitorInfo", "Rect"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """An axis-aligned rectangle; ``right``/``bottom`` are exclusive."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.width < 0 or self.height < 0:
+            raise ValueError(f"Rect needs a non-negative size, got {self.width}x{self.height}")
+
+    @property
+    def right(self) -> int:
+        return self.x + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.height
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether the point lies inside (left/top inclusive, right/bottom exclusive)."""
+        return self.x <= x < self.right and self.y <= y < self.bottom
+
+    def intersect(self, other: Rect) -> Rect | None:
+        """The overlap of two rectangles, or ``None`` when they do not overlap."""
+        x0, y0 = max(self.x, other.x), max(self.y, other.y)
+        x1, y1 = min(self.right, other.right), min(self.bottom, other.bottom)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return Rect(x0, y0, x1 - x0, y1 - y0)
+
+    def translated(self, dx: int, dy: int) -> Rect:
+        return Rect(self.x + dx, self.y + dy, self.width, self.height)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorInfo:
+    """One monitor as the whole of Omnidesk numbers it.
+
+    ``index`` is the mss index: 1..n are single monitors, 0 is the whole virtual desktop. Settings store
+    ``name`` (the RandR output, e.g. ``"HDMI-1"``), never the index, because indices move when monitors
+    are plugged in. ``scale`` is device pixels per logical pixel of the desktop on that monitor (1.0,
+    1.5, 2.0); X11 has no per-monitor scale, so it comes from settings.
+    """
+
+    index: int
+    name: str
+    geometry: Rect
+    scale: float = 1.0
+    primary: bool = False
+
+    @property
+    def is_virtual_desktop(self) -> bool:
+        return self.index == 0
+
+    def to_desktop(self, x: float, y: float) -> tuple[int, int]:
+        """Map a point in this monitor's pixels to virtual-desktop pixels, rejecting points outside."""
+        if not (0 <= x < self.geometry.width and 0 <= y < self.geometry.height):
+            raise CoordinateError(
+                f"point ({x:.1f}, {y:.1f}) is outside monitor {self.index} ({self.name or 'unnamed'}, "
+                f"{self.geometry.width}x{self.geometry.height}); the model pointed off-screen"
+            )
+        return self.geometry.x + int(x), self.geometry.y + int(y)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageTransform:
+    """The affine map from pixels of an image the model saw back to pixels of a monitor.
+
+    ``monitor_x = offset_x + image_x * scale_x`` (likewise y). ``image_width``/``image_height`` are the
+    size of the image handed to the model; ``content`` is the part of it that holds screen pixels (the
+    rest is letterbox padding, where no click may land).
+    """
+
+    monitor: MonitorInfo
+    image_width: int
+    image_height: int
+    content: Rect
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+
+    def __post_init__(self) -> None:
+        if self.scale_x <= 0 or self.scale_y <= 0:
+            raise ValueError("ImageTransform scales must be positive")
+
+    def to_monitor(self, x: float, y: float) -> tuple[float, float]:
+        """Map an image pixel to monitor pixels; points in the padding or outside are an error."""
+        if not self.content.contains(x, y):
+            raise CoordinateError(
+                f"point ({x:.1f}, {y:.1f}) is outside the screen content of the {self.image_width}x"
+                f"{self.image_height} image (content {self.content}); it is in the letterbox or off-image"
+            )
+        return self.offset_x + x * self.scale_x, self.offset_y + y * self.scale_y
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Map monitor pixels into this image (the inverse of :meth:`to_monitor`, unchecked)."""
+        return (x - self.offset_x) / self.scale_x, (y - self.offset_y) / self.scale_y
+
+    def to_desktop(self, x: float, y: float) -> tuple[int, int]:
+        """Map an image pixel all the way to virtual-desktop pixels."""
+        mx, my = self.to_monitor(x, y)
+        return self.monitor.to_desktop(mx, my)
+
+    @property
+    def monitor_box(self) -> Rect:
+        """The region of the monitor (monitor pixels) that the image's content shows."""
+        x0 = self.offset_x + self.content.x * self.scale_x
+        y0 = self.offset_y + self.content.y * self.scale_y
+        return Rect(
+            round(x0),
+            round(y0),
+            round(self.content.width * self.scale_x),
+            round(self.content.height * self.scale_y),
+        )

@@ -1,0 +1,445 @@
+"""The ports: the only way ``agent/`` talks to the world, and the frozen records they exchange.
+
+``runtime/`` implements these Protocols (llama.cpp, mss, sounddevice, pyautogui…); ``tests/fakes.py``
+implements them in memory. ``app/compose.py`` wires real adapters from settings.
+
+Prompt layout (agreed between the agent's prompt builder and the model runtime, for state reuse on a
+hybrid Mamba model, whose cache cannot be cut back): a request's messages are
+
+1. the system message (system prompt + tools), identical for every step of a run;
+2. one user message whose parts are: the task and the text history of earlier steps — *append-only*:
+   step N's text is step N-1's text plus new entries —, then a :class:`CachePoint`, then this step's
+   images/audio and question.
+
+The runtime saves its state at the ``CachePoint`` and, on the next request, restores it when everything
+before the new ``CachePoint`` extends the saved prefix, evaluating only the appended text and new media.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from omnidesk.agent.actions import Action
+from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
+
+__all__ = [
+    "AudioClip",
+    "AudioPart",
+    "CachePoint",
+    "CancelToken",
+    "ChatMessage",
+    "Clock",
+    "ConfirmationRequest",
+    "Confirmer",
+    "Frame",
+    "FrameSampler",
+    "ImagePart",
+    "ImageTransform",
+    "InputDevice",
+    "Microphone",
+    "ModelCapabilities",
+    "ModelClient",
+    "ModelImage",
+    "ModelReply",
+    "ModelRequest",
+    "MonitorInfo",
+    "Observation",
+    "Part",
+    "Rect",
+    "Screen",
+    "SettleResult",
+    "Step",
+    "TextPart",
+    "TokenDelta",
+    "WindowInfo",
+    "WindowInspector",
+]
+
+Pixels = npt.NDArray[np.uint8]
+Samples = npt.NDArray[np.float32]
+
+
+# --- screen -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One captured frame.
+
+    ``pixels`` is an ``H×W×4`` uint8 array in BGRA order (what mss grabs; a read-only, zero-copy view),
+    in device pixels of ``monitor``. ``timestamp`` is ``time.monotonic()`` at capture, the clock audio
+    uses too. ``seq`` counts frames of one capture stream.
+    """
+
+    pixels: Pixels
+    timestamp: float
+    monitor: MonitorInfo
+    seq: int = 0
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    def rgb(self) -> Pixels:
+        """A contiguous ``H×W×3`` RGB copy."""
+        return np.ascontiguousarray(self.pixels[:, :, 2::-1])
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInfo:
+    """A top-level window as the window system reports it (for deny-lists and self-masking)."""
+
+    window_id: int
+    title: str
+    wm_class: str
+    geometry: Rect
+    pid: int | None = None
+
+
+class Screen(Protocol):
+    """Monitors and single grabs. Continuous capture lives behind :class:`FrameSampler`."""
+
+    def monitors(self) -> list[MonitorInfo]:
+        """Every single monitor (mss index 1..n), primary flagged."""
+        ...
+
+    def grab(self, monitor: int) -> Frame:
+        """Grab one frame of monitor ``monitor`` (mss index; 0 = whole virtual desktop)."""
+        ...
+
+
+class WindowInspector(Protocol):
+    def windows(self) -> list[WindowInfo]:
+        """Visible top-level windows, topmost last."""
+        ...
+
+    def window_at(self, x: int, y: int) -> WindowInfo | None:
+        """The topmost window under a virtual-desktop point."""
+        ...
+
+
+# --- images for the model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ModelImage:
+    """An image as the model will see it, with the way back to the monitor.
+
+    ``pixels`` is ``H×W×3`` uint8 RGB. ``kind`` says what it is: the letterboxed ``overview`` of a whole
+    monitor (the image every point of the model refers to), a native-resolution ``crop`` of a changed
+    region, or a ``tile``. ``label`` is the text put before it in the prompt (capture time, box).
+    ``content_hash`` identifies the pixels (for the runtime's embedding cache).
+    """
+
+    pixels: Pixels
+    transform: ImageTransform
+    kind: Literal["overview", "crop", "tile"]
+    timestamp: float
+    label: str = ""
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the sampler hands the agent for one step: images to send and what changed."""
+
+    images: tuple[ModelImage, ...]
+    timestamp: float
+    keyframe: bool
+    changed_fraction: float
+    changed_boxes: tuple[Rect, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    """Outcome of waiting for the screen to settle after an action."""
+
+    settled: bool
+    waited_seconds: float
+    animating_boxes: tuple[Rect, ...] = ()
+
+
+class FrameSampler(Protocol):
+    """Efficient Video Sampling over a live capture stream of one monitor."""
+
+    @property
+    def monitor(self) -> MonitorInfo: ...
+
+    def observe(self, *, force_keyframe: bool = False) -> Observation:
+        """Images for the model since the last observation: a keyframe overview and/or changed crops."""
+        ...
+
+    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
+        """Block until the screen has been still for ``still_for`` s, or ``timeout`` (animations)."""
+        ...
+
+
+# --- audio --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AudioClip:
+    """Mono float32 PCM in [-1, 1]; ``start``/``end`` on the monotonic clock frames use."""
+
+    samples: Samples
+    sample_rate: int
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+class Microphone(Protocol):
+    """A microphone at 16 kHz mono. Raises ``NoMicrophoneError`` when there is none."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    def start_push_to_talk(self) -> None: ...
+
+    def stop_push_to_talk(self) -> AudioClip: ...
+
+    def level(self) -> float:
+        """Current input level, 0..1 (for a meter)."""
+        ...
+
+    def utterances(self, stop: CancelToken) -> Iterator[AudioClip]:
+        """Voice-activity-cut utterances until ``stop`` is cancelled."""
+        ...
+
+
+# --- model --------------------------------------------------------------------------------------------
+
+
+class CancelToken:
+    """A thread-safe stop request that reaches into generations and waits (not a global flag)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep up to ``timeout`` s, waking at once on cancel; True if cancelled."""
+        return self._event.wait(timeout)
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the cancelling thread) when cancelled; at once if already cancelled."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ImagePart:
+    image: ModelImage
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AudioPart:
+    clip: AudioClip
+
+
+@dataclass(frozen=True, slots=True)
+class CachePoint:
+    """Marks the end of the append-only prefix; the runtime may save its state here (see module doc)."""
+
+
+Part = TextPart | ImagePart | AudioPart | CachePoint
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant", "tool"]
+    parts: tuple[Part, ...]
+
+    @staticmethod
+    def text(role: Literal["system", "user", "assistant", "tool"], text: str) -> ChatMessage:
+        return ChatMessage(role, (TextPart(text),))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """One generation. ``json_schema`` or ``grammar`` (GBNF) constrain the output; at most one is set."""
+
+    messages: tuple[ChatMessage, ...]
+    max_tokens: int = 512
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    enable_thinking: bool | None = None
+    grammar: str | None = None
+    json_schema: dict[str, object] | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDelta:
+    """A streamed piece of output; ``channel`` says whether it is reasoning or the answer."""
+
+    text: str
+    channel: Literal["reasoning", "answer"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReply:
+    text: str
+    reasoning: str
+    prompt_tokens: int
+    completion_tokens: int
+    reused_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+    stop_reason: Literal["stop", "length", "cancelled"]
+    images_encoded: int = 0
+    images_from_cache: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCapabilities:
+    """What the model behind a client can do; ``image_size`` is the square side it wants (or None)."""
+
+    name: str
+    vision: bool
+    audio: bool
+    image_size: int | None
+    coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
+    context_length: int
+    remote: bool = False
+
+
+class ModelClient(Protocol):
+    """A loaded omni model, local (llama.cpp) or remote (OpenAI-compatible)."""
+
+    @property
+    def capabilities(self) -> ModelCapabilities: ...
+
+    def generate(
+        self,
+        request: ModelRequest,
+        *,
+        on_token: Callable[[TokenDelta], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ModelReply:
+        """Run one generation. A cancel returns a reply with ``stop_reason="cancelled"`` promptly."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- input, confirmation, time -----------------------------------------------------------------------
+
+
+@runtime_checkable
+class InputDevice(Protocol):
+    """Mouse and keyboard in virtual-desktop device pixels; key names normalised (``ctrl``, ``enter``)."""
+
+    def position(self) -> tuple[int, int]: ...
+
+    def move(self, x: int, y: int) -> None: ...
+
+    def click(
+        self, x: int, y: int, *, button: str = "left", count: int = 1, modifiers: Sequence[str] = ()
+    ) -> None: ...
+
+    def drag(self, x0: int, y0: int, x1: int, y1: int, *, button: str = "left") -> None: ...
+
+    def scroll(self, x: int | None, y: int | None, *, dx: int = 0, dy: int = 0) -> None: ...
+
+    def type_text(self, text: str) -> None:
+        """Type exactly ``text`` (unicode included)."""
+        ...
+
+    def hotkey(self, keys: Sequence[str]) -> None: ...
+
+    def release_all(self) -> None:
+        """Release every held mouse button and modifier (stop, pause and crash paths)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRequest:
+    action: Action
+    reason: str
+    question: str
+
+
+class Confirmer(Protocol):
+    """Asks the person: yes/no for risky actions, free text for the model's questions."""
+
+    def confirm(self, request: ConfirmationRequest) -> bool: ...
+
+    def ask(self, question: str) -> str | None: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def wall_time(self) -> float:
+        """Seconds since the epoch (for records)."""
+        ...
+
+
+# --- the loop's record --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a run, yielded by ``Agent.run``; consumers (GUI, CLI, trajectory, MCP) only read it.
+
+    ``status`` is ``acted`` (the action was carried out), ``planned`` (dry run), ``refused`` (safety),
+    ``model_error`` (unparsable output, fed back as an observation), ``finished`` (done/fail), or
+    ``stopped`` (stop request, limit, loop detector).
+    """
+
+    index: int
+    task: str
+    started_at: float
+    status: Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
+    timings: dict[str, float] = field(default_factory=dict)
+    observation: Observation | None = None
+    raw_output: str = ""
+    reasoning: str = ""
+    action: Action | None = None
+    target: tuple[int, int] | None = None
+    result: str = ""
+    error: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reused_tokens: int = 0

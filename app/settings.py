@@ -1,0 +1,262 @@
+"""The one typed settings class, its TOML file, and where Omnidesk keeps things.
+
+Priority: environment (``OMNIDESK_SECTION__KEY``) over the TOML file in the user's config dir over
+defaults. A corrupt file is moved aside (kept, never deleted) and defaults are used with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.errors import ConfigError
+from omnidesk.runtime.config import AudioConfig, CaptureConfig, EvsConfig, ModelConfig, RecordingConfig
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AppPaths",
+    "GuiConfig",
+    "HotkeyConfig",
+    "Settings",
+    "load_settings",
+    "save_settings",
+    "set_value",
+]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APP_NAME = "omnidesk"
+
+
+@dataclass(frozen=True, slots=True)
+class AppPaths:
+    """Directories Omnidesk uses; ``from_environment`` is the one place that reads them from env."""
+
+    config_dir: Path
+    data_dir: Path
+    runtime_dir: Path
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.toml"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def automations_dir(self) -> Path:
+        return self.data_dir / "automations"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "omnidesk.log"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AppPaths:
+        env = os.environ if environ is None else environ
+        config = env.get("OMNIDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)
+        data = env.get("OMNIDESK_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)
+        runtime = env.get("OMNIDESK_RUNTIME_DIR") or env.get("XDG_RUNTIME_DIR") or ""
+        runtime_dir = Path(runtime) / APP_NAME if runtime else Path(platformdirs.user_runtime_dir(APP_NAME))
+        return cls(Path(config), Path(data), runtime_dir)
+
+
+class HotkeyConfig(BaseModel):
+    """Global hotkeys (pynput syntax with ``+``); bindings must not collide."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    kill_switch: str = Field(default="ctrl+alt+shift+k", description="Stops everything at once.")
+    pause_resume: str = Field(default="ctrl+alt+shift+p")
+    push_to_talk: str = Field(default="ctrl+alt+shift+space", description="Hold to talk.")
+    show_hide: str = Field(default="ctrl+alt+shift+o")
+    automations: dict[str, str] = Field(default_factory=dict, description="hotkey -> automation name.")
+
+    @field_validator("kill_switch", "pause_resume", "push_to_talk", "show_hide")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value:
+            raise ValueError("a hotkey cannot be empty")
+        return value
+
+    def bindings(self) -> dict[str, str]:
+        """Every binding as normalised combination -> purpose; raises ValueError on a conflict."""
+        seen: dict[str, str] = {}
+        pairs = [
+            ("kill_switch", self.kill_switch),
+            ("pause_resume", self.pause_resume),
+            ("push_to_talk", self.push_to_talk),
+            ("show_hide", self.show_hide),
+            *[(f"automation:{name}", key) for key, name in self.automations.items()],
+        ]
+        for purpose, combo in pairs:
+            key = "+".join(sorted(part.strip().lower() for part in combo.split("+")))
+            if key in seen:
+                raise ValueError(f"hotkey {combo!r} is bound to both {seen[key]} and {purpose}")
+            seen[key] = purpose
+        return seen
+
+
+class GuiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    preview_fps: float = Field(default=2.0, gt=0, le=30)
+    hide_during_run: bool = Field(default=True, description="Get out of the way of a run on this monitor.")
+    voice_countdown_seconds: float = Field(default=3.0, ge=0, le=30)
+
+
+class Settings(BaseSettings):
+    """Everything a user can set, in one typed place."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OMNIDESK_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    schema_version: int = SCHEMA_VERSION
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    capture: CaptureConfig = Field(default_factory=CaptureConfig)
+    evs: EvsConfig = Field(default_factory=EvsConfig)
+    audio: AudioConfig = Field(default_factory=AudioConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    hotkeys: HotkeyConfig = Field(default_factory=HotkeyConfig)
+    gui: GuiConfig = Field(default_factory=GuiConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values come in as init kwargs; the environment wins over them.
+        return (env_settings, init_settings)
+
+
+# Each migration takes the raw TOML dict of version N and returns version N + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    version = int(data.get("schema_version", SCHEMA_VERSION))
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the settings file has schema version {version}, newer than this Omnidesk ({SCHEMA_VERSION}); "
+            "upgrade Omnidesk or move the file aside"
+        )
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+        data["schema_version"] = version
+    return data
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{key}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _move_aside(path: Path) -> Path:
+    n = 1
+    while True:
+        target = path.with_name(f"{path.name}.corrupt-{n}")
+        if not target.exists():
+            path.rename(target)
+            return target
+        n += 1
+
+
+def load_settings(paths: AppPaths) -> Settings:
+    """Read settings; a corrupt file is kept aside and defaults are used; bad values name their key."""
+    file = paths.settings_file
+    data: dict[str, Any] = {}
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        pass
+    except tomllib.TOMLDecodeError as exc:
+        kept = _move_aside(file)
+        log.warning("settings file %s is not valid TOML (%s); kept as %s, using defaults", file, exc, kept)
+        data = {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {file}: {exc.strerror}; check its permissions") from exc
+    data = _migrate(data)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid settings ({_describe(exc)}); fix them with `omnidesk config set KEY VALUE` "
+            f"or edit {file}"
+        ) from exc
+
+
+def save_settings(settings: Settings, paths: AppPaths) -> Path:
+    """Write the settings as TOML atomically (write + rename)."""
+    file = paths.settings_file
+    data = settings.model_dump(mode="json", exclude_none=True)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(".toml.tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(file)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write settings to {file}: {exc.strerror}; make the directory writable or set "
+            "OMNIDESK_CONFIG_DIR"
+        ) from exc
+    return file
+
+
+def _parse_value(raw: str) -> Any:
+    """Read a CLI value as TOML when it parses (numbers, booleans, lists), else as a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def set_value(settings: Settings, dotted_key: str, raw: str) -> Settings:
+    """Return new settings with ``section.key`` set from text; errors name the key."""
+    data = settings.model_dump(mode="python")
+    parts = dotted_key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"unknown setting {'.'.join(parts[: i + 1])!r}; see `omnidesk config show`")
+        node = node[part]
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise ConfigError(f"unknown setting {dotted_key!r}; see `omnidesk config show`")
+    node[parts[-1]] = _parse_value(raw)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid value for {dotted_key}: {_describe(exc)}") from exc

@@ -1,0 +1,1 @@
+"""Data files shipped with Omnidesk (prompts, profiles, grammars, icons), read with importlib.resources."""

@@ -1,0 +1,3 @@
+"""Test configuration: the desktop rig plugin and shared fixtures."""
+
+pytest_plugins = ["tests.rig.plugin"]
