@@ -42,6 +42,7 @@ def _bgra_to_rgb(pixels: Pixels) -> Pixels:
 def _place(
     frame: Frame,
     region: Rect,
+    *,
     origin_x: float,
     origin_y: float,
     scale: float,
@@ -88,7 +89,9 @@ def overview_image(frame: Frame, size: int) -> ModelImage:
     scale = max(width, height) / size
     origin_x = -(size * scale - width) / 2
     origin_y = -(size * scale - height) / 2
-    pixels, transform = _place(frame, Rect(0, 0, width, height), origin_x, origin_y, scale, size)
+    pixels, transform = _place(
+        frame, Rect(0, 0, width, height), origin_x=origin_x, origin_y=origin_y, scale=scale, size=size
+    )
     pixels.setflags(write=False)
     return ModelImage(
         pixels=pixels,
@@ -122,7 +125,7 @@ def crop_image(frame: Frame, box: Rect, size: int) -> ModelImage:
     region = window.intersect(frame_rect)
     assert region is not None  # the window contains ``inside``
     region = _fit_region(region, origin_x, origin_y, side)
-    pixels, transform = _place(frame, region, origin_x, origin_y, scale, size)
+    pixels, transform = _place(frame, region, origin_x=origin_x, origin_y=origin_y, scale=scale, size=size)
     pixels.setflags(write=False)
     return ModelImage(
         pixels=pixels,
