@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,8 +78,13 @@ class AppPaths:
         env = os.environ if environ is None else environ
         config = env.get("OMNIDESK_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)
         data = env.get("OMNIDESK_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)
-        runtime = env.get("OMNIDESK_RUNTIME_DIR") or env.get("XDG_RUNTIME_DIR") or ""
-        runtime_dir = Path(runtime) / APP_NAME if runtime else Path(platformdirs.user_runtime_dir(APP_NAME))
+        runtime = env.get("OMNIDESK_RUNTIME_DIR")
+        if runtime:
+            runtime_dir = Path(runtime)
+        elif env.get("XDG_RUNTIME_DIR"):
+            runtime_dir = Path(env["XDG_RUNTIME_DIR"]) / APP_NAME
+        else:  # no session runtime dir (cron, ssh): a private folder in /tmp
+            runtime_dir = Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"
         return cls(Path(config), Path(data), runtime_dir)
 
 
@@ -214,8 +220,7 @@ def load_settings(paths: AppPaths) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(
-            f"invalid settings ({_describe(exc)}); fix them with `omnidesk config set KEY VALUE` "
-            f"or edit {file}"
+            f"invalid settings ({_describe(exc)}); fix them with `omnidesk config set KEY VALUE` or edit {file}"
         ) from exc
 
 
@@ -230,8 +235,7 @@ def save_settings(settings: Settings, paths: AppPaths) -> Path:
         tmp.replace(file)
     except OSError as exc:
         raise ConfigError(
-            f"cannot write settings to {file}: {exc.strerror}; make the directory writable or set "
-            "OMNIDESK_CONFIG_DIR"
+            f"cannot write settings to {file}: {exc.strerror}; make the directory writable or set OMNIDESK_CONFIG_DIR"
         ) from exc
     return file
 

@@ -1,0 +1,135 @@
+"""Read-only probes of the machine for ``omnidesk doctor``: X11 extensions, PortAudio, GPUs, memory.
+
+Each probe either returns a description or raises a typed error from the one exception tree; none of
+them changes anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from omnidesk.agent.errors import NoDisplayError, NoMicrophoneError
+
+__all__ = [
+    "GpuInfo",
+    "available_memory_bytes",
+    "default_input_device",
+    "llama_gpu_offload",
+    "nvidia_gpus",
+    "physical_cores",
+    "x11_extensions",
+]
+
+log = logging.getLogger(__name__)
+
+
+def x11_extensions(display: str) -> set[str]:
+    """Names of the X extensions the server offers that Omnidesk uses (XTEST, RECORD, RANDR)."""
+    from Xlib import display as xdisplay
+    from Xlib.error import DisplayError
+
+    try:
+        conn = xdisplay.Display(display)
+    except (DisplayError, OSError) as exc:
+        raise NoDisplayError(f"cannot connect to X display {display!r}: {exc}") from exc
+    try:
+        return {name for name in ("XTEST", "RECORD", "RANDR") if conn.query_extension(name) is not None}
+    finally:
+        conn.close()
+
+
+def default_input_device(name: str = "") -> str:
+    """The input device Omnidesk would record from (by name substring, else the default)."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise NoMicrophoneError(
+            "no microphone: the PortAudio library is not installed (install libportaudio2)"
+        ) from exc
+    try:
+        devices = sounddevice.query_devices()
+        inputs = [d for d in devices if int(d["max_input_channels"]) > 0]
+        if name:
+            for device in inputs:
+                if name.lower() in str(device["name"]).lower():
+                    return str(device["name"])
+            raise NoMicrophoneError(
+                f"no microphone named like {name!r}; set audio.device to one of: "
+                + ", ".join(str(d["name"]) for d in inputs)
+            )
+        info = sounddevice.query_devices(kind="input")
+    except sounddevice.PortAudioError as exc:
+        raise NoMicrophoneError(
+            "no microphone: PortAudio finds no input device; plug one in or check PulseAudio/PipeWire"
+        ) from exc
+    return str(info["name"])
+
+
+@dataclass(frozen=True, slots=True)
+class GpuInfo:
+    name: str
+    total_bytes: int
+    free_bytes: int
+
+
+def nvidia_gpus() -> list[GpuInfo]:
+    """NVIDIA GPUs as nvidia-smi reports them; empty when there is no driver or no GPU."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.info("nvidia-smi failed: %s", exc)
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            gpus.append(GpuInfo(parts[0], int(parts[1]) * 2**20, int(parts[2]) * 2**20))
+    return gpus
+
+
+def llama_gpu_offload() -> bool:
+    """Whether the installed llama-cpp-python was built with a GPU backend."""
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """MemAvailable from the kernel (what can be used without swapping)."""
+    for line in meminfo.read_text(encoding="ascii").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"no MemAvailable line in {meminfo}")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads counted once), at least 1."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    physical = core = ""
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("physical id"):
+            physical = line.split(":")[1].strip()
+        elif line.startswith("core id"):
+            core = line.split(":")[1].strip()
+        elif not line.strip() and core:
+            cores.add((physical, core))
+            physical = core = ""
+    return max(1, len(cores) or (os.cpu_count() or 1))
