@@ -91,6 +91,7 @@ def _stylesheet() -> str:
         f"{{ background-color: {COLORS[name]}; border: none; color: black; }}"
         for name in SOLID_WIDGETS
     ]
+    rules.append("QListWidget#item_list::item { padding: 6px; color: black; }")
     return "\n".join(rules)
 
 
