@@ -1,3 +1,3 @@
 """Test configuration: the desktop rig plugin and shared fixtures."""
 
-pytest_plugins = ["tests.rig.plugin"]
+pytest_plugins = ["tests.rig.plugin", "tests.models.plugin"]
