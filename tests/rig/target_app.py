@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, QSocketNotifier, Qt, QTimer
+from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRect, QSize, QSocketNotifier, Qt, QTimer
 from PyQt6.QtGui import QAction, QGuiApplication, QKeyEvent, QMouseEvent, QScreen, QWheelEvent
 from PyQt6.QtWidgets import (
     QApplication,
@@ -91,7 +91,7 @@ def _stylesheet() -> str:
         f"{{ background-color: {COLORS[name]}; border: none; color: black; }}"
         for name in SOLID_WIDGETS
     ]
-    rules.append("QListWidget#item_list::item { padding: 6px; color: black; }")
+    rules.append("QListWidget#item_list::item { padding-left: 6px; color: black; }")
     return "\n".join(rules)
 
 
@@ -240,6 +240,8 @@ class TargetWindow(QMainWindow):
         self.text_field = QLineEdit(objectName="text_field")
         self.item_list = QListWidget(objectName="item_list")
         self.item_list.addItems(LIST_ITEMS)
+        for row in range(self.item_list.count()):
+            self.item_list.item(row).setSizeHint(QSize(0, 28))  # type: ignore[union-attr]
         self.big_button = QPushButton("Big", objectName="big_button")
         self.dialog_button = QPushButton("Dialog…", objectName="dialog_button")
         for widget, height in ((self.ok_button, 40), (self.cancel_button, 40), (self.text_field, 32)):
