@@ -8,6 +8,7 @@ adds the traceback.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from typing import Annotated
@@ -21,6 +22,7 @@ from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
+from omnidesk.runtime.display import require_x11
 
 __all__ = ["cli", "main"]
 
@@ -62,7 +64,8 @@ def _main_callback(
 
 
 def _open_desktop_app(context: CliContext) -> int:
-    """Open the GUI; until it is installed, say what is missing."""
+    """Open the GUI after checking for an X11 display (Qt would abort the process without one)."""
+    require_x11(os.environ)
     try:
         from omnidesk.app.gui.app import run_gui
     except ImportError as exc:

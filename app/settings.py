@@ -17,7 +17,7 @@ from typing import Any
 
 import platformdirs
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from omnidesk.agent.config import AgentConfig, SafetyConfig
@@ -107,6 +107,11 @@ class HotkeyConfig(BaseModel):
             raise ValueError("a hotkey cannot be empty")
         return value
 
+    @model_validator(mode="after")
+    def _no_conflicts(self) -> HotkeyConfig:
+        self.bindings()
+        return self
+
     def bindings(self) -> dict[str, str]:
         """Every binding as normalised combination -> purpose; raises ValueError on a conflict."""
         seen: dict[str, str] = {}
@@ -164,12 +169,17 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
+def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 0: files written before the schema was versioned have the same layout as version 1."""
+    return data
+
+
 # Each migration takes the raw TOML dict of version N and returns version N + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_unversioned}
 
 
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
-    version = int(data.get("schema_version", SCHEMA_VERSION))
+    version = int(data.get("schema_version", 0))
     if version > SCHEMA_VERSION:
         raise ConfigError(
             f"the settings file has schema version {version}, newer than this Omnidesk ({SCHEMA_VERSION}); "
@@ -200,24 +210,44 @@ def _move_aside(path: Path) -> Path:
         n += 1
 
 
-def load_settings(paths: AppPaths) -> Settings:
-    """Read settings; a corrupt file is kept aside and defaults are used; bad values name their key."""
-    file = paths.settings_file
-    data: dict[str, Any] = {}
+class _FileSettings(Settings):
+    """Settings from the file and defaults only: what ``config set`` edits and saves."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _read_file(file: Path) -> dict[str, Any]:
     try:
         with file.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
-        pass
+        return {}
     except tomllib.TOMLDecodeError as exc:
         kept = _move_aside(file)
         log.warning("settings file %s is not valid TOML (%s); kept as %s, using defaults", file, exc, kept)
-        data = {}
+        return {}
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {file}: {exc.strerror}; check its permissions") from exc
-    data = _migrate(data)
+
+
+def load_settings(paths: AppPaths, *, environment: bool = True) -> Settings:
+    """Read settings; a corrupt file is kept aside and defaults are used; bad values name their key.
+
+    With ``environment=False`` the ``OMNIDESK_*`` variables are ignored (for editing the file).
+    """
+    file = paths.settings_file
+    data = _migrate(_read_file(file))
     try:
-        return Settings(**data)
+        return Settings(**data) if environment else _FileSettings(**data)
     except ValidationError as exc:
         raise ConfigError(
             f"invalid settings ({_describe(exc)}); fix them with `omnidesk config set KEY VALUE` or edit {file}"
@@ -261,6 +291,6 @@ def set_value(settings: Settings, dotted_key: str, raw: str) -> Settings:
         raise ConfigError(f"unknown setting {dotted_key!r}; see `omnidesk config show`")
     node[parts[-1]] = _parse_value(raw)
     try:
-        return Settings.model_validate(data)
+        return _FileSettings(**data)
     except ValidationError as exc:
         raise ConfigError(f"invalid value for {dotted_key}: {_describe(exc)}") from exc

@@ -13,7 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from omnidesk.agent.errors import NoDisplayError, NoMicrophoneError
+from omnidesk.agent.errors import NoMicrophoneError
+from omnidesk.runtime.display import open_x_display
 
 __all__ = [
     "GpuInfo",
@@ -30,13 +31,7 @@ log = logging.getLogger(__name__)
 
 def x11_extensions(display: str) -> set[str]:
     """Names of the X extensions the server offers that Omnidesk uses (XTEST, RECORD, RANDR)."""
-    from Xlib import display as xdisplay
-    from Xlib.error import DisplayError
-
-    try:
-        conn = xdisplay.Display(display)
-    except (DisplayError, OSError) as exc:
-        raise NoDisplayError(f"cannot connect to X display {display!r}: {exc}") from exc
+    conn = open_x_display(display)
     try:
         return {name for name in ("XTEST", "RECORD", "RANDR") if conn.query_extension(name) is not None}
     finally:

@@ -46,7 +46,7 @@ def set_(
 ) -> None:
     """Change one setting and save it."""
     paths = get_context(ctx).paths
-    updated = set_value(load_settings(paths), key, value)
+    updated = set_value(load_settings(paths, environment=False), key, value)
     file = save_settings(updated, paths)
     typer.echo(f"{key} = {value}  (saved to {file})")
 
