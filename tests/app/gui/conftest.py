@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PyQt6 import sip
 from PyQt6.QtWidgets import QApplication
 
 from omnidesk.app.gui.style import apply_style
@@ -20,3 +21,8 @@ def qapp(x_display: XServer) -> Iterator[QApplication]:
     assert isinstance(app, QApplication)
     apply_style(app)
     yield app
+    # Drop the X connection before the rig stops Xvfb (else Qt reports a broken connection at exit).
+    for widget in app.topLevelWidgets():
+        widget.close()
+    app.processEvents()
+    sip.delete(app)

@@ -1,0 +1,302 @@
+"""The main window: builds the widgets, wires every signal in ``_connect_signals``, keeps slots short.
+
+The window never runs the agent itself: :class:`RunController` runs it on a worker thread and the
+window only reacts to signals. Questions from the agent arrive through :class:`QtConfirmer`, which blocks
+the worker (never this thread) until the confirmation bar answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+from PyQt6.QtCore import Qt, QThread
+from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.agent.ports import CancelToken, ConfirmationRequest, ModelImage, Step
+from omnidesk.app.gui.confirm_bar import ConfirmBar
+from omnidesk.app.gui.confirmer import QtConfirmer
+from omnidesk.app.gui.controller import RunController, Runner, RunRequest
+from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
+from omnidesk.app.gui.describe import describe_action
+from omnidesk.app.gui.overlay import build_overlay
+from omnidesk.app.gui.preview import PreviewWidget
+from omnidesk.app.gui.step_details import StepDetails
+from omnidesk.app.gui.task_bar import TaskBar
+from omnidesk.app.gui.timeline import TimelineWidget
+from omnidesk.app.gui.tray import TrayIcon, app_icon
+from omnidesk.app.gui.worker import GeneratorWorker, start_worker
+from omnidesk.app.settings import Settings
+
+__all__ = ["MainWindow", "StatusSource"]
+
+log = logging.getLogger(__name__)
+
+StatusSource = Callable[[CancelToken], Iterator[str]]
+"""Runs on a worker at start (e.g. loads the model) and yields status lines for the status bar."""
+
+
+class MainWindow(QMainWindow):
+    """Omnidesk's window. Everything it needs comes through the constructor (see ``app.run_gui``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runner: Runner | None,
+        *,
+        monitors: Sequence[MonitorInfo] = (),
+        confirmer: QtConfirmer | None = None,
+        error_view: ErrorView | None = None,
+        status_source: StatusSource | None = None,
+        unavailable_reason: str = "No agent is configured: set a model with `omnidesk models pull`.",
+        tray: TrayIcon | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle("Omnidesk")
+        self.setWindowIcon(app_icon())
+        self.confirmer = confirmer or QtConfirmer(self)
+        self.controller = RunController(runner, self.confirmer, self)
+        self.reporter = CrashReporter(error_view or message_box_view(self), self)
+        self.tray = tray
+        self.task_bar = TaskBar(monitors, self)
+        self.confirm_bar = ConfirmBar(self)
+        self.preview = PreviewWidget(self)
+        self.timeline = TimelineWidget(self)
+        self.details = StepDetails(self)
+        self.state_label = QLabel("Idle", self)
+        self.model_label = QLabel("Model: —", self)
+        self.model_label.setObjectName("model_status")
+        self._status_source = status_source
+        self._status_worker: GeneratorWorker | None = None
+        self._status_thread: QThread | None = None
+        self._unavailable_reason = unavailable_reason
+        self._hidden_for_run = False
+        self._closing = False
+        self._latest_overview: ModelImage | None = None
+        self._layout()
+        self._connect_signals()
+        self._set_idle()
+        if settings.capture.monitor:
+            self.task_bar.select_monitor(settings.capture.monitor)
+        self.task_bar.dry_run_box.setChecked(settings.safety.dry_run)
+        self.task_bar.set_mic_available(False, "Voice input is not set up yet")
+
+    # --- construction -------------------------------------------------------------------------------
+
+    def _layout(self) -> None:
+        central = QWidget(self)
+        central.setObjectName("central")
+        side = QSplitter(Qt.Orientation.Vertical, self)
+        side.addWidget(_titled("Steps", self.timeline))
+        side.addWidget(_titled("Selected step", self.details))
+        side.setSizes([520, 300])
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(_titled("Live view", self.preview))
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([1150, 700])
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(14, 12, 14, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self.task_bar)
+        layout.addWidget(self.confirm_bar)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+        status = self.statusBar()
+        assert status is not None
+        status.addWidget(self.state_label, 1)
+        status.addPermanentWidget(self.model_label)
+        self.resize(1280, 800)
+
+    def _connect_signals(self) -> None:
+        """Every connection of the window, in one place."""
+        bar, controller, confirmer = self.task_bar, self.controller, self.confirmer
+        bar.run_requested.connect(self._on_run_requested)
+        bar.pause_toggled.connect(controller.set_paused)
+        bar.stop_requested.connect(controller.stop)
+        controller.run_started.connect(self._on_run_started)
+        controller.stepped.connect(self._on_stepped)
+        controller.errored.connect(self._on_run_error)
+        controller.pause_changed.connect(self._on_pause_changed)
+        controller.run_finished.connect(self._on_run_finished)
+        confirmer.confirmation_requested.connect(self._on_confirmation_requested)
+        confirmer.question_asked.connect(self._on_question_asked)
+        confirmer.settled.connect(self._on_confirmation_settled)
+        self.confirm_bar.confirmed.connect(confirmer.reply_confirmation)
+        self.confirm_bar.answered.connect(confirmer.reply_question)
+        self.timeline.step_selected.connect(self._on_step_selected)
+        if self.tray is not None:
+            self.tray.show_requested.connect(self.come_back)
+            self.tray.pause_toggled.connect(controller.set_paused)
+            self.tray.stop_requested.connect(controller.stop)
+            self.tray.quit_requested.connect(self.close)
+
+    # --- model status ---------------------------------------------------------------------------------
+
+    def start_status_source(self) -> None:
+        """Run the status source (model loading) on a worker; its lines go to the status bar."""
+        if self._status_source is None or self._status_thread is not None:
+            return
+        worker = GeneratorWorker(self._status_source)
+        worker.yielded.connect(self.set_model_status)
+        worker.errored.connect(self._on_status_error)
+        self._status_worker = worker
+        self._status_thread = start_worker(worker)
+        self._status_thread.finished.connect(self._on_status_finished)
+
+    def set_model_status(self, text: object) -> None:
+        self.model_label.setText(f"Model: {text}")
+
+    def _on_status_error(self, exc: object) -> None:
+        self.model_label.setText("Model: failed to load")
+        if isinstance(exc, BaseException):
+            self.reporter.report(exc)
+
+    def _on_status_finished(self) -> None:
+        if self._status_thread is not None:
+            self._status_thread.wait()
+        self._status_thread = self._status_worker = None
+        if self._closing:
+            self.close()
+
+    # --- runs -----------------------------------------------------------------------------------------
+
+    def _on_run_requested(self, task: str) -> None:
+        request = RunRequest(task, self.task_bar.dry_run, self.task_bar.selected_monitor())
+        if not self.controller.start(request):
+            self.state_label.setText(self._unavailable_reason)
+
+    def _on_run_started(self, request: RunRequest) -> None:
+        self.timeline.clear()
+        self.details.show_step(None)
+        self.preview.clear("Waiting for the first step…")
+        self._set_state("running", f"Running: {request.task}")
+        self._get_out_of_the_way(request.monitor)
+
+    def _on_stepped(self, step: Step) -> None:
+        self.timeline.add_step(step)
+        state = "paused" if self.controller.paused else "running"
+        self._set_state(state, f"Step {step.index}: {describe_action(step.action, step.target)}")
+
+    def _on_step_selected(self, step: Step) -> None:
+        overlay = build_overlay(step, self._latest_overview)
+        if overlay.image is not None:
+            self._latest_overview = overlay.image
+        self.preview.show_overlay(overlay)
+        self.details.show_step(step)
+
+    def _on_pause_changed(self, paused: bool) -> None:
+        if paused:
+            self._set_state("paused", "Paused — press Resume to go on")
+            self.come_back(keep_hidden_flag=True)
+        else:
+            self._set_state("running", "Running")
+            self._hide_again()
+
+    def _on_run_error(self, exc: object) -> None:
+        if isinstance(exc, BaseException):
+            self.reporter.report(exc)
+
+    def _on_run_finished(self, outcome: str) -> None:
+        self.confirm_bar.dismiss()
+        steps = self.timeline.topLevelItemCount()
+        self._set_idle(f"Run {outcome} after {steps} step{'s' if steps != 1 else ''}")
+        self.come_back()
+        if self._closing:
+            self.close()
+
+    def _set_idle(self, status: str = "Idle") -> None:
+        if not self.controller.available:
+            self._set_state("unavailable", self._unavailable_reason)
+            self.task_bar.run_button.setEnabled(False)
+            return
+        self._set_state("idle", status)
+
+    def _set_state(self, state: str, status: str) -> None:
+        self.task_bar.set_state(state)
+        self.state_label.setText(status)
+        if self.tray is not None:
+            self.tray.set_state(state, f"Omnidesk — {status}")
+
+    # --- confirmations --------------------------------------------------------------------------------
+
+    def _on_confirmation_requested(self, request: ConfirmationRequest) -> None:
+        self.come_back(keep_hidden_flag=True)
+        self.confirm_bar.ask_confirmation(request)
+
+    def _on_question_asked(self, question: str) -> None:
+        self.come_back(keep_hidden_flag=True)
+        self.confirm_bar.ask_question(question)
+
+    def _on_confirmation_settled(self) -> None:
+        self.confirm_bar.dismiss()
+        if self.controller.running and not self.controller.paused:
+            self._hide_again()
+
+    # --- getting out of the way -----------------------------------------------------------------------
+
+    def _get_out_of_the_way(self, monitor: MonitorInfo | None) -> None:
+        if not self.settings.gui.hide_during_run or monitor is None or not self._on_monitor(monitor):
+            return
+        self._hidden_for_run = True
+        self._hide_again()
+
+    def _on_monitor(self, monitor: MonitorInfo) -> bool:
+        ratio = self.devicePixelRatioF()
+        center = self.frameGeometry().center()
+        return monitor.geometry.contains(center.x() * ratio, center.y() * ratio)
+
+    def _hide_again(self) -> None:
+        if not self._hidden_for_run:
+            return
+        if self.tray is not None and self.tray.isVisible():
+            self.hide()
+        else:
+            self.showMinimized()
+
+    def come_back(self, keep_hidden_flag: bool = False) -> None:
+        """Show the window again (tray Show, run end, a question that needs the person)."""
+        if not keep_hidden_flag:
+            self._hidden_for_run = False
+        if self.isHidden() or self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    @property
+    def hidden_for_run(self) -> bool:
+        return self._hidden_for_run
+
+    # --- closing --------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
+        """Closing during a run stops it first and closes once the worker has ended (never blocks)."""
+        assert event is not None
+        busy = self.controller.running or self._status_thread is not None
+        if busy:
+            self._closing = True
+            self.state_label.setText("Stopping the run before closing…")
+            self.controller.stop()
+            if self._status_worker is not None:
+                self._status_worker.abort()
+            event.ignore()
+            return
+        if self.tray is not None:
+            self.tray.hide()
+        event.accept()
+
+
+def _titled(title: str, widget: QWidget) -> QWidget:
+    box = QWidget(widget.parentWidget())
+    label = QLabel(title, box)
+    label.setObjectName("section_title")
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box

@@ -1,0 +1,62 @@
+"""The look: Fusion with a dark palette and a small style sheet (accent Run, red Stop, amber bar)."""
+
+from __future__ import annotations
+
+from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtWidgets import QApplication
+
+__all__ = ["STYLE_SHEET", "apply_style"]
+
+STYLE_SHEET = """
+QMainWindow, QWidget#central { background: #1e2026; }
+QLineEdit#task_edit { font-size: 15px; padding: 8px 10px; border-radius: 6px;
+    border: 1px solid #3a3f4b; background: #272a31; color: #e8eaed; }
+QLineEdit#task_edit:focus { border: 1px solid #4f8cff; }
+QPushButton { padding: 7px 16px; border-radius: 6px; border: 1px solid #3a3f4b;
+    background: #2c3038; color: #e8eaed; }
+QPushButton:hover { background: #353a44; }
+QPushButton:disabled { color: #6b717c; background: #24272d; border-color: #2c3038; }
+QPushButton#run_button { background: #2f6fed; border-color: #2f6fed; font-weight: bold; }
+QPushButton#run_button:hover { background: #4a82f0; }
+QPushButton#run_button:disabled { background: #263552; border-color: #263552; color: #8390a8; }
+QPushButton#stop_button:enabled { background: #c2393b; border-color: #c2393b; font-weight: bold; }
+QPushButton#pause_button:checked { background: #a36f12; border-color: #a36f12; }
+QPushButton#mic_button { font-size: 17px; padding: 0; }
+QFrame#confirm_bar { background: #4a3a12; border: 1px solid #d99a1e; border-radius: 8px; }
+QFrame#confirm_bar QLabel { color: #fff4dc; font-size: 14px; }
+QFrame#confirm_bar QPushButton#accept { background: #2f9e55; border-color: #2f9e55; }
+QFrame#confirm_bar QPushButton#reject { background: #c2393b; border-color: #c2393b; }
+QTreeWidget, QTextBrowser { background: #23262c; alternate-background-color: #272a31;
+    border: 1px solid #30343d; border-radius: 6px; color: #dfe2e6; }
+QTreeWidget::item { padding: 4px 2px; }
+QTreeWidget::item:selected { background: #2f4f8a; }
+QHeaderView::section { background: #2a2d34; color: #aab0ba; border: none; padding: 5px 6px; }
+QLabel#section_title { color: #aab0ba; font-weight: bold; padding: 2px 0; }
+QStatusBar { background: #191b20; color: #aab0ba; }
+QStatusBar QLabel { padding: 0 8px; }
+QComboBox, QCheckBox { color: #dfe2e6; }
+QComboBox { padding: 4px 8px; border: 1px solid #3a3f4b; border-radius: 5px; background: #272a31; }
+"""
+
+
+def apply_style(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    palette = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: "#1e2026",
+        QPalette.ColorRole.WindowText: "#e8eaed",
+        QPalette.ColorRole.Base: "#23262c",
+        QPalette.ColorRole.AlternateBase: "#272a31",
+        QPalette.ColorRole.Text: "#e8eaed",
+        QPalette.ColorRole.Button: "#2c3038",
+        QPalette.ColorRole.ButtonText: "#e8eaed",
+        QPalette.ColorRole.Highlight: "#2f6fed",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#2c3038",
+        QPalette.ColorRole.ToolTipText: "#e8eaed",
+        QPalette.ColorRole.PlaceholderText: "#7d838e",
+    }
+    for role, colour in roles.items():
+        palette.setColor(role, QColor(colour))
+    app.setPalette(palette)
+    app.setStyleSheet(STYLE_SHEET)
