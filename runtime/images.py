@@ -63,7 +63,7 @@ def _place(
     else:
         shrinking = w_img < region.width and h_img < region.height
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        resized = cv2.resize(source, (w_img, h_img), interpolation=interpolation)
+        resized = np.asarray(cv2.resize(source, (w_img, h_img), interpolation=interpolation), dtype=np.uint8)
     canvas = np.zeros((size, size, 3), dtype=np.uint8)
     canvas[y0_img : y0_img + h_img, x0_img : x0_img + w_img] = _bgra_to_rgb(resized)
     scale_x = region.width / w_img

@@ -21,9 +21,9 @@ import gguf
 import numpy as np
 
 __all__ = [
+    "VOCAB",
     "BenchSize",
     "TextSize",
-    "VOCAB",
     "chat_template",
     "write_llama",
     "write_mmproj",

@@ -1,0 +1,1 @@
+"""The local omni model runtime on llama-cpp-python's low-level bindings (libllama + libmtmd)."""
