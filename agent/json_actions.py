@@ -143,16 +143,7 @@ JSON_ACTION_MODELS: tuple[type[BaseModel], ...] = (
 )
 
 _JsonAction = (
-    JsonClick
-    | JsonMove
-    | JsonDrag
-    | JsonScroll
-    | JsonType
-    | JsonHotkey
-    | JsonWait
-    | JsonDone
-    | JsonFail
-    | JsonAskUser
+    JsonClick | JsonMove | JsonDrag | JsonScroll | JsonType | JsonHotkey | JsonWait | JsonDone | JsonFail | JsonAskUser
 )
 _ADAPTER: TypeAdapter[_JsonAction] = TypeAdapter(_JsonAction)
 _BY_KIND: dict[str, type[BaseModel]] = {
@@ -193,8 +184,9 @@ def _point(x: float, y: float, space: ModelConvention) -> Point:
         raise ModelOutputError(f"coordinates must be finite numbers, got ({x}, {y})")
     if x < 0 or y < 0:
         raise ModelOutputError(f"coordinates must not be negative, got ({x}, {y})")
-    if space == "thousandths" and (x > 1000 or y > 1000):
-        raise ModelOutputError(f"coordinates must be 0..1000, got ({x}, {y})")
+    limit = {"fraction": 1.0, "thousandths": 1000.0, "image_pixels": 100_000.0}[space]
+    if x > limit or y > limit:
+        raise ModelOutputError(f"coordinates ({x:g}, {y:g}) are out of range for {space} (max {limit:g})")
     return Point(x=x, y=y, space=space)
 
 
@@ -238,9 +230,7 @@ def parse_json_action(text: str, space: ModelConvention = "fraction") -> tuple[A
     kind = data.get("kind")
     model = _BY_KIND.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise ModelOutputError(
-            f"unknown action kind {data.get('kind')!r}; use one of {sorted(_BY_KIND)}", text
-        )
+        raise ModelOutputError(f"unknown action kind {data.get('kind')!r}; use one of {sorted(_BY_KIND)}", text)
     try:
         obj = model.model_validate(data)
         action = _to_action(obj, space)

@@ -1,0 +1,118 @@
+"""What every output parser shares: the parse result, safe literal evaluation, point checks."""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from omnidesk.agent.actions import Action, Point
+from omnidesk.agent.errors import ModelOutputError
+
+__all__ = [
+    "MAX_OUTPUT_CHARS",
+    "ModelConvention",
+    "OutputParser",
+    "Parsed",
+    "fmt_number",
+    "literal",
+    "make_point",
+    "number",
+    "parse_expression",
+]
+
+ModelConvention = Literal["fraction", "thousandths", "image_pixels"]
+MAX_OUTPUT_CHARS = 20_000
+"""Longer outputs are rejected before any parsing (a runaway generation is not an action)."""
+
+Literal_ = str | int | float | bool | None | list["Literal_"] | tuple["Literal_", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One parsed model output: the action (points in the model's convention) and the model's words."""
+
+    action: Action
+    thought: str = ""
+    summary: str = ""
+
+
+class OutputParser(Protocol):
+    """Turns a model's text into one action, and renders an action the way that model writes it."""
+
+    name: str
+    convention: ModelConvention
+
+    def parse(self, text: str) -> Parsed: ...
+
+    def render(self, parsed: Parsed) -> str: ...
+
+
+def parse_expression(code: str, raw: str) -> ast.expr:
+    """Parse one Python expression (never evaluated).
+
+    Raises:
+        ModelOutputError: not exactly one expression.
+    """
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise ModelOutputError(f"the code is not one valid call ({type(exc).__name__})", raw) from exc
+    return tree.body
+
+
+def literal(node: ast.expr, raw: str, depth: int = 0) -> Literal_:
+    """The value of a literal node: str, number, bool, None, or a list/tuple of them (allow-list only).
+
+    Raises:
+        ModelOutputError: anything else (names, calls, operators, comprehensions…).
+    """
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub | ast.UAdd)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int | float)
+        and not isinstance(node.operand.value, bool)
+    ):
+        value = node.operand.value
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.List | ast.Tuple) and depth < 2:
+        items = [literal(item, raw, depth + 1) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    raise ModelOutputError(
+        f"arguments must be plain literals (numbers, strings, lists), got {type(node).__name__}", raw
+    )
+
+
+def number(value: object, what: str, raw: str) -> float:
+    """A finite int/float (bools and strings rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelOutputError(f"{what} must be a number, got {value!r}"[:200], raw)
+    result = float(value)
+    if not math.isfinite(result):
+        raise ModelOutputError(f"{what} must be finite, got {value!r}", raw)
+    return result
+
+
+def make_point(x: object, y: object, space: ModelConvention, raw: str) -> Point:
+    """A point in ``space``, rejecting numbers that cannot be in it.
+
+    Image-pixel bounds depend on the image and are checked when the point is mapped (CoordinateError).
+    """
+    fx, fy = number(x, "x", raw), number(y, "y", raw)
+    if fx < 0 or fy < 0:
+        raise ModelOutputError(f"coordinates must not be negative, got ({fx:g}, {fy:g})", raw)
+    limit = {"fraction": 1.0, "thousandths": 1000.0, "image_pixels": 100_000.0}[space]
+    if fx > limit or fy > limit:
+        raise ModelOutputError(f"coordinates ({fx:g}, {fy:g}) are out of range for {space} (max {limit:g})", raw)
+    return Point(x=fx, y=fy, space=space)
+
+
+def fmt_number(value: float, space: ModelConvention) -> str:
+    """A number as a model of ``space`` writes it (integers for thousandths/pixels when whole)."""
+    if space != "fraction" and float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
