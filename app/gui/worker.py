@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 
 from omnidesk.agent.ports import CancelToken
 
@@ -121,6 +121,7 @@ def start_worker(worker: GeneratorWorker) -> QThread:
     thread.setObjectName("omnidesk-run")
     worker.moveToThread(thread)
     thread.started.connect(worker.work)
-    worker.finished.connect(thread.quit)
+    # Direct: QThread.quit is thread-safe, and a queued quit would wait for the GUI thread's loop.
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.start()
     return thread

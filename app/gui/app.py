@@ -1,0 +1,133 @@
+"""Start the desktop app: check the display, create the QApplication, the tray and the main window.
+
+``omnidesk`` with no sub-command lands here (``app/cli.py``). The agent comes in through
+``build_runner(confirmer) -> Runner``, which the composition root provides: it must be cheap (it runs on
+the GUI thread); loading the model belongs in ``status_source``, which runs on a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from omnidesk.agent.errors import PerceptionError
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.app.settings import AppPaths, Settings
+
+__all__ = ["EXIT_NO_DISPLAY", "qt_monitors", "run_gui"]
+
+log = logging.getLogger(__name__)
+
+EXIT_NO_DISPLAY = 2
+
+if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check comes first)
+    from omnidesk.app.gui.confirmer import QtConfirmer
+    from omnidesk.app.gui.controller import Runner
+    from omnidesk.app.gui.main_window import StatusSource
+
+
+def _check_display(environ: Mapping[str, str]) -> str | None:
+    """None if there is an X11 display, else the message to print (Qt would abort with exit 134)."""
+    from omnidesk.runtime.display import require_x11
+
+    try:
+        require_x11(environ)
+    except PerceptionError as exc:
+        return f"Omnidesk cannot open its window: {exc}"
+    return None
+
+
+def qt_monitors() -> list[MonitorInfo]:
+    """Monitors as Qt sees them (RandR outputs, device pixels), numbered like mss: 1..n, left to right."""
+    from PyQt6.QtGui import QGuiApplication
+
+    primary = QGuiApplication.primaryScreen()
+    screens = sorted(QGuiApplication.screens(), key=lambda s: (s.geometry().x(), s.geometry().y()))
+    monitors = []
+    for index, screen in enumerate(screens, start=1):
+        g, ratio = screen.geometry(), screen.devicePixelRatio()
+        rect = Rect(round(g.x() * ratio), round(g.y() * ratio), round(g.width() * ratio), round(g.height() * ratio))
+        monitors.append(MonitorInfo(index, screen.name(), rect, ratio, primary=screen is primary))
+    return monitors
+
+
+def run_gui(
+    settings: Settings,
+    paths: AppPaths,
+    *,
+    build_runner: Callable[[QtConfirmer], Runner | None] | None = None,
+    status_source: StatusSource | None = None,
+    monitors: Sequence[MonitorInfo] | None = None,
+    environ: Mapping[str, str] | None = None,
+    argv: Sequence[str] = ("omnidesk",),
+) -> int:
+    """Open the window and run the event loop; returns the exit code (2: no usable display)."""
+    problem = _check_display(os.environ if environ is None else environ)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_NO_DISPLAY
+
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
+
+    from omnidesk.app.gui.confirmer import QtConfirmer
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.style import apply_style
+    from omnidesk.app.gui.tray import TrayIcon, app_icon
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
+    app.setApplicationName("Omnidesk")
+    app.setDesktopFileName("omnidesk")
+    app.setWindowIcon(app_icon())
+    apply_style(app)
+    confirmer = QtConfirmer()
+    runner = build_runner(confirmer) if build_runner is not None else None
+    tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
+    window = MainWindow(
+        settings,
+        runner,
+        monitors=qt_monitors() if monitors is None else monitors,
+        confirmer=confirmer,
+        status_source=status_source,
+        tray=tray,
+    )
+    log.info("GUI started (settings in %s, tray: %s)", paths.settings_file, tray is not None)
+    window.reporter.install()
+    restore = _close_on_signals(window.close)
+    # Python runs signal handlers only when it gets control; a slow timer gives it some.
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    try:
+        if tray is not None:
+            tray.show()
+        window.show()
+        window.start_status_source()
+        return int(app.exec())
+    finally:
+        ticker.stop()
+        restore()
+        window.reporter.uninstall()
+        log.info("GUI closed")
+
+
+def _close_on_signals(close: Callable[[], object]) -> Callable[[], None]:
+    """SIGINT/SIGTERM close the window (stopping a run cleanly) instead of killing the process."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: closing the window", signum)
+        close()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
