@@ -39,10 +39,10 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_no_display_is_a_plain_message_and_exit_2_not_a_qt_abort(tmp_path: Path) -> None:
     code = (
         "import sys; from omnidesk.app.gui.app import run_gui; from omnidesk.app.settings import Settings, AppPaths;"
-        f"p = AppPaths.from_environment(); sys.exit(run_gui(Settings(), p, environ={{}}))"
+        "p = AppPaths.from_environment(); sys.exit(run_gui(Settings(), p, environ={}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], check=False, env=_env(tmp_path), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == EXIT_NO_DISPLAY, result.stderr
     assert "DISPLAY is not set" in result.stderr
@@ -87,6 +87,7 @@ def test_plain_omnidesk_opens_the_window_and_closes_on_sigterm(x_display, tmp_pa
     try:
         found = subprocess.run(
             ["xdotool", "search", "--sync", "--onlyvisible", "--name", "^Omnidesk$"],
+            check=False,
             env=env,
             capture_output=True,
             text=True,
@@ -95,6 +96,7 @@ def test_plain_omnidesk_opens_the_window_and_closes_on_sigterm(x_display, tmp_pa
         assert found.returncode == 0 and found.stdout.strip(), found.stderr
         geometry = subprocess.run(
             ["xdotool", "getwindowgeometry", found.stdout.split()[0]],
+            check=True,
             env=env,
             capture_output=True,
             text=True,
