@@ -1,0 +1,132 @@
+"""The one coordinate path: model space → the step's overview image → monitor pixels → virtual desktop.
+
+Every point the model names refers to the *overview* of the step (the first image it was sent). The
+path undoes, in order, the model's convention (fractions, thousandths, pixels of the model's resized
+image), then the overview's resize/letterbox/crop (:class:`ImageTransform`), then the monitor's place in
+the X virtual desktop. A point in the letterbox bars, off the image or off the monitor is a
+:class:`CoordinateError` — never a click somewhere else.
+
+Monitor ``scale`` (HiDPI) needs no step of its own: frames are grabbed in device pixels and the input
+device takes device pixels, so the overview's transform already carries it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from omnidesk.agent.actions import Action, Click, CoordinateSpace, Drag, Move, Point, Scroll
+from omnidesk.agent.errors import CoordinateError
+from omnidesk.agent.geometry import ImageTransform
+
+__all__ = ["from_desktop", "map_action", "to_desktop", "to_image", "to_monitor"]
+
+
+def _model_size(transform: ImageTransform, model_size: tuple[int, int] | None) -> tuple[int, int]:
+    return model_size or (transform.image_width, transform.image_height)
+
+
+def to_image(
+    point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """The point in continuous pixels of the overview image.
+
+    ``model_size`` is the size of the image as the model's own preprocessor resized it (e.g. Qwen2.5-VL
+    rounds to multiples of 28); ``image_pixels`` points are relative to it. Defaults to the overview's size.
+
+    Raises:
+        CoordinateError: not a finite point of a model space, or outside the image.
+    """
+    if not (math.isfinite(point.x) and math.isfinite(point.y)):
+        raise CoordinateError(f"point ({point.x}, {point.y}) is not finite")
+    width, height = transform.image_width, transform.image_height
+    if point.space == "fraction":
+        x, y, limit_x, limit_y = point.x * width, point.y * height, 1.0, 1.0
+        raw_x, raw_y = point.x, point.y
+    elif point.space == "thousandths":
+        x, y = point.x / 1000 * width, point.y / 1000 * height
+        raw_x, raw_y, limit_x, limit_y = point.x, point.y, 1000.0, 1000.0
+    elif point.space == "image_pixels":
+        model_w, model_h = _model_size(transform, model_size)
+        x, y = point.x * width / model_w, point.y * height / model_h
+        raw_x, raw_y, limit_x, limit_y = point.x, point.y, float(model_w), float(model_h)
+    else:
+        raise CoordinateError(f"a {point.space} point is not in a model's space")
+    if not (0 <= raw_x <= limit_x and 0 <= raw_y <= limit_y):
+        raise CoordinateError(
+            f"point ({raw_x:g}, {raw_y:g}) is outside the {point.space} range of the screenshot; "
+            "the model pointed off the image"
+        )
+    # The far edge (1.0, 1000, width) belongs to the last pixel, not beyond it.
+    return min(x, math.nextafter(width, 0)), min(y, math.nextafter(height, 0))
+
+
+def to_monitor(
+    point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """The point in pixels of the captured monitor (letterbox bars rejected)."""
+    if point.space == "monitor":
+        return point.x, point.y
+    return transform.to_monitor(*to_image(point, transform, model_size=model_size))
+
+
+def to_desktop(
+    point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """The point in virtual-desktop device pixels, what the input device takes.
+
+    Raises:
+        CoordinateError: the point is off the image, in the letterbox, or off the monitor.
+    """
+    if point.space == "desktop":
+        geometry = transform.monitor.geometry
+        if not geometry.contains(point.x, point.y):
+            raise CoordinateError(f"desktop point ({point.x:g}, {point.y:g}) is not on monitor {geometry}")
+        return int(point.x), int(point.y)
+    return transform.monitor.to_desktop(*to_monitor(point, transform, model_size=model_size))
+
+
+def from_desktop(
+    x: float,
+    y: float,
+    transform: ImageTransform,
+    space: CoordinateSpace,
+    *,
+    model_size: tuple[int, int] | None = None,
+) -> Point:
+    """The inverse path: a virtual-desktop point as a model of ``space`` would name it (unchecked)."""
+    geometry = transform.monitor.geometry
+    mx, my = x - geometry.x, y - geometry.y
+    if space == "desktop":
+        return Point(x=x, y=y, space=space)
+    if space == "monitor":
+        return Point(x=mx, y=my, space=space)
+    ix, iy = transform.to_image(mx, my)
+    if space == "fraction":
+        return Point(x=ix / transform.image_width, y=iy / transform.image_height, space=space)
+    if space == "thousandths":
+        return Point(x=ix / transform.image_width * 1000, y=iy / transform.image_height * 1000, space=space)
+    model_w, model_h = _model_size(transform, model_size)
+    return Point(x=ix * model_w / transform.image_width, y=iy * model_h / transform.image_height, space=space)
+
+
+def _desktop(point: Point, transform: ImageTransform, model_size: tuple[int, int] | None) -> Point:
+    x, y = to_desktop(point, transform, model_size=model_size)
+    return Point(x=x, y=y, space="desktop")
+
+
+def map_action(action: Action, transform: ImageTransform, *, model_size: tuple[int, int] | None = None) -> Action:
+    """The same action with every point in ``desktop`` space (actions without points unchanged).
+
+    Raises:
+        CoordinateError: a point cannot be mapped.
+    """
+    match action:
+        case Click(point=p) | Move(point=p):
+            return action.model_copy(update={"point": _desktop(p, transform, model_size)})
+        case Drag(start=s, end=e):
+            return action.model_copy(
+                update={"start": _desktop(s, transform, model_size), "end": _desktop(e, transform, model_size)}
+            )
+        case Scroll(point=p) if p is not None:
+            return action.model_copy(update={"point": _desktop(p, transform, model_size)})
+    return action
