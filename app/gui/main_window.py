@@ -227,10 +227,12 @@ class MainWindow(QMainWindow):
     def _on_confirmation_requested(self, request: ConfirmationRequest) -> None:
         self.come_back(keep_hidden_flag=True)
         self.confirm_bar.ask_confirmation(request)
+        self.state_label.setText("Waiting for your answer — the run holds until you choose")
 
     def _on_question_asked(self, question: str) -> None:
         self.come_back(keep_hidden_flag=True)
         self.confirm_bar.ask_question(question)
+        self.state_label.setText("The agent asked you something — answer above to go on")
 
     def _on_confirmation_settled(self) -> None:
         self.confirm_bar.dismiss()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPaintEvent, QPen
+from PyQt6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPainterPath, QPaintEvent, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from omnidesk.agent.ports import ModelImage
 from omnidesk.app.gui.overlay import Overlay
+from omnidesk.app.gui.style import icon_path
 
 __all__ = ["PreviewWidget", "to_qimage"]
 
@@ -37,6 +38,7 @@ class PreviewWidget(QWidget):
         self._picture: QImage | None = None
         self._picture_of: ModelImage | None = None
         self._placeholder = "No run yet — type a task and press Run."
+        self._logo = QIcon(icon_path("omnidesk.svg"))
 
     @property
     def overlay(self) -> Overlay | None:
@@ -81,6 +83,10 @@ class PreviewWidget(QWidget):
             text = self._placeholder
             if self._overlay is not None and self._overlay.label:
                 text = self._overlay.label
+            logo = self._logo.pixmap(96, 96)
+            painter.setOpacity(0.5)
+            painter.drawPixmap((self.width() - 96) // 2, self.height() // 2 - 130, logo)
+            painter.setOpacity(1.0)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, text)
             painter.end()
             return

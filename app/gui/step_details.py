@@ -67,6 +67,8 @@ class StepDetails(QWidget):
             item = self._crops.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()
+                widget.setParent(None)
                 widget.deleteLater()
         if step is None or step.observation is None:
             return

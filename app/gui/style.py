@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from PyQt6.QtGui import QColor, QPalette
 from PyQt6.QtWidgets import QApplication
 
-__all__ = ["STYLE_SHEET", "apply_style"]
+__all__ = ["STYLE_SHEET", "apply_style", "icon_path"]
 
 STYLE_SHEET = """
 QMainWindow, QWidget#central { background: #1e2026; }
@@ -36,6 +38,16 @@ QStatusBar { background: #191b20; color: #aab0ba; }
 QStatusBar QLabel { padding: 0 8px; }
 QComboBox, QCheckBox { color: #dfe2e6; }
 QComboBox { padding: 4px 8px; border: 1px solid #3a3f4b; border-radius: 5px; background: #272a31; }
+QComboBox::drop-down { border: none; width: 24px; }
+QComboBox::down-arrow { image: url(@ICONS@/chevron-down.svg); width: 12px; height: 12px; }
+QComboBox QAbstractItemView { background: #272a31; color: #e8eaed; selection-background-color: #2f4f8a; }
+QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #6b717c; border-radius: 4px;
+    background: #272a31; }
+QCheckBox::indicator:checked { background: #2f6fed; border-color: #2f6fed;
+    image: url(@ICONS@/check.svg); }
+QCheckBox::indicator:disabled { border-color: #3a3f4b; }
+QSplitter::handle { background: #1e2026; }
+QToolTip { background: #2c3038; color: #e8eaed; border: 1px solid #3a3f4b; padding: 4px; }
 """
 
 
@@ -59,4 +71,9 @@ def apply_style(app: QApplication) -> None:
     for role, colour in roles.items():
         palette.setColor(role, QColor(colour))
     app.setPalette(palette)
-    app.setStyleSheet(STYLE_SHEET)
+    app.setStyleSheet(STYLE_SHEET.replace("@ICONS@", icon_path("").rstrip("/")))
+
+
+def icon_path(name: str) -> str:
+    """The file path of an icon in ``assets/icons`` (Qt style sheets and QIcon need a real path)."""
+    return str(files("omnidesk.assets").joinpath("icons", name))

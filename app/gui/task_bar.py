@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PyQt6.QtCore import QSize, pyqtSignal
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,6 +17,7 @@ from PyQt6.QtWidgets import (
 )
 
 from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.app.gui.style import icon_path
 
 __all__ = ["TaskBar"]
 
@@ -49,7 +51,8 @@ class TaskBar(QWidget):
         self.task_edit.setObjectName("task_edit")
         self.task_edit.setPlaceholderText("What should Omnidesk do?  e.g. “Open the settings and turn on dark mode”")
         self.task_edit.setClearButtonEnabled(True)
-        self.mic_button = QPushButton("🎤", self)
+        self.mic_button = QPushButton(QIcon(icon_path("mic.svg")), "", self)
+        self.mic_button.setIconSize(QSize(20, 20))
         self.mic_button.setObjectName("mic_button")
         self.mic_button.setToolTip("Hold to speak the task")
         self.mic_button.setFixedSize(QSize(44, 38))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
-
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QIcon
 from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
+
+from omnidesk.app.gui.style import icon_path
 
 __all__ = ["TrayIcon", "app_icon"]
 
 
 def app_icon() -> QIcon:
     """Omnidesk's icon from ``assets/icons``."""
-    return QIcon(str(files("omnidesk.assets").joinpath("icons", "omnidesk.svg")))
+    return QIcon(icon_path("omnidesk.svg"))
 
 
 class TrayIcon(QSystemTrayIcon):

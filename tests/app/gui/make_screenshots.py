@@ -1,0 +1,194 @@
+"""Render the README screenshots of the main window at 1920×1080 on a private Xvfb.
+
+    .venv/bin/python -m tests.app.gui.make_screenshots [OUT_DIR]   (default docs/screenshots)
+
+The "screen" the agent sees is a real Qt settings dialog rendered off-screen, so the preview shows
+something that looks like a desktop; the run is a scripted one, as in the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
+from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
+from omnidesk.agent.ports import ConfirmationRequest, ModelImage, Observation, Step
+from tests.rig.xserver import start_xvfb
+
+MONITOR = MonitorInfo(1, "DP-1", Rect(0, 0, 1920, 1080), primary=True)
+OTHER = MonitorInfo(2, "HDMI-1", Rect(1920, 0, 2560, 1440))
+
+
+def _fake_desktop(switch_on: bool = False) -> np.ndarray:
+    """A 1920×1080 RGB picture of a desktop with a settings window, drawn by Qt."""
+    from PyQt6.QtCore import QRect, Qt
+    from PyQt6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter
+
+    image = QImage(1920, 1080, QImage.Format.Format_RGB888)
+    p = QPainter(image)
+    gradient = QLinearGradient(0, 0, 1920, 1080)
+    gradient.setColorAt(0, QColor("#23395d"))
+    gradient.setColorAt(1, QColor("#5b3a70"))
+    p.fillRect(0, 0, 1920, 1080, gradient)
+    p.fillRect(0, 1040, 1920, 40, QColor(20, 22, 28))
+    p.fillRect(560, 170, 800, 640, QColor(246, 247, 249))
+    p.fillRect(560, 170, 800, 44, QColor(52, 58, 70))
+    font = QFont("DejaVu Sans", 13)
+    p.setFont(font)
+    p.setPen(QColor("white"))
+    p.drawText(QRect(580, 170, 600, 44), Qt.AlignmentFlag.AlignVCenter, "Settings — Appearance")
+    p.setPen(QColor(40, 44, 52))
+    rows = ["Theme", "Accent colour", "Font size", "Dark mode", "Animations"]
+    for i, name in enumerate(rows):
+        y = 260 + i * 80
+        p.drawText(QRect(610, y, 300, 40), Qt.AlignmentFlag.AlignVCenter, name)
+        p.fillRect(1010, y + 4, 300, 32, QColor(226, 229, 234))
+    p.fillRect(1230, 504, 60, 32, QColor(47, 111, 237) if switch_on else QColor(160, 166, 176))
+    p.setBrush(QColor("white"))
+    p.drawEllipse(1260 if switch_on else 1234, 507, 26, 26)
+    p.fillRect(1150, 740, 180, 44, QColor(47, 111, 237))
+    p.setPen(QColor("white"))
+    p.drawText(QRect(1150, 740, 180, 44), Qt.AlignmentFlag.AlignCenter, "Apply")
+    p.end()
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    rows_bytes = np.frombuffer(ptr, np.uint8).reshape(1080, image.bytesPerLine())
+    return rows_bytes[:, : 1920 * 3].reshape(1080, 1920, 3).copy()
+
+
+def _observation(screen: np.ndarray, t: float, crops: list[Rect]) -> Observation:
+    small = screen[::2, ::2].copy()  # 960×540 overview (the model's view)
+    over = ImageTransform(MONITOR, 960, 540, Rect(0, 0, 960, 540), 2.0, 2.0, 0, 0)
+    images = [ModelImage(small, over, "overview", t, label="overview")]
+    for box in crops:
+        pixels = screen[box.y : box.bottom, box.x : box.right].copy()
+        tr = ImageTransform(MONITOR, box.width, box.height, Rect(0, 0, box.width, box.height), 1, 1, box.x, box.y)
+        images.append(ModelImage(pixels, tr, "crop", t, label=f"changed {box.width}×{box.height} at {box.x},{box.y}"))
+    return Observation(tuple(images), t, keyframe=not crops, changed_fraction=0.04, changed_boxes=tuple(crops))
+
+
+def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
+    task = "turn on dark mode and apply"
+    timings = {"observe": 0.04, "model": 1.82, "act": 0.12}
+    return [
+        Step(
+            1,
+            task,
+            0.0,
+            "acted",
+            dict(timings),
+            _observation(before, 1.0, []),
+            reasoning="The Appearance page is open. Dark mode has a switch on the right of its row.",
+            action=Click(point=Point(x=0.6417, y=0.4815, space="fraction")),
+            target=(1246, 520),
+            result="clicked",
+            prompt_tokens=1480,
+            completion_tokens=38,
+        ),
+        Step(
+            2,
+            task,
+            2.0,
+            "acted",
+            dict(timings),
+            _observation(after, 2.0, [Rect(1200, 490, 120, 60)]),
+            reasoning="The switch changed. Now press Apply to keep the setting.",
+            action=Click(point=Point(x=0.643, y=0.706, space="fraction")),
+            target=(1240, 762),
+            result="clicked",
+            prompt_tokens=1612,
+            completion_tokens=31,
+            reused_tokens=1450,
+        ),
+        Step(
+            3,
+            task,
+            4.0,
+            "planned",
+            dict(timings),
+            _observation(after, 3.0, [Rect(1140, 730, 200, 64)]),
+            reasoning="Settings applied. I will note it in the open text field.",
+            action=TypeText(text="dark mode on"),
+            result="planned (dry run)",
+            prompt_tokens=1700,
+            completion_tokens=25,
+            reused_tokens=1600,
+        ),
+    ]
+
+
+def main(out: Path) -> None:
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from omnidesk.app.gui.confirmer import QtConfirmer
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.style import apply_style
+    from omnidesk.app.settings import Settings
+
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication(["omnidesk", "-platform", "xcb"])
+    apply_style(app)
+    steps = _steps(_fake_desktop(), _fake_desktop(switch_on=True))
+    confirmer = QtConfirmer()
+    gate = threading.Event()
+
+    def run(request, cancel):  # type: ignore[no-untyped-def]
+        yield from steps
+        gate.wait(10)
+        confirmer.confirm(
+            ConfirmationRequest(
+                Hotkey(keys=("ctrl", "w")), "Closing a window may lose work.", "Close the Settings window?"
+            )
+        )
+        cancel.wait(10)
+
+    settings = Settings()
+    settings.gui.hide_during_run = False
+    window = MainWindow(settings, run, monitors=[MONITOR, OTHER], confirmer=confirmer)
+    window.setGeometry(0, 0, 1920, 1080)
+    window.model_label.setText("Model: Nemotron 3 Nano Omni · Q4_K_M · ready")
+    window.show()
+
+    def shoot(name: str) -> None:
+        app.processEvents()
+        window.grab().save(str(out / name))
+        print("wrote", out / name)
+
+    def idle() -> None:
+        shoot("main-idle.png")
+        window.task_bar.task_edit.setText("Turn on dark mode and apply")
+        window.task_bar.dry_run_box.setChecked(True)
+        window.task_bar.run_button.click()
+        QTimer.singleShot(700, running)
+
+    def running() -> None:
+        window.timeline.select_index(0)
+        shoot("main-running.png")
+        gate.set()
+        QTimer.singleShot(700, confirm)
+
+    def confirm() -> None:
+        window.timeline.select_index(1)
+        shoot("main-confirm.png")
+        window.close()
+
+    QTimer.singleShot(500, idle)
+    app.exec()
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_xvfb(Path(tmp))
+        os.environ["DISPLAY"] = server.display
+        try:
+            main(target)
+        finally:
+            server.stop()
