@@ -101,6 +101,6 @@ def build_overlay(step: Step, image: ModelImage | None = None) -> Overlay:
         path = (point_to_image(action.start, transform), point_to_image(action.end, transform))
     elif step.target is not None:
         point = point_to_image(Point(x=step.target[0], y=step.target[1], space="desktop"), transform)
-    elif isinstance(action, Click | Move) or (isinstance(action, Scroll) and action.point is not None):
+    elif isinstance(action, Click | Move | Scroll) and action.point is not None:
         point = point_to_image(action.point, transform)
     return Overlay(overview, tuple(boxes), point, path, _label(step), step.status)

@@ -21,9 +21,9 @@ _BACKGROUND = QColor(24, 26, 30)
 
 def to_qimage(image: ModelImage) -> QImage:
     """A QImage that owns a copy of the model image's RGB pixels."""
-    pixels = np.ascontiguousarray(image.pixels[:, :, :3])
-    height, width = pixels.shape[:2]
-    return QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    height, width = image.pixels.shape[:2]
+    data = np.ascontiguousarray(image.pixels[:, :, :3]).tobytes()
+    return QImage(data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 class PreviewWidget(QWidget):

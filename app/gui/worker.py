@@ -122,6 +122,6 @@ def start_worker(worker: GeneratorWorker) -> QThread:
     worker.moveToThread(thread)
     thread.started.connect(worker.work)
     # Direct: QThread.quit is thread-safe, and a queued quit would wait for the GUI thread's loop.
-    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    worker.finished.connect(thread.quit, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
     thread.start()
     return thread
