@@ -166,6 +166,7 @@ def test_deny_and_stop_while_a_question_is_pending(qtbot, make_window) -> None:
     assert finished.args == ["stopped"] and not window.confirm_bar.isVisible()
 
 
+@pytest.mark.allow_log_errors
 def test_worker_exception_shows_the_crash_view_and_logs_the_trace(qtbot, make_window, caplog) -> None:
     run = ScriptedRun([click_step(1)], error=RuntimeError("model exploded"))
     window, errors = make_window(run)
@@ -177,18 +178,18 @@ def test_worker_exception_shows_the_crash_view_and_logs_the_trace(qtbot, make_wi
     assert title == "Omnidesk hit a bug" and "model exploded" in message
     assert "RuntimeError: model exploded" in details and "scripts.py" in details
     assert any("uncaught RuntimeError" in r.message and r.exc_info for r in caplog.records)
-    caplog.clear()
 
 
+@pytest.mark.allow_log_errors
 def test_our_own_errors_say_what_to_do_without_a_trace_dialog(qtbot, make_window, caplog) -> None:
     error = ModelLoadError("not enough memory for the model; close other programs or pick a smaller quant")
     window, errors = make_window(ScriptedRun([], error=error))
     with caplog.at_level(logging.ERROR), qtbot.waitSignal(window.controller.run_finished, timeout=5000):
         _start(qtbot, window)
     assert errors.shown[0][:2] == ("Omnidesk stopped", str(error))
-    caplog.clear()
 
 
+@pytest.mark.allow_log_errors
 def test_global_excepthook_reports_uncaught_errors(qtbot, make_window, caplog) -> None:
     import sys
 
@@ -207,7 +208,6 @@ def test_global_excepthook_reports_uncaught_errors(qtbot, make_window, caplog) -
     finally:
         window.reporter.uninstall()
     assert [e[1].split(":")[1].strip() for e in errors.shown] == ["KeyError", "ZeroDivisionError"]
-    caplog.clear()
 
 
 def test_closing_during_a_run_stops_the_worker(qtbot, make_window) -> None:
