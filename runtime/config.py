@@ -60,6 +60,12 @@ class EvsConfig(BaseModel):
     patch_size: int = Field(default=32, ge=8, le=256, description="Capture pixels per patch side.")
     threshold: float = Field(default=6.0, ge=0, description="Mean abs grey change (0-255) per patch.")
     noise_floor: int = Field(default=3, ge=0, description="Pixel changes at or under this are noise.")
+    peak_threshold: float = Field(
+        default=1.0,
+        gt=0,
+        description="A cell changing this much over the noise floor flags its patch, unless the change "
+        "is one cell column wide (a blinking caret).",
+    )
     prune_rate: float | None = Field(
         default=None, ge=0, lt=1, description="Keep only the top 1-q changed patches (None = threshold)."
     )
