@@ -45,6 +45,8 @@ def _vocab() -> tuple[list[str], list[int]]:
     types += [_TOKEN_BYTE] * 256
     pieces = ["▁"] + [c for c in string.printable if c not in string.whitespace]
     pieces += ["▁" + c for c in string.ascii_letters] + ['{"', '":', '",', '"}']
+    # Non-ASCII and JSON escapes as single tokens, so constrained strings can be full of them.
+    pieces += ["é", "ü", "ß", "中", "文", "—", "🙂", "\\n", '\\"', "\\u00e9", "\\\\"]
     tokens += pieces
     types += [_TOKEN_NORMAL] * len(pieces)
     return tokens, types
