@@ -121,9 +121,7 @@ def test_content_hash_tells_pixels_apart() -> None:
     fy=st.floats(0, 0.999),
     crop=st.booleans(),
 )
-def test_to_image_inverts_to_monitor(
-    width: int, height: int, size: int, fx: float, fy: float, crop: bool
-) -> None:
+def test_to_image_inverts_to_monitor(width: int, height: int, size: int, fx: float, fy: float, crop: bool) -> None:
     frame = _frame(width, height)
     if crop:
         box = Rect(int(fx * width * 0.5), int(fy * height * 0.5), max(1, width // 3), max(1, height // 4))
