@@ -1,0 +1,396 @@
+"""The step loop: observe → prompt → generate → parse → check → map → act → settle → yield a Step.
+
+``Agent.run(task, cancel)`` is a generator of frozen :class:`Step` records; the GUI, the CLI, the
+trajectory writer and the MCP server only consume it. A run ends only on a typed ``done``/``fail``, a
+limit, the loop detector (after one re-plan and the person's say), or a stop request — which aborts the
+generation in flight and releases every held key and button.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Scroll, TypeText, Wait
+from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.coords import map_action
+from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
+from omnidesk.agent.json_actions import action_json_schema
+from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
+from omnidesk.agent.ports import (
+    CancelToken,
+    Clock,
+    ConfirmationRequest,
+    Confirmer,
+    FrameSampler,
+    InputDevice,
+    ModelClient,
+    ModelImage,
+    Observation,
+    Step,
+    TokenDelta,
+    WindowInspector,
+)
+from omnidesk.agent.prompt import HistoryEntry, PromptBuilder, load_prompt
+from omnidesk.agent.safety import LoopDetector, SafetyPolicy, action_points, user_moved
+from omnidesk.agent.secrets import SecretStore, fill_secrets
+
+__all__ = ["Agent", "describe_action"]
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
+
+
+def describe_action(action: Action) -> str:
+    """A short, log-safe description (typed text is never shown, only its length)."""
+    match action:
+        case Click(point=p, button=b, count=n):
+            return f"{b} click x{n} at ({p.x:g}, {p.y:g}) [{p.space}]"
+        case Move(point=p):
+            return f"move to ({p.x:g}, {p.y:g}) [{p.space}]"
+        case Drag(start=s, end=e):
+            return f"drag ({s.x:g}, {s.y:g}) → ({e.x:g}, {e.y:g}) [{s.space}]"
+        case Scroll(point=p, dx=dx, dy=dy):
+            where = "" if p is None else f" at ({p.x:g}, {p.y:g})"
+            return f"scroll dx={dx} dy={dy}{where}"
+        case TypeText(text=t):
+            return f"type {len(t)} characters"
+        case Hotkey(keys=k):
+            return "press " + "+".join(k)
+        case Wait(seconds=s):
+            return f"wait {s:g} s"
+        case Done(answer=a):
+            return f"done: {a}" if a else "done"
+        case Fail(reason=r):
+            return f"fail: {r}"
+        case AskUser(question=q):
+            return f"ask the user: {q}"
+    return action.kind  # pragma: no cover
+
+
+@dataclass
+class _Run:
+    """Mutable state of one run (kept out of the Agent so one Agent can run tasks one after another)."""
+
+    task: str
+    prompt: PromptBuilder
+    started: float
+    index: int = 0
+    model_errors: int = 0
+    notes: list[str] = field(default_factory=list)
+    pointer: tuple[int, int] | None = None
+    force_keyframe: bool = True
+
+
+class Agent:
+    """Runs tasks against a model through the ports; see :meth:`run`."""
+
+    def __init__(  # noqa: PLR0917 - the issue's positional signature: Agent(model, sampler, input, …)
+        self,
+        model: ModelClient,
+        sampler: FrameSampler,
+        input_device: InputDevice,
+        confirmer: Confirmer,
+        clock: Clock,
+        config: AgentConfig,
+        safety: SafetyConfig,
+        *,
+        windows: WindowInspector | None = None,
+        secrets: SecretStore | None = None,
+        parser: OutputParser | None = None,
+        system_prompt: str | None = None,
+        model_size: tuple[int, int] | None = None,
+        on_token: Callable[[TokenDelta], None] | None = None,
+    ) -> None:
+        self._model = model
+        self._sampler = sampler
+        self._input = input_device
+        self._confirmer = confirmer
+        self._clock = clock
+        self._config = config
+        self._safety_config = safety
+        self._policy = SafetyPolicy(safety, windows=windows)
+        self._secrets = secrets
+        convention = model.capabilities.coordinate_convention
+        if config.use_json_actions:
+            self._parser = parser or parser_for("json", convention)
+            self._schema: dict[str, object] | None = action_json_schema()
+            self._system = system_prompt or load_prompt("json_actions", convention=convention)
+        else:
+            default = {"fraction": "nemotron", "thousandths": "qwen", "image_pixels": "qwen"}[convention]
+            self._parser = parser or parser_for(default, None if default == "nemotron" else convention)
+            self._schema = None
+            self._system = system_prompt or load_prompt("nemotron_cua", convention=convention)
+        self._model_size = model_size
+        self._on_token = on_token
+
+    # --- the loop ---------------------------------------------------------------------------------------
+
+    def run(self, task: str, cancel: CancelToken) -> Iterator[Step]:
+        """Carry out ``task``, yielding one :class:`Step` per step until it ends (see module doc)."""
+        prompt = PromptBuilder(
+            self._system,
+            task,
+            screenshots=self._config.screenshots_in_prompt,
+            max_tokens=self._config.max_output_tokens,
+            enable_thinking=self._config.enable_thinking,
+            json_schema=self._schema,
+        )
+        run = _Run(task=task, prompt=prompt, started=self._clock.monotonic())
+        run.pointer = self._input.position()
+        loops = LoopDetector(self._safety_config.loop_repeats)
+        cancel.on_cancel(self._release_quietly)
+        logger.info("run started: %d characters of task", len(task))
+        try:
+            while True:
+                step = self._step(run, loops, cancel)
+                run.index += 1
+                yield step
+                if step.status in {"finished", "stopped"}:
+                    return
+        finally:
+            self._release_quietly()
+
+    def _step(self, run: _Run, loops: LoopDetector, cancel: CancelToken) -> Step:
+        t0 = self._clock.monotonic()
+        base = Step(index=run.index, task=run.task, started_at=self._clock.wall_time(), status="stopped")
+        timings: dict[str, float] = {}
+
+        def lap(name: str, since: float) -> float:
+            now = self._clock.monotonic()
+            timings[name] = now - since
+            return now
+
+        if cancel.cancelled:
+            return replace(base, error="stopped by the user", result="stop request")
+        try:
+            self._policy.check_limits(run.index, t0 - run.started)
+        except SafetyStop as exc:
+            return replace(base, error=str(exc), result=exc.reason)
+
+        observation = self._observe(run)
+        t = lap("observe", t0)
+        overview = observation.images[0]
+        notes, run.notes = tuple(run.notes), []
+        request = run.prompt.build(run.index, observation, notes)
+        t = lap("prompt", t)
+        try:
+            reply = self._model.generate(request, on_token=self._on_token, cancel=cancel)
+        except ModelError as exc:
+            if cancel.cancelled:
+                return replace(base, observation=observation, error="stopped by the user", timings=timings)
+            return replace(base, observation=observation, error=str(exc), timings=timings)
+        t = lap("generate", t)
+        base = replace(
+            base,
+            observation=observation,
+            raw_output=reply.text,
+            reasoning=reply.reasoning,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            reused_tokens=reply.reused_tokens,
+        )
+        if reply.stop_reason == "cancelled" or cancel.cancelled:
+            return self._finish(run, replace(base, error="stopped by the user", timings=timings), "")
+
+        try:
+            parsed = self._parser.parse(reply.text)
+            t = lap("parse", t)
+            return self._decide(
+                run,
+                loops=loops,
+                cancel=cancel,
+                base=base,
+                parsed=parsed,
+                overview=overview,
+                observation=observation,
+                timings=timings,
+                t=t,
+            )
+        except (ModelOutputError, CoordinateError) as exc:
+            lap("parse", t)
+            return self._model_error(run, base, exc, timings)
+
+    def _observe(self, run: _Run) -> Observation:
+        observation = self._sampler.observe(force_keyframe=run.force_keyframe)
+        if not observation.images or observation.images[0].kind != "overview":
+            observation = self._sampler.observe(force_keyframe=True)
+        run.force_keyframe = False
+        return observation
+
+    def _model_error(self, run: _Run, base: Step, exc: Exception, timings: dict[str, float]) -> Step:
+        run.model_errors += 1
+        message = f"your last output could not be used: {exc}"
+        run.notes.append(message)
+        step = replace(base, status="model_error", error=str(exc), timings=timings)
+        if run.model_errors > self._safety_config.model_error_retries:
+            step = replace(step, status="stopped", result="too many unusable outputs in a row")
+        return self._finish(run, step, "", result=message)
+
+    def _decide(
+        self,
+        run: _Run,
+        *,
+        loops: LoopDetector,
+        cancel: CancelToken,
+        base: Step,
+        parsed: Parsed,
+        overview: ModelImage,
+        observation: Observation,
+        timings: dict[str, float],
+        t: float,
+    ) -> Step:
+        action = parsed.action
+        mapped = map_action(action, overview.transform, model_size=self._model_size)
+        run.model_errors = 0
+        points = action_points(mapped)
+        target = (int(points[-1].x), int(points[-1].y)) if points else None
+        base = replace(base, action=action, target=target)
+        summary = parsed.summary or describe_action(action)
+
+        if isinstance(action, Done | Fail):
+            result = f"finished: {describe_action(action)}"
+            return self._finish(run, replace(base, status="finished", result=result, timings=timings), parsed.thought)
+        if isinstance(action, AskUser):
+            answer = self._confirmer.ask(action.question)
+            if answer is None:
+                step = replace(base, status="stopped", result="the user did not answer", timings=timings)
+                return self._finish(run, step, parsed.thought, summary)
+            return self._finish(
+                run,
+                replace(base, status="acted", result=f"the user answered: {answer}", timings=timings),
+                parsed.thought,
+                summary,
+            )
+
+        verdict = "ok" if isinstance(action, Wait) else loops.record(mapped, observation.changed_fraction)
+        if verdict != "ok":
+            return self._loop(
+                run, loops=loops, base=base, parsed=parsed, verdict=verdict, timings=timings, summary=summary
+            )
+
+        decision = self._policy.review(mapped)
+        if decision.decision == "confirm":
+            question = f"Omnidesk wants to {describe_action(action)}: {decision.reason}. Allow it?"
+            if self._confirmer.confirm(ConfirmationRequest(action, decision.reason, question)):
+                decision = replace(decision, decision="allow")
+            else:
+                decision = replace(decision, decision="refuse", reason=f"the user declined ({decision.reason})")
+        if decision.decision == "refuse":
+            run.notes.append(f"that action was refused: {decision.reason}; choose another way")
+            step = replace(base, status="refused", error=decision.reason, timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        t = self._lap(timings, "safety", t)
+
+        if self._safety_config.pause_on_user_input and user_moved(run.pointer, self._input.position()):
+            return self._pause(run, base, parsed, timings, summary)
+        if self._safety_config.dry_run:
+            step = replace(base, status="planned", result="dry run: not carried out", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        try:
+            self._act(mapped, cancel)
+        except SafetyStop as exc:
+            self._release_quietly()
+            step = replace(base, status="stopped", error=str(exc), timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        except ActionError as exc:
+            self._release_quietly()
+            step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        run.pointer = self._input.position()
+        t = self._lap(timings, "act", t)
+        settle = self._sampler.wait_settled(still_for=self._config.settle_seconds, timeout=self._config.settle_timeout)
+        self._lap(timings, "settle", t)
+        result = (
+            "done" if settle.settled else f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
+        )
+        return self._finish(run, replace(base, status="acted", result=result, timings=timings), parsed.thought, summary)
+
+    def _lap(self, timings: dict[str, float], name: str, since: float) -> float:
+        now = self._clock.monotonic()
+        timings[name] = now - since
+        return now
+
+    def _loop(
+        self,
+        run: _Run,
+        *,
+        loops: LoopDetector,
+        base: Step,
+        parsed: Parsed,
+        verdict: str,
+        timings: dict[str, float],
+        summary: str,
+    ) -> Step:
+        if verdict == "replan":
+            note = (
+                f"you chose '{describe_action(parsed.action)}' {loops.repeats} times and the screen did not change; "
+                "it was not carried out again — re-plan and try a different way"
+            )
+            run.notes.append(note)
+            step = replace(base, status="refused", error="loop detected: re-planning", timings=timings)
+            return self._finish(run, step, parsed.thought, summary, result=note)
+        answer = self._confirmer.ask(
+            f"Omnidesk seems stuck on '{run.task}': it keeps trying '{describe_action(parsed.action)}' without "
+            "effect. How should it go on? (no answer stops the task)"
+        )
+        if not answer:
+            step = replace(base, status="stopped", error="loop detected: stopped", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        loops.reset()
+        run.notes.append(f"the user says: {answer}")
+        step = replace(base, status="refused", error="loop detected: asked the user", result=f"the user says: {answer}")
+        return self._finish(run, replace(step, timings=timings), parsed.thought, summary)
+
+    def _pause(self, run: _Run, base: Step, parsed: Parsed, timings: dict[str, float], summary: str) -> Step:
+        self._release_quietly()
+        question = "You used the mouse while Omnidesk was working, so it paused. Resume the task?"
+        resume = self._confirmer.confirm(ConfirmationRequest(parsed.action, "user_input", question))
+        run.pointer = self._input.position()
+        run.force_keyframe = True
+        if not resume:
+            step = replace(base, status="stopped", error="paused by user input and not resumed", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        run.notes.append("the user used the computer meanwhile; look at the new screenshot before acting")
+        step = replace(base, status="refused", error="paused by user input; the action was dropped", timings=timings)
+        return self._finish(run, step, parsed.thought, summary)
+
+    def _finish(self, run: _Run, step: Step, thought: str, summary: str = "", *, result: str = "") -> Step:
+        outcome = result or step.result or step.error or step.status
+        run.prompt.add_history(HistoryEntry(step.index, thought, summary or "(no valid action)", outcome))
+        total = sum(step.timings.values())
+        logger.info("step %d %s: %s (%.2f s)", step.index + 1, step.status, summary or step.error, total)
+        return step
+
+    # --- acting -----------------------------------------------------------------------------------------
+
+    def _act(self, action: Action, cancel: CancelToken) -> None:
+        device = self._input
+        match action:
+            case Click(point=p, button=b, count=n, modifiers=m):
+                device.click(int(p.x), int(p.y), button=b, count=n, modifiers=m)
+            case Move(point=p):
+                device.move(int(p.x), int(p.y))
+            case Drag(start=s, end=e, button=b):
+                device.drag(int(s.x), int(s.y), int(e.x), int(e.y), button=b)
+            case Scroll(point=p, dx=dx, dy=dy):
+                device.scroll(None if p is None else int(p.x), None if p is None else int(p.y), dx=dx, dy=dy)
+            case TypeText(text=text):
+                device.type_text(fill_secrets(text, self._secrets))
+            case Hotkey(keys=keys):
+                device.hotkey(keys)
+            case Wait(seconds=seconds):
+                remaining = seconds
+                while remaining > 0 and not cancel.cancelled:
+                    chunk = min(0.1, remaining)
+                    self._clock.sleep(chunk)
+                    remaining -= chunk
+
+    def _release_quietly(self) -> None:
+        try:
+            self._input.release_all()
+        except ActionError:
+            logger.exception("could not release held keys and buttons")

@@ -1,0 +1,298 @@
+"""The step loop driven by scripted fake models through in-memory ports."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+
+from omnidesk.agent.actions import TypeText
+from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.errors import SafetyStop
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.loop import Agent
+from omnidesk.agent.ports import CachePoint, CancelToken, ImagePart, ModelRequest, Step, TextPart, WindowInfo
+from tests.fakes import (
+    FakeClock,
+    FakeModel,
+    FakeSampler,
+    FakeSecretStore,
+    FakeWindowInspector,
+    RecordingInputDevice,
+    ScriptedConfirmer,
+    StaticScreen,
+    make_frame,
+    request_images,
+)
+
+RIGHT = MonitorInfo(index=2, name="DUMMY1", geometry=Rect(1920, 0, 1280, 1024))
+BUTTON = Rect(900, 700, 80, 30)  # monitor pixels of RIGHT
+RED = (220, 30, 30)
+
+
+def code(call: str, thought: str = "I look at the screen.") -> str:
+    return f"{thought}\n## Action:\nact\n## Code:\n```python\n{call}\n```"
+
+
+def find_red(request: ModelRequest) -> tuple[float, float]:
+    """What a model does: locate the red button in the newest overview, answer in fractions."""
+    image = request_images(request)[-1]
+    px = image.pixels
+    ys, xs = np.nonzero((px[:, :, 0] > 180) & (px[:, :, 1] < 80) & (px[:, :, 2] < 80))
+    assert len(xs), "the button is not in the image the model was sent"
+    h, w = px.shape[:2]
+    return (xs.mean() + 0.5) / w, (ys.mean() + 0.5) / h
+
+
+def make_agent(
+    script: object,
+    *,
+    frames: StaticScreen | None = None,
+    device: RecordingInputDevice | None = None,
+    confirmer: ScriptedConfirmer | None = None,
+    safety: SafetyConfig | None = None,
+    **kwargs: object,
+) -> tuple[Agent, RecordingInputDevice, FakeModel]:
+    model = script if isinstance(script, FakeModel) else FakeModel(script)  # type: ignore[arg-type]
+    device = device or RecordingInputDevice()
+    screen = frames or StaticScreen([make_frame(RIGHT, boxes=[(BUTTON, RED)])])
+    agent = Agent(
+        model,
+        FakeSampler(screen),
+        device,
+        confirmer or ScriptedConfirmer(),
+        FakeClock(),
+        AgentConfig(),
+        safety or SafetyConfig(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return agent, device, model
+
+
+def run_all(agent: Agent, task: str = "press the red button", cancel: CancelToken | None = None) -> list[Step]:
+    return list(agent.run(task, cancel or CancelToken()))
+
+
+def test_clicks_what_it_finds_in_the_pixels_then_finishes() -> None:
+    def script(request: ModelRequest) -> str:
+        if len(request_images(request)) == 1:
+            x, y = find_red(request)
+            return code(f"pyautogui.click(x={x:.4f}, y={y:.4f})")
+        return code("computer.terminate(status='success', answer='pressed')")
+
+    agent, device, _ = make_agent(script)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "finished"]
+    (call,) = device.actions
+    assert call[0] == "click"
+    assert BUTTON.translated(RIGHT.geometry.x, RIGHT.geometry.y).contains(call[1], call[2])  # type: ignore[arg-type]
+    assert steps[0].target == (call[1], call[2])
+    assert {"observe", "prompt", "generate", "parse", "act", "settle"} <= set(steps[0].timings)
+    assert steps[1].result == "finished: done: pressed"
+
+
+def test_prompt_is_append_only_with_a_cache_point_and_three_screenshots() -> None:
+    agent, _, model = make_agent(
+        [code("computer.wait(seconds=0.1)")] * 5 + [code("computer.terminate(status='success')")]
+    )
+    run_all(agent)
+    prefixes = []
+    for request in model.requests:
+        system, user = request.messages
+        assert system.role == "system" and "## Code:" in system.parts[0].text  # type: ignore[union-attr]
+        cut = user.parts.index(CachePoint())
+        assert all(isinstance(p, TextPart) for p in user.parts[:cut])
+        prefixes.append("".join(p.text for p in user.parts[:cut]))  # type: ignore[union-attr]
+        assert len([p for p in user.parts[cut:] if isinstance(p, ImagePart)]) <= 3
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(prefixes))
+    assert "# Step 5:" in prefixes[-1] and len(request_images(model.requests[-1])) == 3
+    assert model.requests[0].messages[0] == model.requests[-1].messages[0]
+
+
+def test_model_errors_become_observations_with_bounded_retries() -> None:
+    agent, device, model = make_agent(
+        [
+            "garbage",
+            code("pyautogui.click(0.5, 0.5)\npyautogui.click(0.1, 0.1)"),
+            code("computer.terminate(status='failure', answer='x')"),
+        ]
+    )
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["model_error", "model_error", "finished"]
+    assert "could not be used" in model.requests[1].messages[1].parts[-1].text  # type: ignore[union-attr]
+    assert device.actions == []
+
+    agent, _, _ = make_agent(["garbage"] * 10, safety=SafetyConfig(model_error_retries=2))
+    assert [s.status for s in run_all(agent)] == ["model_error", "model_error", "stopped"]
+
+
+def test_a_point_in_the_letterbox_is_never_clicked() -> None:
+    agent, device, _ = make_agent([code("pyautogui.click(x=0.5, y=0.02)"), code("computer.terminate()")])
+    steps = run_all(agent)
+    assert steps[0].status == "model_error" and "letterbox" in steps[0].error
+    assert device.actions == []
+
+
+def test_step_limit() -> None:
+    agent, _, _ = make_agent([code("computer.wait(seconds=0)")] * 10, safety=SafetyConfig(max_steps=3))
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted"] * 3 + ["stopped"]
+    assert "max_steps" in steps[-1].error
+
+
+def test_loop_detector_replans_then_asks_and_stops() -> None:
+    agent, device, model = make_agent([code("pyautogui.click(x=0.3, y=0.5)")] * 10)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "acted", "refused", "stopped"]
+    assert len(device.actions) == 2
+    assert "re-plan" in model.requests[3].messages[1].parts[-1].text  # type: ignore[union-attr]
+
+
+def test_loop_detector_goes_on_with_the_users_advice() -> None:
+    script = [code("pyautogui.click(x=0.3, y=0.5)")] * 4 + [code("computer.terminate()")]
+    confirmer = ScriptedConfirmer(answers=["use the menu instead"])
+    agent, _, model = make_agent(script, confirmer=confirmer)
+    assert [s.status for s in run_all(agent)] == ["acted", "acted", "refused", "refused", "finished"]
+    assert "use the menu instead" in model.requests[-1].messages[1].parts[-1].text  # type: ignore[union-attr]
+    assert "stuck" in confirmer.questions[0]
+
+
+def test_stop_aborts_the_generation_in_flight_and_releases_keys() -> None:
+    model = FakeModel([code("pyautogui.click(0.5, 0.5)") * 200], chunk=2, token_delay=0.005)
+    agent, device, _ = make_agent(model)
+    cancel = CancelToken()
+
+    def stop_when_generating() -> None:
+        assert model.generating.wait(5)
+        cancel.cancel()
+
+    thread = threading.Thread(target=stop_when_generating)
+    thread.start()
+    steps = run_all(agent, cancel=cancel)
+    thread.join()
+    assert [s.status for s in steps] == ["stopped"]
+    assert steps[0].error == "stopped by the user"
+    assert len(steps[0].raw_output) < len(code("pyautogui.click(0.5, 0.5)") * 200)
+    assert device.actions == [] and ("release_all",) in device.calls
+
+
+def test_dry_run_plans_but_never_acts() -> None:
+    agent, device, _ = make_agent(
+        [code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()")], safety=SafetyConfig(dry_run=True)
+    )
+    assert [s.status for s in run_all(agent)] == ["planned", "finished"]
+    assert device.actions == []
+
+
+@pytest.mark.parametrize(("allow", "expected"), [(False, []), (True, [("hotkey", ("ctrl", "w"))])])
+def test_risky_hotkey_needs_confirmation(allow: bool, expected: list[object]) -> None:
+    confirmer = ScriptedConfirmer(confirms=[allow])
+    agent, device, _ = make_agent(
+        [code("pyautogui.hotkey('ctrl', 'w')"), code("computer.terminate()")], confirmer=confirmer
+    )
+    steps = run_all(agent)
+    assert steps[0].status == ("acted" if allow else "refused")
+    assert device.actions == expected
+    assert "ctrl+w" in confirmer.requests[0].reason
+
+
+def test_deny_listed_window_is_never_clicked() -> None:
+    windows = FakeWindowInspector([WindowInfo(7, "KeePassXC", "keepassxc", Rect(1920, 0, 1280, 1024))])
+    agent, device, _ = make_agent([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()")], windows=windows)
+    steps = run_all(agent)
+    assert steps[0].status == "refused" and "deny-list" in steps[0].error
+    assert device.actions == []
+
+
+def test_secrets_are_filled_only_when_typing() -> None:
+    store = FakeSecretStore({"pw": "hunter2"})
+    agent, device, model = make_agent(
+        [code("pyautogui.write('{{secret:pw}}')"), code("computer.terminate()")], secrets=store
+    )
+    steps = run_all(agent)
+    assert device.actions == [("type", "hunter2")]
+    assert steps[0].action == TypeText(text="{{secret:pw}}")
+    assert all("hunter2" not in repr(r) for r in model.requests)
+    assert "hunter2" not in repr(steps)
+
+
+def test_person_moving_the_mouse_pauses_and_drops_the_action() -> None:
+    device = RecordingInputDevice()
+
+    def script(request: ModelRequest) -> str:
+        if len(model.requests) == 2:
+            device.user_moves_to(5, 5)  # the person grabs the mouse while the model thinks
+        if len(model.requests) >= 4:
+            return code("computer.terminate()")
+        return code(f"pyautogui.click(x=0.{len(model.requests)}, y=0.5)")
+
+    model = FakeModel(script)
+    confirmer = ScriptedConfirmer(confirms=[True])
+    agent, _, _ = make_agent(model, device=device, confirmer=confirmer)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "refused", "acted", "finished"]
+    assert "dropped" in steps[1].error
+    clicked_x = [c[1] for c in device.actions]
+    assert len(clicked_x) == 2  # the second step's click never happened
+    assert confirmer.requests[0].reason == "user_input"
+
+
+def test_person_moving_the_mouse_and_not_resuming_stops() -> None:
+    device = RecordingInputDevice()
+
+    def script(request: ModelRequest) -> str:
+        device.user_moves_to(50, 50 * len(model.requests))  # the person keeps using the mouse
+        return code(f"pyautogui.click(x=0.{len(model.requests)}, y=0.5)")
+
+    model = FakeModel(script)
+    agent, _, _ = make_agent(model, device=device)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["stopped"]
+    assert "not resumed" in steps[0].error and device.actions == []
+
+
+def test_ask_user_answer_goes_into_the_history() -> None:
+    confirmer = ScriptedConfirmer(answers=["the blue one"])
+    agent, _, model = make_agent(
+        [code("computer.ask_user(question='Which button?')"), code("computer.terminate()")], confirmer=confirmer
+    )
+    assert [s.status for s in run_all(agent)] == ["acted", "finished"]
+    assert confirmer.questions == ["Which button?"]
+    assert "the blue one" in model.requests[1].messages[1].parts[0].text  # type: ignore[union-attr]
+
+
+def test_failsafe_from_the_input_device_stops_and_releases() -> None:
+    class FailSafeDevice(RecordingInputDevice):
+        def click(self, x: int, y: int, **kwargs: object) -> None:  # type: ignore[override]
+            raise SafetyStop("pointer in a screen corner (fail-safe)", reason="failsafe")
+
+    device = FailSafeDevice()
+    agent, _, _ = make_agent([code("pyautogui.click(0.5, 0.5)")], device=device)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["stopped"] and "fail-safe" in steps[0].error
+    assert ("release_all",) in device.calls
+
+
+def test_json_mode_sends_the_schema_and_parses_json() -> None:
+    def script(request: ModelRequest) -> str:
+        assert request.json_schema is not None
+        if len(request_images(request)) == 1:
+            x, y = find_red(request)
+            return f'{{"thought":"red","kind":"click","x":{x},"y":{y},"button":"left","count":1}}'
+        return '{"thought":"ok","kind":"done","answer":""}'
+
+    model = FakeModel(script)
+    device = RecordingInputDevice()
+    agent = Agent(
+        model,
+        FakeSampler(StaticScreen([make_frame(RIGHT, boxes=[(BUTTON, RED)])])),
+        device,
+        ScriptedConfirmer(),
+        FakeClock(),
+        AgentConfig(use_json_actions=True),
+        SafetyConfig(),
+    )
+    assert [s.status for s in run_all(agent)] == ["acted", "finished"]
+    assert BUTTON.translated(1920, 0).contains(device.actions[0][1], device.actions[0][2])  # type: ignore[arg-type]
