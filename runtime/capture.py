@@ -382,6 +382,13 @@ class CaptureStream:
 
     def wait_frame(self, after_seq: int = 0, timeout: float = 5.0) -> Frame:
         """Block until a frame newer than ``after_seq`` exists and return the newest one."""
+        frame = self.poll_frame(after_seq, timeout)
+        if frame is None:
+            raise CaptureError(f"no new frame within {timeout:.1f} s; the capture thread is stalled or stopped")
+        return frame
+
+    def poll_frame(self, after_seq: int, timeout: float) -> Frame | None:
+        """Like :meth:`wait_frame`, but ``None`` when no newer frame came within ``timeout``."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -392,7 +399,7 @@ class CaptureStream:
                     return frame
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stop.is_set():
-                    raise CaptureError(f"no new frame within {timeout:.1f} s; the capture thread is stalled or stopped")
+                    return None
                 self._cond.wait(remaining)
 
     def stats(self) -> CaptureStats:
