@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,12 @@ from omnidesk.agent.ports import (
 )
 from omnidesk.runtime.llama.engine import Aborted, Engine, EngineOptions, EvalStats, Prompt, item_key
 from omnidesk.runtime.llama.engine import count_tokens as _count_tokens
+from omnidesk.runtime.llama.offload import (
+    default_threads,
+    detect_memory,
+    footprint_from_gguf,
+    plan_offload,
+)
 from omnidesk.runtime.llama.prompt import load_fallback_template, render_prompt
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
 from omnidesk.runtime.llama.sampling import SamplingDefaults, build_sampler, resolve_sampler
@@ -64,26 +69,6 @@ class _Snapshot:
     n_tokens: int
 
 
-def default_threads() -> int:
-    """Physical cores − 1 (at least 1); SMT siblings add little to llama.cpp's matmuls."""
-    cores: set[tuple[str, str]] = set()
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            physical = core = ""
-            for line in fh:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    physical = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                    cores.add((physical, core))
-    except OSError:
-        pass
-    n = len(cores) or (os.cpu_count() or 2)
-    return max(1, n - 1)
-
-
 class OmniSession:
     """A loaded model + mmproj that answers :class:`ModelRequest` s (implements ``ModelClient``)."""
 
@@ -114,11 +99,21 @@ class OmniSession:
         n_batch: int = 512,
         n_ubatch: int = 128,
         n_threads: int = 0,
-        n_gpu_layers: int = 0,
+        n_gpu_layers: int | None = 0,
     ) -> OmniSession:
-        """Validate the files (clear errors instead of a crash inside llama.cpp), then load them."""
+        """Validate the files (clear errors instead of a crash inside llama.cpp), then load them.
+
+        ``n_gpu_layers=None`` decides from the files' sizes and the free VRAM/RAM (logged in words).
+        """
         profile = profile or SessionProfile()
         text, mm = validate_model_files(model, mmproj, profile.architectures)
+        if n_gpu_layers is None:
+            import llama_cpp
+
+            footprint = footprint_from_gguf(text.header, mm.header if mm else None, n_ctx)
+            plan = plan_offload(footprint, detect_memory(bool(llama_cpp.llama_supports_gpu_offload())))
+            log.info("GPU offload: %s", plan.explanation)
+            n_gpu_layers = plan.n_gpu_layers
         options = EngineOptions(
             n_ctx=n_ctx,
             n_batch=n_batch,
