@@ -125,7 +125,8 @@ class OmniSession:
         template = text.chat_template or load_fallback_template()
         if not text.chat_template:
             log.info("%s has no chat template; using the bundled Nemotron 3 Nano template", model.name)
-        if mm is not None and profile.image_size is None:
+        if mm is not None and mm.image_size and mm.image_size != profile.image_size:
+            # The mmproj's own canvas size is what its fixed-size preprocessor really uses.
             profile = SessionProfile(
                 name=profile.name,
                 architectures=profile.architectures,
