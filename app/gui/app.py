@@ -79,6 +79,7 @@ def run_gui(
     from omnidesk.app.gui.main_window import MainWindow
     from omnidesk.app.gui.style import apply_style
     from omnidesk.app.gui.tray import TrayIcon, app_icon
+    from omnidesk.app.hotkeys import GlobalHotkeys
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
@@ -89,6 +90,8 @@ def run_gui(
     confirmer = QtConfirmer()
     runner = build_runner(confirmer) if build_runner is not None else None
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
+    hotkeys = GlobalHotkeys(settings.hotkeys)
+    hotkeys_problem = hotkeys.start()
     window = MainWindow(
         settings,
         runner,
@@ -96,7 +99,10 @@ def run_gui(
         confirmer=confirmer,
         status_source=status_source,
         tray=tray,
+        hotkeys=None if hotkeys_problem else hotkeys,
     )
+    if hotkeys_problem is not None:
+        window.state_label.setText(f"No global hotkeys: {hotkeys_problem}")
     log.info("GUI started (settings in %s, tray: %s)", paths.settings_file, tray is not None)
     window.reporter.install()
     restore = _close_on_signals(window.close)
@@ -111,6 +117,7 @@ def run_gui(
         window.start_status_source()
         return int(app.exec())
     finally:
+        hotkeys.stop()
         ticker.stop()
         restore()
         window.reporter.uninstall()

@@ -28,6 +28,7 @@ from omnidesk.app.gui.task_bar import TaskBar
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
+from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import Settings
 
 __all__ = ["MainWindow", "StatusSource"]
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         status_source: StatusSource | None = None,
         unavailable_reason: str = "No agent is configured: set a model with `omnidesk models pull`.",
         tray: TrayIcon | None = None,
+        hotkeys: GlobalHotkeys | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -61,6 +63,7 @@ class MainWindow(QMainWindow):
         self.controller = RunController(runner, self.confirmer, self)
         self.reporter = CrashReporter(error_view or message_box_view(self), self)
         self.tray = tray
+        self.hotkeys = hotkeys
         self.task_bar = TaskBar(monitors, self)
         self.confirm_bar = ConfirmBar(self)
         self.preview = PreviewWidget(self)
@@ -134,6 +137,12 @@ class MainWindow(QMainWindow):
             self.tray.pause_toggled.connect(controller.set_paused)
             self.tray.stop_requested.connect(controller.stop)
             self.tray.quit_requested.connect(self.close)
+        if self.hotkeys is not None:
+            # Direct: the kill switch stops the run from pynput's thread even while this one is busy.
+            self.hotkeys.kill_switch.connect(controller.stop, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
+            self.hotkeys.kill_switch.connect(self._on_kill_switch)
+            self.hotkeys.pause_resume.connect(self._on_pause_hotkey)
+            self.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
 
     # --- model status ---------------------------------------------------------------------------------
 
@@ -222,6 +231,20 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.set_state(state, f"Omnidesk — {status}")
 
+    # --- hotkeys -------------------------------------------------------------------------------------
+
+    def _on_kill_switch(self) -> None:
+        self.state_label.setText("Kill switch pressed — stopping")
+
+    def _on_pause_hotkey(self) -> None:
+        self.controller.set_paused(not self.controller.paused)
+
+    def _on_show_hide_hotkey(self) -> None:
+        if self.isVisible() and not self.isMinimized():
+            self.hide()
+        else:
+            self.come_back(keep_hidden_flag=True)
+
     # --- confirmations --------------------------------------------------------------------------------
 
     def _on_confirmation_requested(self, request: ConfirmationRequest) -> None:
@@ -289,6 +312,8 @@ class MainWindow(QMainWindow):
             return
         if self.tray is not None:
             self.tray.hide()
+        if self.hotkeys is not None:
+            self.hotkeys.stop()
         event.accept()
 
 

@@ -1,0 +1,117 @@
+"""Global hotkeys (pynput over the X RECORD extension): kill switch, pause/resume, show/hide.
+
+pynput calls back on its own listener thread and the signals are emitted there. The kill switch must
+work while the GUI thread is busy and while the window is hidden, so the main window connects
+``kill_switch`` to the run controller's ``stop`` with a *direct* connection: it runs on the listener
+thread and only cancels a :class:`CancelToken` (thread-safe). Other connections are queued as usual.
+pynput is imported inside :meth:`GlobalHotkeys.start`, so nothing here needs a display at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from omnidesk.app.settings import HotkeyConfig
+
+__all__ = ["GlobalHotkeys", "to_pynput"]
+
+log = logging.getLogger(__name__)
+
+_SPECIAL = {"ctrl", "alt", "shift", "cmd", "super", "space", "enter", "esc", "tab", "backspace", "delete"}
+_ALIASES = {"super": "cmd", "win": "cmd", "meta": "cmd", "escape": "esc", "return": "enter", "del": "delete"}
+
+
+def to_pynput(combo: str) -> str:
+    """``ctrl+alt+shift+k`` → ``<ctrl>+<alt>+<shift>+k`` (pynput's HotKey syntax); ``f5`` → ``<f5>``."""
+    parts = []
+    for raw in combo.lower().split("+"):
+        key = _ALIASES.get(raw.strip(), raw.strip())
+        if not key:
+            raise ValueError(f"hotkey {combo!r} has an empty key")
+        special = key in _SPECIAL or (key.startswith("f") and key[1:].isdigit())
+        parts.append(f"<{key}>" if special else key)
+    return "+".join(parts)
+
+
+class GlobalHotkeys(QObject):
+    """Listens for the configured combinations anywhere on the X display.
+
+    Signals (emitted on pynput's listener thread):
+        kill_switch(): the kill switch was pressed.
+        pause_resume(): pause or resume the run.
+        show_hide(): show or hide the window.
+    """
+
+    kill_switch = pyqtSignal()
+    pause_resume = pyqtSignal()
+    show_hide = pyqtSignal()
+
+    def __init__(self, config: HotkeyConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        config.bindings()  # raises ValueError on a conflict
+        self._config = config
+        self._listener: Any = None
+
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
+    def start(self) -> str | None:
+        """Start listening; returns why global hotkeys are unavailable, or None when they work."""
+        if self._listener is not None:
+            return None
+        try:
+            from pynput import keyboard
+        except ImportError as exc:
+            reason = f"global hotkeys need an X11 session with the RECORD extension ({exc})"
+            log.warning("%s", reason)
+            return reason
+        bindings = {
+            to_pynput(self._config.kill_switch): self._on_kill,
+            to_pynput(self._config.pause_resume): self.pause_resume.emit,
+            to_pynput(self._config.show_hide): self.show_hide.emit,
+        }
+        listener = keyboard.GlobalHotKeys(bindings)
+        listener.daemon = True
+        listener.start()
+        listener.wait()  # returns once the X RECORD context is live, so no key is missed after start()
+        self._listener = listener
+        log.info("global hotkeys on: kill switch %s", self._config.kill_switch)
+        return None
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        _disable_record_context(listener)
+        listener.join(1.0)
+        if listener.is_alive():
+            try:
+                listener.stop()
+            except Exception as exc:  # noqa: BLE001 - its X connection may already be closed
+                log.debug("hotkey listener stop: %s", exc)
+            listener.join(1.0)
+        if listener.is_alive():
+            log.warning("the hotkey listener did not stop; it ends with the next key press")
+
+    def _on_kill(self) -> None:
+        log.warning("kill switch pressed")
+        self.kill_switch.emit()
+
+
+def _disable_record_context(listener: Any) -> None:
+    """Work around pynput 1.8 on Xorg: ``stop()`` queues the XRecord disable on the listener's own,
+    blocked connection, so the thread only ends at the next input event — and then raises
+    ``ConnectionClosedError`` in its thread (moses-palmer/pynput PR #583). Disabling the context through
+    the listener's control connection and flushing it ends the thread at once."""
+    display, context = getattr(listener, "_display_stop", None), getattr(listener, "_context", None)
+    if display is None or context is None:
+        return
+    try:
+        display.record_disable_context(context)
+        display.flush()
+    except Exception as exc:  # noqa: BLE001 - best effort; stop() still runs
+        log.debug("could not disable the XRecord context early: %s", exc)

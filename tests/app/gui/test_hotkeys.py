@@ -1,0 +1,89 @@
+"""Global hotkeys through pynput's X RECORD listener, driven by real XTest key presses (xdotool)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+
+import pytest
+
+from omnidesk.app.gui.main_window import MainWindow
+from omnidesk.app.hotkeys import GlobalHotkeys, to_pynput
+from omnidesk.app.settings import HotkeyConfig, Settings
+from tests.app.gui.scripts import MONITOR, ScriptedRun, click_step
+
+log = logging.getLogger(__name__)
+
+
+@pytest.mark.parametrize(
+    ("combo", "expected"),
+    [
+        ("ctrl+alt+shift+k", "<ctrl>+<alt>+<shift>+k"),
+        ("super+space", "<cmd>+<space>"),
+        ("ctrl+f5", "<ctrl>+<f5>"),
+        ("Escape", "<esc>"),
+    ],
+)
+def test_to_pynput(combo: str, expected: str) -> None:
+    assert to_pynput(combo) == expected
+
+
+def _key(combo: str) -> None:
+    subprocess.run(["xdotool", "key", combo], check=True, env=dict(os.environ), timeout=10)
+
+
+@pytest.fixture
+def hotkeys(x_display):
+    keys = GlobalHotkeys(HotkeyConfig())
+    assert keys.start() is None
+    yield keys
+    keys.stop()
+
+
+@pytest.mark.desktop
+def test_kill_switch_stops_a_run_while_the_window_is_hidden(qtbot, hotkeys: GlobalHotkeys) -> None:
+    run = ScriptedRun([click_step(1)], hang=True)
+    settings = Settings()
+    window = MainWindow(settings, run, monitors=[MONITOR], hotkeys=hotkeys)
+    qtbot.addWidget(window)
+    window.show()
+    window.task_bar.task_edit.setText("anything")
+    window.task_bar.run_button.click()
+    qtbot.waitUntil(run.generating.is_set, timeout=5000)
+    window.hide()
+    started = time.monotonic()
+    _key("ctrl+alt+shift+k")
+    # the worker's generator has ended (cancel reached into the "generation") — no GUI event needed
+    assert run.closed.wait(2.0)
+    reached = time.monotonic() - started
+    with qtbot.waitSignal(window.controller.run_finished, timeout=2000) as finished:
+        pass
+    log.info("kill switch: run ended %.1f ms after the key press", reached * 1000)
+    print(f"kill switch latency {reached * 1000:.1f} ms")
+    assert finished.args == ["stopped"]
+    assert reached < 1.0
+    assert "Kill switch" in window.state_label.text() or "stopped" in window.state_label.text()
+
+
+@pytest.mark.desktop
+def test_pause_and_show_hide_hotkeys(qtbot, hotkeys: GlobalHotkeys) -> None:
+    run = ScriptedRun([click_step(1)], hang=True)
+    window = MainWindow(Settings(), run, monitors=[MONITOR], hotkeys=hotkeys)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.task_bar.task_edit.setText("anything")
+    window.task_bar.run_button.click()
+    with qtbot.waitSignal(window.controller.pause_changed, timeout=3000) as paused:
+        _key("ctrl+alt+shift+p")
+    assert paused.args == [True] and window.controller.paused
+    with qtbot.waitSignal(hotkeys.show_hide, timeout=3000):
+        _key("ctrl+alt+shift+o")
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+    with qtbot.waitSignal(hotkeys.show_hide, timeout=3000):
+        _key("ctrl+alt+shift+o")
+    qtbot.waitUntil(window.isVisible, timeout=3000)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=3000):
+        _key("ctrl+alt+shift+k")
