@@ -1,0 +1,206 @@
+"""The InputDevice port on X11: pyautogui for the pointer, xdotool for exact text and key combinations.
+
+- pyautogui is imported lazily (it needs a display at import), with ``PAUSE = 0`` and ``FAILSAFE`` kept
+  on: the pointer in a screen corner raises :class:`SafetyStop` (``reason="failsafe"``), the stop path.
+- Text goes through ``xdotool type --delay 12`` (pyautogui drops non-ASCII and mangles ``<`` on X11; a
+  shorter delay loses characters in Qt apps), hotkeys through ``xdotool key``.
+- :meth:`PyAutoGuiInput.release_all` asks the X server which buttons and keys are down (python-xlib) and
+  releases exactly those through XTest — also the ones a crash or an interrupted drag left pressed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import shutil
+import subprocess
+import warnings
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from omnidesk.agent.errors import InputError, NoDisplayError, SafetyStop
+from omnidesk.agent.keys import MODIFIERS, KeyNameError, normalize_combo, to_xdotool
+
+__all__ = ["PyAutoGuiInput"]
+
+logger = logging.getLogger(__name__)
+
+_BUTTONS = {"left": 1, "middle": 2, "right": 3}
+_DRAG_STEPS = 12
+
+
+class PyAutoGuiInput:
+    """Mouse and keyboard in virtual-desktop device pixels (the InputDevice port)."""
+
+    def __init__(self, *, type_delay_ms: int = 12, xdotool: str = "xdotool") -> None:
+        self._type_delay_ms = type_delay_ms
+        self._xdotool_name = xdotool
+        self._gui_module: ModuleType | None = None
+        self._xlib: Any = None
+
+    # --- setup ------------------------------------------------------------------------------------------
+
+    def _gui(self) -> ModuleType:
+        if self._gui_module is not None:
+            return self._gui_module
+        from Xlib import error as xerror
+
+        try:
+            with warnings.catch_warnings():
+                # pyautogui's import chain (pyscreeze) leaves a `which scrot` pipe to the collector
+                warnings.simplefilter("ignore", ResourceWarning)
+                import pyautogui
+                from pyautogui import _pyautogui_x11 as x11
+                from Xlib.display import Display
+
+                gc.collect()
+        except (ImportError, KeyError) as exc:  # KeyError: no DISPLAY at import
+            raise NoDisplayError(
+                "mouse and keyboard control needs an X11 display (DISPLAY is not set or not reachable)"
+            ) from exc
+        except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
+            raise NoDisplayError(f"cannot reach the X display for mouse and keyboard control: {exc}") from exc
+        pyautogui.PAUSE = 0
+        pyautogui.FAILSAFE = True
+        current = Display()
+        if current.get_display_name() != x11._display.get_display_name():
+            # pyautogui binds the display of its first import; follow the display this process uses now.
+            with contextlib.suppress(xerror.ConnectionClosedError, OSError):
+                x11._display.close()
+            x11._display = current
+        else:
+            current.close()
+        screen = x11._display.screen()
+        right, bottom = screen.width_in_pixels, screen.height_in_pixels
+        pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, bottom - 1), (right - 1, 0), (right - 1, bottom - 1)]
+        self._xlib = x11._display
+        self._gui_module = pyautogui
+        return self._gui_module
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        gui = self._gui()
+        try:
+            return func(*args, **kwargs)
+        except gui.FailSafeException as exc:
+            raise SafetyStop(
+                "stopped: the pointer was moved into a screen corner (fail-safe)", reason="failsafe"
+            ) from exc
+        except (gui.PyAutoGUIException, OSError, ValueError) as exc:
+            raise InputError(f"could not {what}: {exc}") from exc
+
+    def _failsafe_check(self) -> None:
+        gui = self._gui()
+        self._call("check the fail-safe", gui.failSafeCheck)
+
+    def _xdotool(self, *args: str, timeout: float = 30.0) -> None:
+        path = shutil.which(self._xdotool_name)
+        if path is None:
+            raise InputError("xdotool is not installed; install it (apt install xdotool) to type text and keys")
+        try:
+            subprocess.run([path, *args], check=True, timeout=timeout, capture_output=True)
+        except subprocess.CalledProcessError as exc:
+            message = exc.stderr.decode(errors="replace").strip()
+            raise InputError(f"xdotool {args[0]} failed: {message or exc.returncode}") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise InputError(f"xdotool {args[0]} did not finish in {timeout:.0f} s") from exc
+
+    # --- the port ---------------------------------------------------------------------------------------
+
+    def position(self) -> tuple[int, int]:
+        gui = self._gui()
+        x, y = self._call("read the pointer position", gui.position)
+        return int(x), int(y)
+
+    def move(self, x: int, y: int) -> None:
+        gui = self._gui()
+        self._call("move the pointer", gui.moveTo, x, y)
+
+    def click(self, x: int, y: int, *, button: str = "left", count: int = 1, modifiers: Sequence[str] = ()) -> None:
+        gui = self._gui()
+        if button not in _BUTTONS:
+            raise InputError(f"unknown mouse button {button!r}")
+        mods = self._modifiers(modifiers)
+        pressed: list[str] = []
+        try:
+            for mod in mods:
+                self._call("hold a modifier", gui.keyDown, mod)
+                pressed.append(mod)
+            self._call("click", gui.click, x, y, clicks=count, interval=0.05, button=button)
+        finally:
+            for mod in reversed(pressed):
+                self._call("release a modifier", gui.keyUp, mod)
+
+    def drag(self, x0: int, y0: int, x1: int, y1: int, *, button: str = "left") -> None:
+        gui = self._gui()
+        if button not in _BUTTONS:
+            raise InputError(f"unknown mouse button {button!r}")
+        self._call("move to the drag start", gui.moveTo, x0, y0)
+        self._call("press for the drag", gui.mouseDown, button=button)
+        try:
+            for i in range(1, _DRAG_STEPS + 1):  # intermediate motion: toolkits need it to start a drag
+                x = round(x0 + (x1 - x0) * i / _DRAG_STEPS)
+                y = round(y0 + (y1 - y0) * i / _DRAG_STEPS)
+                self._call("drag", gui.moveTo, x, y, _pause=False)
+        finally:
+            self._call("release the drag", gui.mouseUp, button=button)
+
+    def scroll(self, x: int | None, y: int | None, *, dx: int = 0, dy: int = 0) -> None:
+        gui = self._gui()
+        if x is not None and y is not None:
+            self._call("move to the scroll point", gui.moveTo, x, y)
+        if dy:
+            self._call("scroll", gui.scroll, dy)
+        if dx:
+            self._call("scroll sideways", gui.hscroll, dx)
+
+    def type_text(self, text: str) -> None:
+        """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool."""
+        if not text:
+            return
+        self._failsafe_check()
+        timeout = 30.0 + len(text) * (self._type_delay_ms / 1000) * 4
+        self._xdotool("type", "--delay", str(self._type_delay_ms), "--", text, timeout=timeout)
+
+    def hotkey(self, keys: Sequence[str]) -> None:
+        try:
+            combo = normalize_combo(list(keys))
+        except KeyNameError as exc:
+            raise InputError(str(exc)) from exc
+        self._failsafe_check()
+        self._xdotool("key", "--clearmodifiers", "--", "+".join(to_xdotool(k) for k in combo))
+
+    def release_all(self) -> None:
+        """Release every mouse button and key the X server reports as held."""
+        self._gui()
+        from Xlib import X
+        from Xlib import error as xerror
+        from Xlib.ext import xtest
+
+        display = self._xlib
+        try:
+            mask = display.screen().root.query_pointer().mask
+            for number, flag in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
+                if mask & flag:
+                    xtest.fake_input(display, X.ButtonRelease, number)
+            keymap = display.query_keymap()
+            for byte_index, byte in enumerate(keymap):
+                for bit in range(8):
+                    if byte & (1 << bit):
+                        xtest.fake_input(display, X.KeyRelease, byte_index * 8 + bit)
+            display.sync()
+        except (xerror.XError, xerror.ConnectionClosedError, OSError) as exc:
+            raise InputError(f"could not release held keys and buttons: {exc}") from exc
+
+    @staticmethod
+    def _modifiers(modifiers: Sequence[str]) -> list[str]:
+        if not modifiers:
+            return []
+        try:
+            combo = normalize_combo(list(modifiers))
+        except KeyNameError as exc:
+            raise InputError(str(exc)) from exc
+        if any(k not in MODIFIERS for k in combo):
+            raise InputError(f"click modifiers must be ctrl/alt/shift/super, got {list(modifiers)}")
+        return ["win" if k == "super" else k for k in combo]

@@ -1,0 +1,131 @@
+"""PyAutoGuiInput on the real X server rig, checked by the Qt target app's own reports."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from omnidesk.agent.errors import InputError, SafetyStop
+from omnidesk.runtime.input import PyAutoGuiInput
+from tests.rig.plugin import Launcher
+from tests.rig.xserver import XorgDummy
+
+pytestmark = pytest.mark.desktop
+
+
+def held_state() -> tuple[int, list[int]]:
+    """The X server's pointer button mask and the keycodes it reports as down."""
+    from Xlib import X
+    from Xlib.display import Display
+
+    display = Display()
+    try:
+        mask = display.screen().root.query_pointer().mask & (X.Button1Mask | X.Button2Mask | X.Button3Mask)
+        keymap = display.query_keymap()
+        keys = [i * 8 + b for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)]
+        return mask, keys
+    finally:
+        display.close()
+
+
+def test_click_lands_on_the_button(target_app: Launcher) -> None:
+    app = target_app(x=233, y=141)
+    device = PyAutoGuiInput()
+    x, y = app.widget_center("ok_button")
+    device.click(x, y)
+    press = app.wait_for({"type": "mouse_press", "widget": "ok_button"}, timeout=15)
+    app.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
+    assert abs(press["x"] - x) <= 1 and abs(press["y"] - y) <= 1
+    assert device.position() == (x, y)
+
+
+def test_exact_unicode_text_arrives(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    device.click(*app.widget_center("text_field"))
+    app.wait_for({"type": "mouse_release", "widget": "text_field"}, timeout=15)
+    text = "Grüße <ok> 東京"
+    device.type_text(text)
+    app.wait_for({"type": "text", "widget": "text_field", "text": text}, timeout=30)
+
+
+def test_hotkey_arrives(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    device.click(*app.widget_center("text_field"))
+    app.wait_for({"type": "mouse_release", "widget": "text_field"}, timeout=15)
+    device.type_text("abc")
+    app.wait_for({"type": "text", "text": "abc"}, timeout=30)
+    device.hotkey(["Control_L", "A"])  # select all (names normalised), then replace the selection
+    press = app.wait_for({"type": "key_press", "modifiers": lambda m: "ctrl" in m}, timeout=15)
+    assert press["widget"] == "text_field"
+    device.type_text("x")
+    app.wait_for({"type": "text", "text": "x"}, timeout=30)
+
+
+def test_scroll_arrives_at_the_point(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    x, y = app.widget_center("item_list")
+    device.scroll(x, y, dy=-2)
+    wheel = app.wait_for({"type": "wheel"}, timeout=15)
+    assert wheel["dy"] < 0 and abs(wheel["x"] - x) <= 1
+
+
+def test_drag_moves_between_points(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    (x0, y0), (x1, y1) = app.widget_center("big_button"), app.widget_center("ok_button")
+    device.drag(x0, y0, x1, y1)
+    app.wait_for({"type": "mouse_press", "widget": "big_button"}, timeout=15)
+    release = app.wait_for({"type": "mouse_release"}, timeout=15)
+    assert abs(release["x"] - x1) <= 1 and abs(release["y"] - y1) <= 1
+    assert held_state() == (0, [])
+
+
+def test_release_all_leaves_nothing_pressed_after_an_interrupted_drag(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    x, y = app.widget_center("big_button")
+    # a drag cut short (crash, stop request): button and a modifier still held
+    subprocess.run(
+        ["xdotool", "mousemove", "--sync", str(x), str(y), "keydown", "shift", "mousedown", "1"], check=True, timeout=30
+    )
+    app.wait_for({"type": "mouse_press", "widget": "big_button"}, timeout=15)
+    mask, keys = held_state()
+    assert mask and keys
+    device.release_all()
+    assert held_state() == (0, [])
+    app.wait_for({"type": "mouse_release"}, timeout=15)
+
+
+def test_failsafe_corner_is_a_safety_stop(target_app: Launcher) -> None:
+    target_app()
+    device = PyAutoGuiInput()
+    subprocess.run(["xdotool", "mousemove", "--sync", "0", "0"], check=True, timeout=30)
+    try:
+        with pytest.raises(SafetyStop) as info:
+            device.click(500, 500)
+        assert info.value.reason == "failsafe"
+        with pytest.raises(SafetyStop):
+            device.type_text("x")
+        device.release_all()
+    finally:  # leave the corner, or every later pyautogui call trips the fail-safe
+        subprocess.run(["xdotool", "mousemove", "--sync", "400", "400"], check=True, timeout=30)
+
+
+def test_unknown_key_is_an_input_error(target_app: Launcher) -> None:
+    target_app()
+    with pytest.raises(InputError):
+        PyAutoGuiInput().hotkey(["ctrl", "warpdrive"])
+
+
+def test_click_on_the_second_monitor(dual_monitor_display: XorgDummy, target_app: Launcher) -> None:
+    app = target_app(x=2200, y=200, width=700, height=500)
+    device = PyAutoGuiInput()
+    x, y = app.widget_center("ok_button")
+    assert x > 1920
+    device.click(x, y)
+    press = app.wait_for({"type": "mouse_press", "widget": "ok_button"}, timeout=15)
+    assert abs(press["x"] - x) <= 1 and abs(press["y"] - y) <= 1
