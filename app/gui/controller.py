@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RunRequest:
-    """What the person asked for: the task, and how to run it."""
+    """What the person asked for: the task, and how to run it.
+
+    ``voice`` is a push-to-talk recording of the instruction: the agent sends it to the model as an
+    ``AudioPart`` next to ``task`` (the typed text, or a placeholder when nothing was typed).
+    """
 
     task: str
     dry_run: bool = False

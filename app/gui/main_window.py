@@ -15,7 +15,7 @@ from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from omnidesk.agent.geometry import MonitorInfo
-from omnidesk.agent.ports import CancelToken, ConfirmationRequest, ModelImage, Step
+from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
 from omnidesk.app.gui.confirm_bar import ConfirmBar
 from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
@@ -27,13 +27,18 @@ from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.task_bar import TaskBar
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
+from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import Settings
 
-__all__ = ["MainWindow", "StatusSource"]
+__all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
 log = logging.getLogger(__name__)
+
+SPOKEN_TASK = "(spoken task: follow the instruction in the recording)"
+"""The task text of a voice run with nothing typed; the recording goes to the model as audio."""
+MIN_VOICE_SECONDS = 0.3
 
 StatusSource = Callable[[CancelToken], Iterator[str]]
 """Runs on a worker at start (e.g. loads the model) and yields status lines for the status bar."""
@@ -54,6 +59,7 @@ class MainWindow(QMainWindow):
         unavailable_reason: str = "No agent is configured: set a model with `omnidesk models pull`.",
         tray: TrayIcon | None = None,
         hotkeys: GlobalHotkeys | None = None,
+        microphone: Microphone | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -64,6 +70,7 @@ class MainWindow(QMainWindow):
         self.reporter = CrashReporter(error_view or message_box_view(self), self)
         self.tray = tray
         self.hotkeys = hotkeys
+        self.voice = VoiceRecorder(microphone, settings.audio.max_utterance_seconds, self) if microphone else None
         self.task_bar = TaskBar(monitors, self)
         self.confirm_bar = ConfirmBar(self)
         self.preview = PreviewWidget(self)
@@ -85,7 +92,7 @@ class MainWindow(QMainWindow):
         if settings.capture.monitor:
             self.task_bar.select_monitor(settings.capture.monitor)
         self.task_bar.dry_run_box.setChecked(settings.safety.dry_run)
-        self.task_bar.set_mic_available(False, "Voice input is not set up yet")
+        self.task_bar.set_mic_available(self.voice is not None, "No microphone configured")
 
     # --- construction -------------------------------------------------------------------------------
 
@@ -137,6 +144,13 @@ class MainWindow(QMainWindow):
             self.tray.pause_toggled.connect(controller.set_paused)
             self.tray.stop_requested.connect(controller.stop)
             self.tray.quit_requested.connect(self.close)
+        if self.voice is not None:
+            bar.mic_pressed.connect(self.voice.press)
+            bar.mic_released.connect(self.voice.release)
+            self.voice.level.connect(self._on_voice_level)
+            self.voice.recorded.connect(self._on_voice_recorded)
+            self.voice.failed.connect(self._on_voice_failed)
+            self.voice.stopped.connect(self._on_voice_stopped)
         if self.hotkeys is not None:
             # Direct: the kill switch stops the run from pynput's thread even while this one is busy.
             self.hotkeys.kill_switch.connect(controller.stop, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
@@ -175,7 +189,10 @@ class MainWindow(QMainWindow):
     # --- runs -----------------------------------------------------------------------------------------
 
     def _on_run_requested(self, task: str) -> None:
-        request = RunRequest(task, self.task_bar.dry_run, self.task_bar.selected_monitor())
+        self._start_run(task)
+
+    def _start_run(self, task: str, voice: AudioClip | None = None) -> None:
+        request = RunRequest(task, self.task_bar.dry_run, self.task_bar.selected_monitor(), voice)
         if not self.controller.start(request):
             self.state_label.setText(self._unavailable_reason)
 
@@ -230,6 +247,25 @@ class MainWindow(QMainWindow):
         self.state_label.setText(status)
         if self.tray is not None:
             self.tray.set_state(state, f"Omnidesk — {status}")
+
+    # --- voice ---------------------------------------------------------------------------------------
+
+    def _on_voice_level(self, level: float) -> None:
+        bars = "▮" * round(level * 10)
+        self.state_label.setText(f"Listening… release the mic button when done  {bars}")
+
+    def _on_voice_recorded(self, clip: AudioClip) -> None:
+        if clip.duration < MIN_VOICE_SECONDS:
+            self.state_label.setText("Too short — hold the mic button while you speak")
+            return
+        self._start_run(self.task_bar.task_edit.text().strip() or SPOKEN_TASK, clip)
+
+    def _on_voice_failed(self, message: str) -> None:
+        self.state_label.setText(message)
+
+    def _on_voice_stopped(self) -> None:
+        if self._closing:
+            self.close()
 
     # --- hotkeys -------------------------------------------------------------------------------------
 
@@ -301,13 +337,16 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
         """Closing during a run stops it first and closes once the worker has ended (never blocks)."""
         assert event is not None
-        busy = self.controller.running or self._status_thread is not None
+        recording = self.voice is not None and self.voice.recording
+        busy = self.controller.running or self._status_thread is not None or recording
         if busy:
             self._closing = True
             self.state_label.setText("Stopping the run before closing…")
             self.controller.stop()
             if self._status_worker is not None:
                 self._status_worker.abort()
+            if self.voice is not None:
+                self.voice.abort()
             event.ignore()
             return
         if self.tray is not None:

@@ -1,0 +1,103 @@
+"""Push-to-talk from the mic button: recording happens on a worker, the clip starts a run."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from omnidesk.agent.errors import NoMicrophoneError
+from omnidesk.agent.ports import AudioClip
+from omnidesk.app.gui.main_window import SPOKEN_TASK, MainWindow
+from omnidesk.app.settings import Settings
+from tests.app.gui.scripts import MONITOR, ScriptedRun, click_step
+from tests.fakes import FakeMicrophone
+
+pytestmark = pytest.mark.desktop
+
+
+class ThreadRecordingMicrophone(FakeMicrophone):
+    """FakeMicrophone that notes which thread touched it."""
+
+    def __init__(self, clips: list[AudioClip]) -> None:
+        super().__init__(clips)
+        self.threads: set[str] = set()
+
+    def start_push_to_talk(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        super().start_push_to_talk()
+
+    def level(self) -> float:
+        self.threads.add(threading.current_thread().name)
+        return super().level()
+
+
+class MissingMicrophone(FakeMicrophone):
+    def start_push_to_talk(self) -> None:
+        raise NoMicrophoneError("no microphone: plug one in or pick a device with `omnidesk config set audio.device`")
+
+
+def _clip(seconds: float) -> AudioClip:
+    return AudioClip(np.zeros(int(16000 * seconds), np.float32), 16000, 0.0, seconds)
+
+
+def _window(qtbot, run, mic) -> MainWindow:
+    window = MainWindow(Settings(), run, monitors=[MONITOR], microphone=mic)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_holding_the_mic_button_records_and_the_clip_starts_a_run(qtbot) -> None:
+    clip = _clip(1.5)
+    mic = ThreadRecordingMicrophone([clip])
+    run = ScriptedRun([click_step(1)])
+    window = _window(qtbot, run, mic)
+    button = window.task_bar.mic_button
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.voice.level, timeout=3000) as level:
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+    assert level.args == [0.5] and mic.recording
+    assert "Listening" in window.state_label.text()
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+    assert not mic.recording
+    assert run.requests[0].voice is clip and run.requests[0].task == SPOKEN_TASK
+    assert threading.main_thread().name not in mic.threads
+
+
+def test_typed_text_goes_with_the_recording(qtbot) -> None:
+    clip = _clip(1.0)
+    run = ScriptedRun([click_step(1)])
+    window = _window(qtbot, run, FakeMicrophone([clip]))
+    window.task_bar.task_edit.setText("in the browser")
+    qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    assert run.requests[0].task == "in the browser" and run.requests[0].voice is clip
+
+
+def test_a_tap_is_too_short_and_starts_nothing(qtbot) -> None:
+    run = ScriptedRun([click_step(1)])
+    window = _window(qtbot, run, FakeMicrophone([_clip(0.1)]))
+    qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.voice.stopped, timeout=3000):
+        qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    assert run.requests == [] and "Too short" in window.state_label.text()
+
+
+def test_no_microphone_is_a_message_not_a_crash(qtbot) -> None:
+    window = _window(qtbot, ScriptedRun([]), MissingMicrophone())
+    with qtbot.waitSignal(window.voice.failed, timeout=3000):
+        qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    assert window.state_label.text().startswith("no microphone")
+
+
+def test_without_a_microphone_the_button_is_disabled(qtbot) -> None:
+    window = _window(qtbot, ScriptedRun([]), None)
+    assert not window.task_bar.mic_button.isEnabled()
+    assert window.voice is None
