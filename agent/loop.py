@@ -216,10 +216,18 @@ class Agent:
 
     def _observe(self, run: _Run) -> Observation:
         observation = self._sampler.observe(force_keyframe=run.force_keyframe)
-        if not observation.images or observation.images[0].kind != "overview":
-            observation = self._sampler.observe(force_keyframe=True)
         run.force_keyframe = False
-        return observation
+        if observation.images and observation.images[0].kind == "overview":
+            return observation
+        # Points always refer to an overview of this step: take one, keep the changed crops as details.
+        keyframe = self._sampler.observe(force_keyframe=True)
+        crops = tuple(image for image in observation.images if image.kind != "overview")
+        return replace(
+            keyframe,
+            images=keyframe.images[:1] + crops,
+            changed_fraction=observation.changed_fraction,
+            changed_boxes=observation.changed_boxes,
+        )
 
     def _model_error(self, run: _Run, base: Step, exc: Exception, timings: dict[str, float]) -> Step:
         run.model_errors += 1

@@ -1,0 +1,253 @@
+"""Trajectory bundles: what a run saw and did, on disk, valid at every moment.
+
+A bundle is a folder::
+
+    run.json        summary (task, status, steps, timings); rewritten atomically after every step
+    steps.jsonl     one JSON object per step, appended and flushed as each step ends
+    step-0003.png   the overview the model saw at step 3 with the action drawn on it
+
+PNG encoding happens on a background thread through the :class:`PngEncoder` port (``agent/`` has no
+image library); each file is written under a temporary name and renamed, so a crash at any moment leaves
+parsable JSON and only complete PNGs. :func:`load_bundle` reads a bundle back (also a crashed one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from omnidesk.agent.actions import ACTION_ADAPTER, Action
+from omnidesk.agent.coords import to_image
+from omnidesk.agent.errors import CoordinateError, RecordingError
+from omnidesk.agent.ports import ModelImage, Step
+from omnidesk.agent.safety import action_points
+
+__all__ = ["Bundle", "PngEncoder", "TrajectoryWriter", "draw_action", "load_bundle", "step_record"]
+
+logger = logging.getLogger(__name__)
+
+Pixels = npt.NDArray[np.uint8]
+SCHEMA = 1
+
+
+class PngEncoder(Protocol):
+    """Encodes an ``H×W×3`` RGB image as PNG bytes (implemented in ``runtime/png.py``)."""
+
+    def encode_png(self, rgb: Pixels) -> bytes: ...
+
+
+def draw_action(image: ModelImage, action: Action | None) -> Pixels:
+    """A copy of the overview with a ring and cross at each point of the action (drags get a line)."""
+    canvas = np.array(image.pixels, dtype=np.uint8, copy=True)
+    if action is None:
+        return canvas
+    points = []
+    for point in action_points(action):
+        try:
+            points.append(to_image(point, image.transform))
+        except CoordinateError:  # a point off the image is not drawn (the step records the error)
+            continue
+    h, w = canvas.shape[:2]
+    yy, xx = np.ogrid[:h, :w]
+    for x, y in points:
+        dist = np.hypot(xx - x, yy - y)
+        canvas[(dist >= 6) & (dist <= 9)] = (255, 0, 255)
+        canvas[(np.abs(yy - y) < 1) & (np.abs(xx - x) <= 4)] = (255, 0, 255)
+        canvas[(np.abs(xx - x) < 1) & (np.abs(yy - y) <= 4)] = (255, 0, 255)
+    if len(points) == 2:
+        (x0, y0), (x1, y1) = points
+        for t in np.linspace(0, 1, max(2, int(np.hypot(x1 - x0, y1 - y0)))):
+            cx, cy = int(x0 + (x1 - x0) * t), int(y0 + (y1 - y0) * t)
+            if 0 <= cx < w and 0 <= cy < h:
+                canvas[cy, cx] = (255, 0, 255)
+    return canvas
+
+
+def step_record(step: Step, png: str | None) -> dict[str, Any]:
+    """The JSON line of a step (observation summarised; pixels go to the PNG)."""
+    obs = step.observation
+    return {
+        "index": step.index,
+        "status": step.status,
+        "started_at": step.started_at,
+        "timings": step.timings,
+        "raw_output": step.raw_output,
+        "reasoning": step.reasoning,
+        "action": None if step.action is None else ACTION_ADAPTER.dump_python(step.action, mode="json"),
+        "target": None if step.target is None else list(step.target),
+        "result": step.result,
+        "error": step.error,
+        "prompt_tokens": step.prompt_tokens,
+        "completion_tokens": step.completion_tokens,
+        "reused_tokens": step.reused_tokens,
+        "png": png,
+        "observation": None
+        if obs is None
+        else {
+            "timestamp": obs.timestamp,
+            "keyframe": obs.keyframe,
+            "changed_fraction": obs.changed_fraction,
+            "images": [
+                {"kind": i.kind, "label": i.label, "width": int(i.pixels.shape[1]), "height": int(i.pixels.shape[0])}
+                for i in obs.images
+            ],
+            "monitor": None
+            if not obs.images
+            else {
+                "index": obs.images[0].transform.monitor.index,
+                "name": obs.images[0].transform.monitor.name,
+                "geometry": list(_rect(obs.images[0].transform.monitor.geometry)),
+            },
+        },
+    }
+
+
+def _rect(rect: Any) -> tuple[int, int, int, int]:
+    return rect.x, rect.y, rect.width, rect.height
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class TrajectoryWriter:
+    """Consumes a run's steps into a bundle folder; use as a context manager around the run."""
+
+    def __init__(
+        self, folder: Path, task: str, *, encoder: PngEncoder | None, meta: dict[str, Any] | None = None
+    ) -> None:
+        self.folder = folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._steps = open(folder / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise RecordingError(f"cannot write the trajectory to {folder}: {exc}; choose another folder") from exc
+        self._encoder = encoder
+        self._summary: dict[str, Any] = {
+            "schema": SCHEMA,
+            "task": task,
+            "status": "running",
+            "steps": 0,
+            "statuses": {},
+            "error": "",
+            "meta": meta or {},
+            "tokens": {"prompt": 0, "completion": 0, "reused": 0},
+        }
+        self._pngs: queue.Queue[tuple[Path, Pixels] | None] = queue.Queue()
+        self._png_errors: list[str] = []
+        self._thread = threading.Thread(target=self._png_worker, name="trajectory-png", daemon=True)
+        self._thread.start()
+        self._write_summary()
+
+    def _png_worker(self) -> None:
+        while True:
+            item = self._pngs.get()
+            if item is None:
+                return
+            path, pixels = item
+            try:
+                assert self._encoder is not None
+                _write_atomic(path, self._encoder.encode_png(pixels))
+            except (OSError, ValueError) as exc:
+                self._png_errors.append(f"{path.name}: {exc}")
+                logger.warning("could not write %s: %s", path, exc)
+
+    def _write_summary(self) -> None:
+        data = json.dumps(self._summary, indent=2, ensure_ascii=False).encode()
+        try:
+            _write_atomic(self.folder / "run.json", data)
+        except OSError as exc:
+            raise RecordingError(f"cannot write {self.folder / 'run.json'}: {exc}") from exc
+
+    def record(self, step: Step) -> None:
+        """Append one step (and queue its picture) — call for every yielded step."""
+        png = None
+        if self._encoder is not None and step.observation is not None and step.observation.images:
+            png = f"step-{step.index:04d}.png"
+            self._pngs.put((self.folder / png, draw_action(step.observation.images[0], step.action)))
+        try:
+            self._steps.write(json.dumps(step_record(step, png), ensure_ascii=False) + "\n")
+            self._steps.flush()
+            os.fsync(self._steps.fileno())
+        except OSError as exc:
+            raise RecordingError(f"cannot append to {self.folder / 'steps.jsonl'}: {exc}") from exc
+        summary = self._summary
+        summary["steps"] += 1
+        summary["statuses"][step.status] = summary["statuses"].get(step.status, 0) + 1
+        summary["tokens"]["prompt"] += step.prompt_tokens
+        summary["tokens"]["completion"] += step.completion_tokens
+        summary["tokens"]["reused"] += step.reused_tokens
+        summary["last_step"] = {"index": step.index, "status": step.status, "result": step.result, "error": step.error}
+        self._write_summary()
+
+    def close(self, status: str, error: str = "") -> None:
+        """Finish the bundle: wait for pictures, write the final summary."""
+        self._pngs.put(None)
+        self._thread.join(timeout=60)
+        self._steps.close()
+        self._summary["status"] = status
+        self._summary["error"] = error
+        if self._png_errors:
+            self._summary["png_errors"] = self._png_errors
+        self._write_summary()
+
+    def __enter__(self) -> TrajectoryWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None:
+            last = self._summary.get("last_step", {}).get("status", "")
+            self.close("finished" if last == "finished" else "stopped")
+        else:
+            self.close("crashed", f"{type(exc).__name__}: {exc}")
+
+    def consume(self, steps: Iterator[Step]) -> Iterator[Step]:
+        """Record every step of ``steps`` while passing it on."""
+        for step in steps:
+            self.record(step)
+            yield step
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    folder: Path
+    summary: dict[str, Any]
+    steps: list[dict[str, Any]]
+
+
+def load_bundle(folder: Path) -> Bundle:
+    """Read a bundle; a torn last line (a crash mid-write) is dropped.
+
+    Raises:
+        RecordingError: not a bundle, or unreadable.
+    """
+    try:
+        summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        lines = (folder / "steps.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RecordingError(f"{folder} is not a readable trajectory bundle: {exc}") from exc
+    steps = []
+    for number, line in enumerate(lines):
+        try:
+            steps.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines) - 1:
+                break
+            raise RecordingError(f"{folder / 'steps.jsonl'} line {number + 1} is corrupt: {exc}") from exc
+    return Bundle(folder, summary, steps)
