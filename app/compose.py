@@ -8,10 +8,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from omnidesk.agent.errors import OmnideskError
+from omnidesk.agent.ports import ModelClient
+from omnidesk.app.cli_options import ModelOptions
 from omnidesk.app.doctor import Check
 from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.runtime.llama.gguf_file import GGUFFile
 
-__all__ = ["model_checks", "resolve_model_path"]
+__all__ = ["build_model_client", "find_mmproj", "model_checks", "resolve_model_path"]
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,12 @@ def resolve_model_path(settings: Settings, paths: AppPaths) -> Path | None:
 
 
 def model_checks(settings: Settings, paths: AppPaths) -> list[Check]:
-    """Doctor lines for the configured model: files present and valid, and whether it fits."""
+    """Doctor lines for the configured model: files present and valid, whether it fits, and how fast."""
     if settings.model.remote_url:
-        return [Check("model", True, f"remote engine {settings.model.remote_url} (reachability not probed)")]
+        return [_remote_check(settings)]
+    from omnidesk.runtime.llama.validate import validate_model_files
+    from omnidesk.runtime.profiles import load_profile
+
     model = resolve_model_path(settings, paths)
     if model is None:
         return [
@@ -46,6 +53,129 @@ def model_checks(settings: Settings, paths: AppPaths) -> list[Check]:
                 "run `omnidesk models pull` or `omnidesk config set model.model /path/to/model.gguf`",
             )
         ]
-    if not model.is_file():
-        return [Check("model", False, f"model file not found: {model}", "check model.model or pull the model")]
-    return [Check("model", True, f"{model} ({model.stat().st_size / 2**30:.2f} GiB)")]
+    try:
+        profile = load_profile(settings.model.profile)
+        text, mmproj = validate_model_files(model, settings.model.mmproj, tuple(profile.architectures))
+    except OmnideskError as exc:
+        return [Check("model", False, str(exc), "fix or re-download the model files (`omnidesk models verify`)")]
+    checks = [
+        Check("model", True, f"{text.name or text.path.name} ({text.architecture}, {_gib(text.header.file_size)})")
+    ]
+    if mmproj is None:
+        checks.append(
+            Check(
+                "mmproj",
+                False,
+                "no mmproj configured: the model cannot see the screen",
+                "`omnidesk config set model.mmproj /path/to/mmproj.gguf`",
+            )
+        )
+    else:
+        checks.append(
+            Check("mmproj", mmproj.has_vision, f"vision {'✓' if mmproj.has_vision else '✗'} ({mmproj.path.name})")
+        )
+        checks.append(
+            Check(
+                "voice",
+                mmproj.has_audio,
+                "the mmproj has an audio encoder" if mmproj.has_audio else "this mmproj has no audio encoder",
+                "use an mmproj with the Parakeet audio encoder for voice commands",
+                needed=False,
+            )
+        )
+    checks.append(_fit_check(settings, text.header, mmproj.header if mmproj else None))
+    return checks
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _remote_check(settings: Settings) -> Check:
+    from omnidesk.runtime.system_probe import probe_remote
+
+    url = settings.model.remote_url
+    try:
+        models = probe_remote(url, settings.model.remote_api_key)
+    except OmnideskError as exc:
+        return Check("model", False, str(exc), "start the engine, fix model.remote_url, or clear it to run locally")
+    served = ", ".join(models[:3]) or "no models listed"
+    return Check("model", True, f"remote engine {url} serves {served}")
+
+
+def _fit_check(settings: Settings, text: GGUFFile, mmproj: GGUFFile | None) -> Check:
+    """Whether weights + KV cache + mmproj fit free RAM/VRAM, with a suggestion and seconds per step."""
+    from omnidesk.runtime.llama.offload import detect_memory, footprint_from_gguf, plan_offload
+    from omnidesk.runtime.performance import estimate_step, measure_cpu, model_work
+    from omnidesk.runtime.system_probe import llama_gpu_offload
+
+    footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
+    memory = detect_memory(llama_gpu_offload())
+    plan = plan_offload(footprint, memory)
+    estimate = estimate_step(model_work(text, mmproj), plan, footprint.n_layer, measure_cpu())
+    fits = plan.ram_bytes <= memory.free_ram
+    detail = f"{plan.explanation} Estimate: {estimate.describe()}."
+    fix = ""
+    if not fits:
+        fix = (
+            "pick a smaller quantisation (`omnidesk config set model.quant UD-IQ4_NL`), lower "
+            "model.context_length, or point model.remote_url at a GPU server"
+        )
+    elif estimate.seconds > 60:
+        fix = "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster"
+    return Check("fit", fits, detail, fix)
+
+
+# --- model client (ask, agent runs) ----------------------------------------------------------------
+
+
+def find_mmproj(model: Path) -> Path | None:
+    """An ``mmproj*.gguf`` next to the model file (how ``models pull`` and most repos lay them out)."""
+    candidates = sorted(model.parent.glob("mmproj*.gguf")) if model.parent.is_dir() else []
+    return candidates[0] if candidates else None
+
+
+def build_model_client(settings: Settings, paths: AppPaths, options: ModelOptions | None = None) -> ModelClient:
+    """The configured model: a remote OpenAI-compatible engine, or the local GGUF + mmproj session."""
+    from omnidesk.agent.errors import ConfigError
+    from omnidesk.runtime.profiles import load_profile
+
+    if options is not None:
+        settings = options.apply(settings)
+    section = settings.model
+    profile = load_profile(section.profile)
+    if section.remote_url:
+        from omnidesk.runtime.remote import RemoteModelClient, RemoteOptions
+
+        log.info("using the remote engine at %s", section.remote_url)
+        return RemoteModelClient(
+            section.remote_url,
+            model=section.remote_model,
+            api_key=section.remote_api_key,
+            timeout=section.remote_timeout,
+            options=RemoteOptions(
+                name=section.remote_model or profile.display_name,
+                vision=True,
+                audio=profile.audio,
+                image_size=profile.image_size,
+                coordinate_convention=profile.coordinate_convention,
+                context_length=section.context_length,
+                enable_thinking=profile.thinking_default,
+            ),
+        )
+    model = resolve_model_path(settings, paths)
+    if model is None:
+        raise ConfigError("no model configured; run `omnidesk models pull`, pass --model PATH, or use --remote URL")
+    from omnidesk.runtime.llama.session import OmniSession
+
+    mmproj = section.mmproj or find_mmproj(model)
+    return OmniSession.open(
+        model,
+        mmproj,
+        profile=profile.session_profile(),
+        n_ctx=section.context_length,
+        n_batch=section.batch_size,
+        n_ubatch=section.ubatch_size,
+        n_threads=section.threads,
+        n_gpu_layers=None if section.gpu_layers == "auto" else section.gpu_layers,
+    )

@@ -7,13 +7,12 @@ them changes anything.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from omnidesk.agent.errors import NoMicrophoneError
+from omnidesk.agent.errors import NoMicrophoneError, RemoteEngineError
 from omnidesk.runtime.display import open_x_display
 
 __all__ = [
@@ -22,7 +21,7 @@ __all__ = [
     "default_input_device",
     "llama_gpu_offload",
     "nvidia_gpus",
-    "physical_cores",
+    "probe_remote",
     "x11_extensions",
 ]
 
@@ -111,20 +110,25 @@ def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
     raise ValueError(f"no MemAvailable line in {meminfo}")
 
 
-def physical_cores() -> int:
-    """Physical CPU cores (hyper-threads counted once), at least 1."""
+def probe_remote(url: str, api_key: str = "", timeout: float = 5.0) -> list[str]:
+    """Model ids an OpenAI-compatible engine serves (GET /v1/models); RemoteEngineError if unreachable."""
+    import httpx
+
+    base = url.rstrip("/")
+    endpoint = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return max(1, os.cpu_count() or 1)
-    cores = set()
-    physical = core = ""
-    for line in [*text.splitlines(), ""]:
-        if line.startswith("physical id"):
-            physical = line.split(":")[1].strip()
-        elif line.startswith("core id"):
-            core = line.split(":")[1].strip()
-        elif not line.strip() and core:
-            cores.add((physical, core))
-            physical = core = ""
-    return max(1, len(cores) or (os.cpu_count() or 1))
+        response = httpx.get(endpoint, headers=headers, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise RemoteEngineError(f"{base} did not answer within {timeout:.0f} s; is the engine running?") from exc
+    except httpx.HTTPError as exc:
+        raise RemoteEngineError(f"cannot reach {base}: {exc}; check the URL and that the engine runs") from exc
+    if response.status_code in (401, 403):
+        raise RemoteEngineError(f"{base} refused the API key (HTTP {response.status_code}); set model.remote_api_key")
+    if response.status_code >= 400:
+        raise RemoteEngineError(f"{base} answered HTTP {response.status_code} to {endpoint}")
+    try:
+        data = response.json().get("data", [])
+        return [str(item.get("id", "?")) for item in data if isinstance(item, dict)]
+    except (ValueError, AttributeError) as exc:
+        raise RemoteEngineError(f"{endpoint} did not answer with an OpenAI-style model list") from exc

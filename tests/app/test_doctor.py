@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.plugin import TinyModel
 from tests.rig.audio import PulseAudioRig
 from tests.rig.xserver import XServer
 
@@ -97,3 +98,54 @@ def test_no_portaudio_library(rig_env: dict[str, str], tmp_path: Path) -> None:
     assert "PortAudio library is not installed" in str(checks["microphone"]["detail"])
     assert checks["display"]["ok"]
     assert code == 1  # only for the missing model: the microphone is optional
+
+
+@pytest.mark.model
+def test_ready_with_a_valid_model(rig_env: dict[str, str], tiny_omni: TinyModel) -> None:
+    env = dict(rig_env, OMNIDESK_MODEL__MODEL=str(tiny_omni.model), OMNIDESK_MODEL__MMPROJ=str(tiny_omni.mmproj))
+    code, checks = _doctor(env)
+    assert checks["model"]["ok"], checks["model"]
+    assert "nemotron_h_moe" in str(checks["model"]["detail"])
+    assert checks["mmproj"]["ok"] and checks["voice"]["ok"]
+    assert checks["fit"]["ok"], checks["fit"]
+    assert "per step" in str(checks["fit"]["detail"])
+    assert code == 0
+
+
+@pytest.mark.model
+def test_vision_only_mmproj_turns_voice_off(rig_env: dict[str, str], tiny_omni_vision_only: TinyModel) -> None:
+    env = dict(
+        rig_env,
+        OMNIDESK_MODEL__MODEL=str(tiny_omni_vision_only.model),
+        OMNIDESK_MODEL__MMPROJ=str(tiny_omni_vision_only.mmproj),
+    )
+    code, checks = _doctor(env)
+    assert not checks["voice"]["ok"]
+    assert "no audio encoder" in str(checks["voice"]["detail"])
+    assert code == 0  # voice is optional
+
+
+@pytest.mark.model
+def test_corrupt_model(rig_env: dict[str, str], tiny_omni: TinyModel, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_omni.model.read_bytes()[: tiny_omni.model.stat().st_size // 2])
+    env = dict(rig_env, OMNIDESK_MODEL__MODEL=str(broken), OMNIDESK_MODEL__MMPROJ=str(tiny_omni.mmproj))
+    code, checks = _doctor(env)
+    assert not checks["model"]["ok"]
+    assert "truncated" in str(checks["model"]["detail"]).lower()
+    assert code == 1
+
+
+@pytest.mark.model
+def test_wrong_architecture(rig_env: dict[str, str], tiny_llama: TinyModel) -> None:
+    code, checks = _doctor(dict(rig_env, OMNIDESK_MODEL__MODEL=str(tiny_llama.model)))
+    assert not checks["model"]["ok"]
+    assert "llama" in str(checks["model"]["detail"])
+    assert code == 1
+
+
+def test_unreachable_remote_engine(rig_env: dict[str, str]) -> None:
+    code, checks = _doctor(dict(rig_env, OMNIDESK_MODEL__REMOTE_URL="http://127.0.0.1:9"))
+    assert not checks["model"]["ok"]
+    assert "cannot reach http://127.0.0.1:9" in str(checks["model"]["detail"])
+    assert code == 1
