@@ -100,6 +100,7 @@ def run_gui(
         status_source=status_source,
         tray=tray,
         hotkeys=None if hotkeys_problem else hotkeys,
+        paths=paths,
     )
     if hotkeys_problem is not None:
         window.state_label.setText(f"No global hotkeys: {hotkeys_problem}")

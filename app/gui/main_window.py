@@ -14,6 +14,7 @@ from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
 from omnidesk.app.gui.confirm_bar import ConfirmBar
@@ -23,6 +24,7 @@ from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
 from omnidesk.app.gui.describe import describe_action
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
+from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.task_bar import TaskBar
 from omnidesk.app.gui.timeline import TimelineWidget
@@ -30,7 +32,7 @@ from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.hotkeys import GlobalHotkeys
-from omnidesk.app.settings import Settings
+from omnidesk.app.settings import AppPaths, Settings, save_settings
 
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
@@ -60,9 +62,12 @@ class MainWindow(QMainWindow):
         tray: TrayIcon | None = None,
         hotkeys: GlobalHotkeys | None = None,
         microphone: Microphone | None = None,
+        paths: AppPaths | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.paths = paths
+        self.settings_dialog: SettingsDialog | None = None
         self.setWindowTitle("Omnidesk")
         self.setWindowIcon(app_icon())
         self.confirmer = confirmer or QtConfirmer(self)
@@ -128,6 +133,7 @@ class MainWindow(QMainWindow):
         bar.run_requested.connect(self._on_run_requested)
         bar.pause_toggled.connect(controller.set_paused)
         bar.stop_requested.connect(controller.stop)
+        bar.settings_requested.connect(self._on_settings_requested)
         controller.run_started.connect(self._on_run_started)
         controller.stepped.connect(self._on_stepped)
         controller.errored.connect(self._on_run_error)
@@ -247,6 +253,29 @@ class MainWindow(QMainWindow):
         self.state_label.setText(status)
         if self.tray is not None:
             self.tray.set_state(state, f"Omnidesk — {status}")
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    def _on_settings_requested(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.accepted.connect(lambda: self._on_settings_saved(dialog))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _on_settings_saved(self, dialog: SettingsDialog) -> None:
+        result = dialog.result_settings()
+        if result is None:
+            return
+        self.settings = result
+        if self.paths is None:
+            self.state_label.setText("Settings changed for this session (no settings file to save to)")
+            return
+        try:
+            file = save_settings(result, self.paths)
+        except ConfigError as exc:
+            self.reporter.report(exc)
+            return
+        self.state_label.setText(f"Settings saved to {file}; model and capture changes apply after a restart")
 
     # --- voice ---------------------------------------------------------------------------------------
 

@@ -47,6 +47,14 @@ QCheckBox::indicator:checked { background: #2f6fed; border-color: #2f6fed;
     image: url(@ICONS@/check.svg); }
 QCheckBox::indicator:disabled { border-color: #3a3f4b; }
 QSplitter::handle { background: #1e2026; }
+QDialog { background: #1e2026; }
+QTabWidget::pane { border: 1px solid #30343d; background: #23262c; border-radius: 6px; top: -1px; }
+QTabBar::tab { background: #2a2d34; color: #aab0ba; padding: 6px 14px; border: none; margin-right: 2px;
+    border-top-left-radius: 5px; border-top-right-radius: 5px; }
+QTabBar::tab:selected { background: #23262c; color: #e8eaed; }
+QSpinBox, QDoubleSpinBox, QLineEdit { background: #272a31; border: 1px solid #3a3f4b; border-radius: 4px;
+    padding: 3px 6px; color: #e8eaed; }
+QSpinBox:focus, QDoubleSpinBox:focus, QLineEdit:focus { border-color: #4f8cff; }
 QToolTip { background: #2c3038; color: #e8eaed; border: 1px solid #3a3f4b; padding: 4px; }
 """
 

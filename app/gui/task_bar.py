@@ -35,6 +35,7 @@ class TaskBar(QWidget):
     pause_toggled(bool): Pause pressed (True) or Resume pressed (False).
     stop_requested(): Stop pressed.
     mic_pressed() / mic_released(): push-to-talk on the mic button.
+    settings_requested(): the Settings button.
     """
 
     run_requested = pyqtSignal(str)
@@ -42,6 +43,7 @@ class TaskBar(QWidget):
     stop_requested = pyqtSignal()
     mic_pressed = pyqtSignal()
     mic_released = pyqtSignal()
+    settings_requested = pyqtSignal()
 
     def __init__(self, monitors: Sequence[MonitorInfo], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +68,8 @@ class TaskBar(QWidget):
         self.stop_button.setObjectName("stop_button")
         self.dry_run_box = QCheckBox("Dry run (plan only, do not act)", self)
         self.dry_run_box.setObjectName("dry_run")
+        self.settings_button = QPushButton("Settings…", self)
+        self.settings_button.setObjectName("settings_button")
         self.monitor_box = QComboBox(self)
         self.monitor_box.setObjectName("monitor_box")
         for monitor in self._monitors:
@@ -77,6 +81,7 @@ class TaskBar(QWidget):
         self.stop_button.clicked.connect(self.stop_requested)
         self.mic_button.pressed.connect(self.mic_pressed)
         self.mic_button.released.connect(self.mic_released)
+        self.settings_button.clicked.connect(self.settings_requested)
         self.set_state("idle")
 
     def _layout(self) -> None:
@@ -91,6 +96,7 @@ class TaskBar(QWidget):
         grid.addWidget(QLabel("Monitor:", self), 1, 0)
         grid.addWidget(self.monitor_box, 1, 1)
         grid.addWidget(self.dry_run_box, 1, 2)
+        grid.addWidget(self.settings_button, 1, 5, 1, 2)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(2, 2)
 

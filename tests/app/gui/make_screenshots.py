@@ -177,6 +177,15 @@ def main(out: Path) -> None:
     def confirm() -> None:
         window.timeline.select_index(1)
         shoot("main-confirm.png")
+        window.task_bar.settings_button.click()
+        dialog = window.settings_dialog
+        assert dialog is not None
+        dialog.resize(760, 560)
+        dialog.tabs.setCurrentIndex(1)
+        app.processEvents()
+        dialog.grab().save(str(out / "settings.png"))
+        print("wrote", out / "settings.png")
+        dialog.reject()
         window.close()
 
     QTimer.singleShot(500, idle)

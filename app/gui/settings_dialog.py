@@ -1,0 +1,185 @@
+"""The settings dialog: a form generated from the typed settings, so it never drifts from them.
+
+Each section of :class:`Settings` becomes a tab; each simple field (bool, number, text, choice) a row
+with its description as tooltip. Lists, dicts and secrets stay in the TOML file / ``omnidesk config``.
+Saving validates the whole object with pydantic first and names the offending key on error.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from omnidesk.app.settings import Settings
+
+__all__ = ["SettingsDialog", "editable_fields"]
+
+log = logging.getLogger(__name__)
+
+_SECTIONS = {
+    "agent": "Agent",
+    "safety": "Safety",
+    "model": "Model",
+    "capture": "Capture",
+    "evs": "Video sampling",
+    "audio": "Audio",
+    "hotkeys": "Hotkeys",
+    "gui": "Window",
+    "recording": "Recording",
+}
+_HIDDEN = {"remote_api_key"}  # secrets are never shown in clear
+
+
+def _plain(annotation: Any) -> tuple[Any, bool]:
+    """The field's type without ``| None``, and whether None is allowed."""
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def editable_fields(section: type[BaseModel]) -> list[tuple[str, FieldInfo, Any]]:
+    """(name, field, plain type) of the fields the dialog can edit in ``section``."""
+    fields = []
+    for name, info in section.model_fields.items():
+        kind, optional = _plain(info.annotation)
+        simple = kind in (bool, int, float, str, Path) or get_origin(kind) is Literal
+        if optional and kind is not Path:
+            simple = False  # "unset" has no widget; such fields stay in the file
+        if simple and name not in _HIDDEN:
+            fields.append((name, info, kind))
+    return fields
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    low = high = None
+    for meta in info.metadata:
+        if isinstance(meta, Ge | Gt):
+            low = float(meta.ge if isinstance(meta, Ge) else meta.gt)  # type: ignore[arg-type]
+        if isinstance(meta, Le | Lt):
+            high = float(meta.le if isinstance(meta, Le) else meta.lt)  # type: ignore[arg-type]
+    return low, high
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; :meth:`result_settings` holds the validated result after Save."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Omnidesk settings")
+        self.setMinimumSize(640, 480)
+        self._original = settings
+        self._result: Settings | None = None
+        self.editors: dict[str, QWidget] = {}
+        self.tabs = QTabWidget(self)
+        for section, title in _SECTIONS.items():
+            self.tabs.addTab(self._section_page(section), title)
+        self.error_label = QLabel(self)
+        self.error_label.setObjectName("settings_error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #ff8a80")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        buttons.accepted.connect(self._on_save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.error_label)
+        layout.addWidget(buttons)
+
+    def result_settings(self) -> Settings | None:
+        return self._result
+
+    def _section_page(self, section: str) -> QWidget:
+        page = QWidget(self)
+        form = QFormLayout(page)
+        model = getattr(self._original, section)
+        for name, info, kind in editable_fields(type(model)):
+            editor = _editor(kind, info, getattr(model, name), page)
+            editor.setObjectName(f"{section}.{name}")
+            editor.setToolTip(info.description or "")
+            label = QLabel(name.replace("_", " ").capitalize(), page)
+            label.setToolTip(info.description or "")
+            form.addRow(label, editor)
+            self.editors[f"{section}.{name}"] = editor
+        return page
+
+    def values(self) -> dict[str, Any]:
+        """The settings as a dict with the edited values put in."""
+        data = self._original.model_dump(mode="python")
+        for key, editor in self.editors.items():
+            section, name = key.split(".")
+            data[section][name] = _value(editor, data[section][name])
+        return data
+
+    def _on_save(self) -> None:
+        try:
+            self._result = Settings.model_validate(self.values())
+        except ValidationError as exc:
+            problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
+            self.error_label.setText(f"Not saved — {problems}")
+            return
+        self.accept()
+
+
+def _editor(kind: Any, info: FieldInfo, value: Any, parent: QWidget) -> QWidget:
+    if kind is bool:
+        box = QCheckBox(parent)
+        box.setChecked(bool(value))
+        return box
+    if get_origin(kind) is Literal:
+        combo = QComboBox(parent)
+        combo.addItems([str(choice) for choice in get_args(kind)])
+        combo.setCurrentText(str(value))
+        return combo
+    low, high = _bounds(info)
+    if kind is int:
+        spin = QSpinBox(parent)
+        spin.setRange(int(low if low is not None else -(2**31)), int(high if high is not None else 2**31 - 1))
+        spin.setValue(int(value))
+        return spin
+    if kind is float:
+        dspin = QDoubleSpinBox(parent)
+        dspin.setDecimals(3)
+        dspin.setRange(low if low is not None else -1e9, high if high is not None else 1e9)
+        dspin.setValue(float(value))
+        return dspin
+    edit = QLineEdit("" if value is None else str(value), parent)
+    return edit
+
+
+def _value(editor: QWidget, old: Any) -> Any:
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    if isinstance(editor, QComboBox):
+        return editor.currentText()
+    if isinstance(editor, QSpinBox | QDoubleSpinBox):
+        return editor.value()
+    assert isinstance(editor, QLineEdit)
+    text = editor.text()
+    if old is None or isinstance(old, Path):
+        return Path(text) if text else None
+    return text
