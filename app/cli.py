@@ -18,6 +18,7 @@ import typer
 from omnidesk.agent.errors import ConfigError, OmnideskError
 from omnidesk.app import __version__
 from omnidesk.app.cli_options import CliContext, get_context
+from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
 from omnidesk.app.logging_setup import setup_logging
@@ -37,7 +38,7 @@ cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (config_command, doctor_command):
+for _module in (ask_command, config_command, doctor_command):
     _module.register(cli)
 
 

@@ -1,0 +1,146 @@
+"""``omnidesk ask``: one question to the model, optionally about an image and/or a recording."""
+
+from __future__ import annotations
+
+import json
+import time
+import wave
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.ports import (
+    AudioClip,
+    AudioPart,
+    ChatMessage,
+    Frame,
+    ImagePart,
+    ModelRequest,
+    Part,
+    TextPart,
+    TokenDelta,
+)
+from omnidesk.app.cli_options import (
+    JsonOption,
+    MmprojOption,
+    ModelOption,
+    ModelOptions,
+    ProfileOption,
+    RemoteOption,
+    get_context,
+)
+
+__all__ = ["load_image_part", "load_wav", "register"]
+
+SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly."
+
+
+def load_image_part(path: Path, size: int | None) -> ImagePart:
+    """A PNG/JPEG as the model will see it: letterboxed into a square of the model's image size."""
+    import cv2
+
+    from omnidesk.runtime.images import overview_image
+
+    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise ConfigError(f"cannot read the image {path}; give a PNG or JPEG file")
+    bgra = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
+    height, width = bgra.shape[:2]
+    frame = Frame(bgra, time.monotonic(), MonitorInfo(0, path.name, Rect(0, 0, width, height)))
+    image = overview_image(frame, size or max(width, height))
+    return ImagePart(image)
+
+
+def load_wav(path: Path) -> AudioClip:
+    """A PCM WAV file as mono float32 (the runtime resamples to the model's rate)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, wave.Error, EOFError) as exc:
+        raise ConfigError(f"cannot read the recording {path} ({exc}); give a PCM WAV file") from exc
+    if width == 2:
+        samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif width == 4:
+        samples = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
+    elif width == 1:
+        samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    else:
+        raise ConfigError(f"{path} uses {8 * width}-bit samples; convert it to 16-bit PCM WAV")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    return AudioClip(samples, rate, 0.0, len(samples) / rate)
+
+
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    *,
+    image: Annotated[Path | None, typer.Option("--image", help="A PNG/JPEG the question is about.")] = None,
+    audio: Annotated[Path | None, typer.Option("--audio", help="A WAV recording to listen to.")] = None,
+    think: Annotated[
+        bool | None, typer.Option("--think/--no-think", help="Let the model reason first (profile default).")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Longest answer.")] = 512,
+    seed: Annotated[int | None, typer.Option("--seed", help="Sampler seed (repeatable answers).")] = None,
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    profile: ProfileOption = None,
+    remote: RemoteOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ask the model one question (streams the answer; reasoning goes to stderr)."""
+    context = get_context(ctx)
+    from omnidesk.app.compose import build_model_client
+
+    client = build_model_client(
+        context.settings, context.paths, ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
+    )
+    try:
+        parts: list[Part] = []
+        if image is not None:
+            parts.append(load_image_part(image, client.capabilities.image_size))
+        if audio is not None:
+            parts.append(AudioPart(load_wav(audio)))
+        parts.append(TextPart(question))
+        request = ModelRequest(
+            (ChatMessage.text("system", SYSTEM_PROMPT), ChatMessage("user", tuple(parts))),
+            max_tokens=max_tokens,
+            seed=seed,
+            enable_thinking=think,
+        )
+
+        def stream(delta: TokenDelta) -> None:
+            typer.echo(delta.text, nl=False, err=delta.channel == "reasoning")
+
+        reply = client.generate(request, on_token=None if as_json else stream)
+    finally:
+        client.close()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "answer": reply.text,
+                    "reasoning": reply.reasoning,
+                    "model": client.capabilities.name,
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "prefill_seconds": round(reply.prefill_seconds, 4),
+                    "decode_seconds": round(reply.decode_seconds, 4),
+                    "stop_reason": reply.stop_reason,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        typer.echo("")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("ask")(ask)
