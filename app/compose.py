@@ -6,16 +6,33 @@ Nothing else in Omnidesk constructs adapters; tests build their own graphs from 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnidesk.agent.errors import OmnideskError
-from omnidesk.agent.ports import ModelClient
+from omnidesk.agent.ports import Confirmer, FrameSampler, InputDevice, ModelClient, MonitorInfo, TokenDelta
 from omnidesk.app.cli_options import ModelOptions
 from omnidesk.app.doctor import Check
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime.llama.gguf_file import GGUFFile
 
-__all__ = ["build_model_client", "find_mmproj", "model_checks", "resolve_model_path"]
+if TYPE_CHECKING:
+    from omnidesk.agent.loop import Agent
+    from omnidesk.agent.parsing import OutputParser
+
+__all__ = [
+    "AgentSession",
+    "SystemClock",
+    "agent_parser_for",
+    "build_agent_session",
+    "build_model_client",
+    "find_mmproj",
+    "model_checks",
+    "resolve_model_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +196,119 @@ def build_model_client(settings: Settings, paths: AppPaths, options: ModelOption
         n_threads=section.threads,
         n_gpu_layers=None if section.gpu_layers == "auto" else section.gpu_layers,
     )
+
+
+# --- agent runs (`omnidesk run`, the GUI's runs, end-to-end tests) ----------------------------------
+
+
+class SystemClock:
+    """The Clock port on the process's real clocks."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def wall_time(self) -> float:
+        return time.time()
+
+
+@dataclass
+class AgentSession:
+    """An :class:`Agent` wired to real capture and input; ``close()`` stops capture and frees the model."""
+
+    agent: Agent
+    model: ModelClient
+    sampler: FrameSampler
+    monitor: MonitorInfo
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        _close_all(self.closers)
+
+    def __enter__(self) -> AgentSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    while closers:
+        closer = closers.pop()
+        try:
+            closer()
+        except OmnideskError:
+            log.exception("closing the agent session")
+
+
+def agent_parser_for(profile_name: str) -> OutputParser | None:
+    """The output parser a model profile needs (None: the Agent's default for the model's convention)."""
+    from omnidesk.agent.parsing import parser_for
+
+    if "tars" in profile_name.lower():
+        return parser_for("uitars")
+    return None
+
+
+def build_agent_session(
+    settings: Settings,
+    *,
+    model: ModelClient,
+    confirmer: Confirmer,
+    monitor: int | None = None,
+    dry_run: bool | None = None,
+    max_steps: int | None = None,
+    input_device: InputDevice | None = None,
+    on_token: Callable[[TokenDelta], None] | None = None,
+) -> AgentSession:
+    """Wire the agent to the screen (mss + EVS), the keyboard and mouse, the window list and the keyring.
+
+    ``model`` is built by the caller (``build_model_client``, or a scripted fake in tests) and closed by
+    the session.
+    """
+    import os
+
+    from omnidesk.agent.loop import Agent
+    from omnidesk.runtime.capture import CaptureStream, MssScreen, resolve_monitor
+    from omnidesk.runtime.evs_sampler import EvsSampler
+    from omnidesk.runtime.input import PyAutoGuiInput
+    from omnidesk.runtime.secrets import KeyringSecretStore
+    from omnidesk.runtime.windows import WindowMask, X11WindowInspector
+
+    safety = settings.safety.model_copy(
+        update={k: v for k, v in {"dry_run": dry_run, "max_steps": max_steps}.items() if v is not None}
+    )
+    closers: list[Callable[[], None]] = [model.close]
+    try:
+        windows = X11WindowInspector()
+        closers.append(windows.close)
+        mask_windows = X11WindowInspector()
+        closers.append(mask_windows.close)
+        mask = WindowMask(mask_windows, safety.deny_windows, own_pids=[os.getpid()])
+        screen = MssScreen(settings.capture.scale, mask=mask)
+        index = resolve_monitor(screen.monitors(), monitor if monitor is not None else settings.capture.monitor)
+        stream = CaptureStream(
+            screen, monitor=index, fps=settings.capture.fps, buffer_frames=settings.capture.buffer_frames
+        ).start()
+        closers.append(stream.stop)
+        image_size = model.capabilities.image_size or 512
+        sampler = EvsSampler(stream, settings.evs, image_size=image_size, tokens_per_image=(image_size // 32) ** 2)
+        agent = Agent(
+            model,
+            sampler,
+            input_device or PyAutoGuiInput(),
+            confirmer,
+            SystemClock(),
+            settings.agent,
+            safety,
+            windows=windows,
+            secrets=KeyringSecretStore(),
+            parser=agent_parser_for(settings.model.profile),
+            on_token=on_token,
+        )
+        return AgentSession(agent, model, sampler, sampler.monitor, closers)
+    except BaseException:
+        _close_all(closers)
+        raise
