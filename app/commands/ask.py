@@ -48,7 +48,7 @@ def load_image_part(path: Path, size: int | None) -> ImagePart:
     pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if pixels is None:
         raise ConfigError(f"cannot read the image {path}; give a PNG or JPEG file")
-    bgra = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
+    bgra = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA), dtype=np.uint8)
     height, width = bgra.shape[:2]
     frame = Frame(bgra, time.monotonic(), MonitorInfo(0, path.name, Rect(0, 0, width, height)))
     image = overview_image(frame, size or max(width, height))
