@@ -60,7 +60,13 @@ class StepDetails(QWidget):
             for name, value in rows
             if value
         )
-        self._text.setHtml(f"<b>Step {step.index}</b><table>{body}</table>")
+        output = ""
+        if step.raw_output:
+            output = (
+                "<p style='color:#8a8f98;margin-bottom:2px'>Model output</p>"
+                f"<pre style='white-space:pre-wrap;margin-top:0'>{html.escape(step.raw_output)}</pre>"
+            )
+        self._text.setHtml(f"<b>Step {step.index}</b><table>{body}</table>{output}")
 
     def _set_crops(self, step: Step | None) -> None:
         while self._crops.count() > 1:

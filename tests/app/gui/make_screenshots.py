@@ -90,6 +90,8 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             result="clicked",
             prompt_tokens=1480,
             completion_tokens=38,
+            raw_output="Dark mode is off; its switch is at the right of the row.\n## Action:\nturn the switch on\n"
+            "## Code:\n```python\npyautogui.click(x=0.6417, y=0.4815)\n```",
         ),
         Step(
             2,
