@@ -1,0 +1,164 @@
+"""``omnidesk run "task"``: carry out a task on this desktop from the command line.
+
+Each step prints one line (or one JSON object with ``--json``); every run leaves a trajectory bundle
+(``steps.jsonl``, ``run.json``, PNGs of what the model saw) in the data dir's ``runs/`` folder. Ctrl+C
+stops the run: the generation in flight is aborted and held keys and buttons are released.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omnidesk.agent.ports import CancelToken, ConfirmationRequest, Step
+from omnidesk.app.cli_options import (
+    JsonOption,
+    MmprojOption,
+    ModelOption,
+    ModelOptions,
+    MonitorOption,
+    ProfileOption,
+    RemoteOption,
+    get_context,
+)
+
+__all__ = ["TerminalConfirmer", "bundle_folder", "register"]
+
+
+class TerminalConfirmer:
+    """The Confirmer port on a terminal; without one (a pipe, a service) every risky action is refused."""
+
+    def __init__(self, *, interactive: bool | None = None) -> None:
+        self._interactive = sys.stdin.isatty() if interactive is None else interactive
+
+    def confirm(self, request: ConfirmationRequest) -> bool:
+        if not self._interactive:
+            typer.echo(f"refused (no terminal to ask): {request.question}", err=True)
+            return False
+        return bool(typer.confirm(request.question, default=False, err=True))
+
+    def ask(self, question: str) -> str | None:
+        if not self._interactive:
+            typer.echo(f"the agent asks, but there is no terminal to answer: {question}", err=True)
+            return None
+        answer = str(typer.prompt(question, default="", show_default=False, err=True)).strip()
+        return answer or None
+
+
+def bundle_folder(runs_dir: Path, task: str, now: float | None = None) -> Path:
+    """``runs/20260514-101502-open-the-terminal`` (unique: a counter is added if needed)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "task"
+    folder = runs_dir / f"{stamp}-{slug}"
+    n = 2
+    while folder.exists():
+        folder = runs_dir / f"{stamp}-{slug}-{n}"
+        n += 1
+    return folder
+
+
+@contextmanager
+def _stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
+    """Ctrl+C cancels the run (reaching into the generation) instead of killing the process."""
+
+    def handler(signum: int, frame: object) -> None:
+        typer.echo("\nstopping…", err=True)
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _line(step: Step) -> str:
+    from omnidesk.agent.loop import describe_action
+
+    what = describe_action(step.action) if step.action is not None else ""
+    where = f" → {step.target}" if step.target else ""
+    detail = step.error or step.result
+    took = sum(step.timings.values())
+    return f"{step.index + 1:3d} {step.status:<11} {what}{where}  {detail}  ({took:.1f} s)".rstrip()
+
+
+def _json(step: Step, png: str | None) -> dict[str, Any]:
+    from omnidesk.agent.trajectory import step_record
+
+    return step_record(step, png)
+
+
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="What to do, in plain words.")],
+    *,
+    monitor: MonitorOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and show actions, never carry them out.")] = False,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many steps.")] = None,
+    trajectory: Annotated[
+        Path | None, typer.Option("--trajectory", help="Folder for the run's bundle (default: data dir runs/).")
+    ] = None,
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    profile: ProfileOption = None,
+    remote: RemoteOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Carry out TASK with the mouse and keyboard; exit 0 when the model reports it done."""
+    context = get_context(ctx)
+    from omnidesk.agent.trajectory import TrajectoryWriter
+    from omnidesk.app.compose import build_agent_session, build_model_client
+    from omnidesk.runtime.png import CvPngEncoder
+
+    options = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
+    settings = options.apply(context.settings)
+    client = build_model_client(settings, context.paths)
+    session = build_agent_session(
+        settings,
+        model=client,
+        confirmer=TerminalConfirmer(),
+        monitor=monitor,
+        dry_run=dry_run or None,
+        max_steps=max_steps,
+    )
+    folder = trajectory or bundle_folder(context.paths.runs_dir, task)
+    cancel = CancelToken()
+    last: Step | None = None
+    meta = {"model": client.capabilities.name, "monitor": session.monitor.name, "dry_run": dry_run}
+    with (
+        session,
+        TrajectoryWriter(folder, task, encoder=CvPngEncoder(), meta=meta) as writer,
+        _stop_on_interrupt(cancel),
+    ):
+        if not as_json:
+            typer.echo(
+                f"running on monitor {session.monitor.index} ({session.monitor.name}); bundle: {folder}", err=True
+            )
+        for step in writer.consume(session.agent.run(task, cancel)):
+            last = step
+            if as_json:
+                png = f"step-{step.index:04d}.png" if step.observation is not None else None
+                typer.echo(json.dumps(_json(step, png), ensure_ascii=False))
+            else:
+                typer.echo(_line(step))
+    succeeded = (
+        last is not None and last.status == "finished" and last.action is not None and last.action.kind == "done"
+    )
+    if as_json:
+        typer.echo(
+            json.dumps({"done": succeeded, "bundle": str(folder), "steps": 0 if last is None else last.index + 1})
+        )
+    raise typer.Exit(0 if succeeded else 1)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("run")(run)
