@@ -257,7 +257,7 @@ def build_agent_session(
     *,
     model: ModelClient,
     confirmer: Confirmer,
-    monitor: int | None = None,
+    monitor: int | str | None = None,
     dry_run: bool | None = None,
     max_steps: int | None = None,
     input_device: InputDevice | None = None,
