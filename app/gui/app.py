@@ -1,8 +1,9 @@
 """Start the desktop app: check the display, create the QApplication, the tray and the main window.
 
-``omnidesk`` with no sub-command lands here (``app/cli.py``). The agent comes in through
-``build_runner(confirmer) -> Runner``, which the composition root provides: it must be cheap (it runs on
-the GUI thread); loading the model belongs in ``status_source``, which runs on a worker.
+``omnidesk`` with no sub-command lands here (``app/cli.py``). By default the agent is
+:class:`GuiAgentRunner` over the composition root (model from settings, loaded on a worker once the
+window shows). Tests and embedders pass ``build_runner(confirmer) -> Runner`` instead: it must be cheap
+(it runs on the GUI thread); slow loading belongs in ``status_source``, which runs on a worker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 EXIT_NO_DISPLAY = 2
 
 if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check comes first)
+    from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.controller import Runner
     from omnidesk.app.gui.main_window import StatusSource
@@ -75,6 +77,7 @@ def run_gui(
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
+    from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.main_window import MainWindow
     from omnidesk.app.gui.style import apply_style
@@ -88,7 +91,13 @@ def run_gui(
     app.setWindowIcon(app_icon())
     apply_style(app)
     confirmer = QtConfirmer()
-    runner = build_runner(confirmer) if build_runner is not None else None
+    agent_runner: GuiAgentRunner | None = None
+    if build_runner is not None:
+        runner = build_runner(confirmer)
+    else:  # the real agent: model from settings, loaded on a worker once the window shows
+        agent_runner = GuiAgentRunner(settings, paths, confirmer)
+        runner = agent_runner
+        status_source = status_source or agent_runner.load
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
     hotkeys = GlobalHotkeys(settings.hotkeys)
     hotkeys_problem = hotkeys.start()
@@ -120,6 +129,8 @@ def run_gui(
     finally:
         hotkeys.stop()
         ticker.stop()
+        if agent_runner is not None:
+            agent_runner.close()
         restore()
         window.reporter.uninstall()
         log.info("GUI closed")

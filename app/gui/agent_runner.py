@@ -1,0 +1,192 @@
+"""The GUI's :data:`Runner` on top of the composition root: one model for the session, one Agent per run.
+
+The model loads once, on a worker (``load`` is the window's status source); each run then builds an
+agent session (capture + EVS + input) for the monitor and dry-run choice of the request, lending it the
+model so that closing the session does not unload it. A spoken task is first turned into text by the
+omni model itself (the recording goes in as an ``AudioPart``), then run like a typed one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from omnidesk.agent.errors import ConfigError, ModelCapabilityError
+from omnidesk.agent.ports import (
+    AudioPart,
+    CancelToken,
+    ChatMessage,
+    Confirmer,
+    ModelCapabilities,
+    ModelClient,
+    ModelReply,
+    ModelRequest,
+    Step,
+    TextPart,
+    TokenDelta,
+)
+from omnidesk.app.gui.controller import RunRequest
+from omnidesk.app.settings import AppPaths, Settings
+
+if TYPE_CHECKING:
+    from omnidesk.app.compose import AgentSession
+
+__all__ = ["TRANSCRIBE_PROMPT", "GuiAgentRunner"]
+
+log = logging.getLogger(__name__)
+
+TRANSCRIBE_PROMPT = (
+    "The recording is a person telling a computer assistant what to do. Write their instruction as one "
+    "plain sentence, in their language, and nothing else."
+)
+
+
+class SessionFactory(Protocol):
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        model: ModelClient,
+        confirmer: Confirmer,
+        monitor: int | str | None = None,
+        dry_run: bool | None = None,
+    ) -> AgentSession: ...
+
+
+class _Borrowed:
+    """A ModelClient that does not close the model it wraps (the runner owns it, not the session)."""
+
+    def __init__(self, model: ModelClient) -> None:
+        self._model = model
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self._model.capabilities
+
+    def generate(
+        self,
+        request: ModelRequest,
+        *,
+        on_token: Callable[[TokenDelta], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ModelReply:
+        return self._model.generate(request, on_token=on_token, cancel=cancel)
+
+    def close(self) -> None:
+        """Nothing: the model stays loaded for the next run."""
+
+
+def _default_model_factory(settings: Settings, paths: AppPaths) -> ModelClient:
+    from omnidesk.app.compose import build_model_client
+
+    return build_model_client(settings, paths)
+
+
+def _default_session_factory(
+    settings: Settings,
+    *,
+    model: ModelClient,
+    confirmer: Confirmer,
+    monitor: int | str | None = None,
+    dry_run: bool | None = None,
+) -> AgentSession:
+    from omnidesk.app.compose import build_agent_session
+
+    return build_agent_session(settings, model=model, confirmer=confirmer, monitor=monitor, dry_run=dry_run)
+
+
+class GuiAgentRunner:
+    """Call it with a :class:`RunRequest`; run :meth:`load` first (on a worker) to load the model."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: AppPaths,
+        confirmer: Confirmer,
+        *,
+        model_factory: Callable[[Settings, AppPaths], ModelClient] = _default_model_factory,
+        session_factory: SessionFactory = _default_session_factory,
+    ) -> None:
+        self._settings = settings
+        self._paths = paths
+        self._confirmer = confirmer
+        self._model_factory = model_factory
+        self._session_factory = session_factory
+        self._model: ModelClient | None = None
+        self._loaded = threading.Event()
+        self._problem = ""
+
+    @property
+    def configured(self) -> bool:
+        model = self._settings.model
+        return bool(model.remote_url or model.model)
+
+    def load(self, cancel: CancelToken) -> Iterator[str]:
+        """Status source: load the model, yielding status lines (runs on a worker thread)."""
+        try:
+            if not self.configured:
+                self._problem = (
+                    "no model configured: run `omnidesk models pull`, or set the model in Settings and restart"
+                )
+                yield "not configured — run `omnidesk models pull`"
+                return
+            where = self._settings.model.remote_url or self._settings.model.model
+            yield f"loading {where}…"
+            self._model = self._model_factory(self._settings, self._paths)
+            yield f"{self._model.capabilities.name} · ready"
+        except Exception as exc:
+            self._problem = f"the model failed to load: {exc}"
+            raise
+        finally:
+            self._loaded.set()
+
+    def close(self) -> None:
+        model, self._model = self._model, None
+        if model is not None:
+            model.close()
+
+    def __call__(self, request: RunRequest, cancel: CancelToken) -> Iterator[Step]:
+        model = self._wait_for_model(cancel)
+        if model is None:
+            return  # stopped while the model was loading
+        task = request.task
+        if request.voice is not None:
+            heard = self._transcribe(model, request, cancel)
+            if heard is None:
+                return  # stopped while listening
+            task = heard
+            log.info("spoken task transcribed (%d characters)", len(task))
+        monitor = request.monitor.name if request.monitor is not None else None
+        session = self._session_factory(
+            self._settings, model=_Borrowed(model), confirmer=self._confirmer, monitor=monitor, dry_run=request.dry_run
+        )
+        with session:
+            yield from session.agent.run(task, cancel)
+
+    def _wait_for_model(self, cancel: CancelToken) -> ModelClient | None:
+        while not self._loaded.wait(0.1):
+            if cancel.cancelled:
+                return None
+        if self._model is None:
+            raise ConfigError(self._problem or "the model is not loaded; see the status bar")
+        return self._model
+
+    def _transcribe(self, model: ModelClient, request: RunRequest, cancel: CancelToken) -> str | None:
+        assert request.voice is not None
+        if not model.capabilities.audio:
+            raise ModelCapabilityError(
+                f"{model.capabilities.name} cannot hear: load a model with an audio mmproj, or type the task"
+            )
+        parts = (AudioPart(request.voice), TextPart(TRANSCRIBE_PROMPT))
+        reply = model.generate(
+            ModelRequest((ChatMessage("user", parts),), max_tokens=200, temperature=0.0), cancel=cancel
+        )
+        if reply.stop_reason == "cancelled" or cancel.cancelled:
+            return None
+        text = " ".join(reply.text.split())
+        if not text:
+            raise ModelCapabilityError("the model heard no instruction in the recording; speak again or type it")
+        typed = "" if request.task.startswith("(spoken task") else request.task.strip()
+        return f"{text}\n(typed with it: {typed})" if typed else text
