@@ -1,0 +1,135 @@
+"""Agent step overhead and parser throughput, against baselines measured in the same run.
+
+    .venv/bin/python bench/bench_agent.py [--steps 200] [--parses 20000]
+
+- step overhead: one full ``Agent`` step (observe → prompt → instant model → parse → safety → map →
+  act on a recording device → settle) on 1920×1080 frames with the runtime's real overview images, as
+  a median in ms (budget ≤ 50 ms) and as a ratio to the baseline of only making the overview image;
+- parser throughput: outputs per second for each parser, as a ratio to ``json.loads`` of a same-sized
+  JSON action (the cheapest possible parse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from omnidesk.agent.actions import Click, Point
+from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.loop import Agent
+from omnidesk.agent.parsing import Parsed, parser_for
+from omnidesk.agent.ports import CancelToken, Frame, Observation, SettleResult
+from omnidesk.runtime.images import overview_image
+from tests.fakes import FakeModel, RecordingInputDevice, ScriptedConfirmer
+
+MONITOR = MonitorInfo(1, "bench", Rect(0, 0, 1920, 1080), primary=True)
+
+
+class Clock:
+    def monotonic(self) -> float:
+        return time.perf_counter()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def wall_time(self) -> float:
+        return time.time()
+
+
+class OverviewSampler:
+    """Every observation: a new 1080p frame turned into the runtime's letterboxed overview."""
+
+    def __init__(self, size: int) -> None:
+        rng = np.random.default_rng(0)
+        self._frames = [rng.integers(0, 255, (1080, 1920, 4), dtype=np.uint8) for _ in range(4)]
+        self._n = 0
+        self._size = size
+
+    @property
+    def monitor(self) -> MonitorInfo:
+        return MONITOR
+
+    def observe(self, *, force_keyframe: bool = False) -> Observation:
+        self._n += 1
+        frame = Frame(self._frames[self._n % 4], time.monotonic(), MONITOR, self._n)
+        return Observation((overview_image(frame, self._size),), frame.timestamp, True, 1.0)
+
+    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
+        return SettleResult(True, 0.0)
+
+
+def bench_steps(steps: int) -> None:
+    sampler = OverviewSampler(512)
+    baseline = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        sampler.observe()
+        baseline.append(time.perf_counter() - t0)
+    replies = [
+        f"Step.\n## Action:\nclick\n## Code:\npyautogui.click(x={0.1 + (i % 7) / 10:.3f}, y=0.5)" for i in range(steps)
+    ]
+    agent = Agent(
+        FakeModel(replies, chunk=64),
+        sampler,
+        RecordingInputDevice(),
+        ScriptedConfirmer(),
+        Clock(),
+        AgentConfig(),
+        SafetyConfig(max_steps=steps, loop_repeats=1000),
+    )
+    durations = []
+    t0 = time.perf_counter()
+    for step in agent.run("bench", CancelToken()):
+        now = time.perf_counter()
+        if step.status == "acted":
+            durations.append(now - t0)
+        t0 = now
+    median, base = statistics.median(durations), statistics.median(baseline)
+    print(f"step overhead: median {median * 1000:.1f} ms over {len(durations)} steps (budget 50 ms)")
+    print(f"  baseline (overview image only): {base * 1000:.1f} ms; ratio {median / base:.2f}x")
+
+
+def bench_parsers(parses: int) -> None:
+    action = Click(point=Point(x=0.412, y=0.218, space="fraction"))
+    json_text = parser_for("json").render(Parsed(action, "the OK button"))
+    start = time.perf_counter()
+    for _ in range(parses):
+        json.loads(json_text)
+    base = parses / (time.perf_counter() - start)
+    print(f"parser throughput (baseline json.loads: {base:,.0f}/s)")
+    configs = {
+        "nemotron": ("nemotron", None, action),
+        "json": ("json", "fraction", action),
+        "qwen": ("qwen", "thousandths", Click(point=Point(x=412, y=218, space="thousandths"))),
+        "uitars": ("uitars", "image_pixels", Click(point=Point(x=412, y=218, space="image_pixels"))),
+    }
+    for name, (fmt, convention, act) in configs.items():
+        parser = parser_for(fmt, convention)  # type: ignore[arg-type]
+        text = parser.render(Parsed(act, "the OK button"))
+        start = time.perf_counter()
+        for _ in range(parses):
+            parser.parse(text)
+        rate = parses / (time.perf_counter() - start)
+        print(f"  {name:9s} {rate:>10,.0f}/s  ratio to json.loads {rate / base:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--parses", type=int, default=20000)
+    args = parser.parse_args()
+    bench_steps(args.steps)
+    bench_parsers(args.parses)
+
+
+if __name__ == "__main__":
+    main()
