@@ -18,13 +18,19 @@ from typing import TYPE_CHECKING
 
 from omnidesk.agent.errors import PerceptionError
 from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.ports import Microphone
 from omnidesk.app.settings import AppPaths, Settings
 
-__all__ = ["EXIT_NO_DISPLAY", "qt_monitors", "run_gui"]
+__all__ = ["EXIT_NO_DISPLAY", "FIRST_RUN_TEXT", "qt_monitors", "run_gui"]
 
 log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
+FIRST_RUN_TEXT = (
+    "Welcome to Omnidesk. No model is set up yet.\n\n"
+    "Download the omni model with `omnidesk models pull` in a terminal, or open Settings → Model and "
+    "point it at a GGUF file (or an OpenAI-compatible engine), then start Omnidesk again."
+)
 
 if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check comes first)
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
@@ -65,6 +71,7 @@ def run_gui(
     build_runner: Callable[[QtConfirmer], Runner | None] | None = None,
     status_source: StatusSource | None = None,
     monitors: Sequence[MonitorInfo] | None = None,
+    microphone: Microphone | None = None,
     environ: Mapping[str, str] | None = None,
     argv: Sequence[str] = ("omnidesk",),
 ) -> int:
@@ -110,7 +117,10 @@ def run_gui(
         tray=tray,
         hotkeys=None if hotkeys_problem else hotkeys,
         paths=paths,
+        microphone=microphone,
     )
+    if agent_runner is not None and not agent_runner.configured:
+        window.preview.clear(FIRST_RUN_TEXT)
     if hotkeys_problem is not None:
         window.state_label.setText(f"No global hotkeys: {hotkeys_problem}")
     log.info("GUI started (settings in %s, tray: %s)", paths.settings_file, tray is not None)

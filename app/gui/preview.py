@@ -44,6 +44,10 @@ class PreviewWidget(QWidget):
     def overlay(self) -> Overlay | None:
         return self._overlay
 
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(960, 540)
 
@@ -87,7 +91,8 @@ class PreviewWidget(QWidget):
             painter.setOpacity(0.5)
             painter.drawPixmap((self.width() - 96) // 2, self.height() // 2 - 130, logo)
             painter.setOpacity(1.0)
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, text)
+            area = self.rect().adjusted(40, 0, -40, 0)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
             painter.end()
             return
         painter.drawImage(self.image_rect(), self._picture)

@@ -13,7 +13,7 @@ import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
-from omnidesk.app.gui.app import EXIT_NO_DISPLAY, qt_monitors, run_gui
+from omnidesk.app.gui.app import EXIT_NO_DISPLAY, FIRST_RUN_TEXT, qt_monitors, run_gui
 from omnidesk.app.gui.main_window import MainWindow
 from omnidesk.app.settings import AppPaths, Settings
 from tests.app.gui.scripts import ScriptedRun, click_step
@@ -78,6 +78,28 @@ def test_run_gui_opens_the_window_runs_a_task_and_returns_on_close(qtbot, qapp, 
     assert run.requests[0].task == "say hi"
     assert run.requests[0].monitor == qt_monitors()[0]
     assert qt_monitors()[0].geometry.width == 1920
+
+
+@pytest.mark.desktop
+def test_without_a_model_the_window_shows_the_first_run_panel(qtbot, qapp, tmp_path: Path) -> None:
+    seen: dict[str, str] = {}
+
+    def inspect() -> None:
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        seen.update(placeholder=window.preview.placeholder, model=window.model_label.text())
+        window.close()
+
+    def wait_for_status() -> None:
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        if "not configured" in window.model_label.text():
+            inspect()
+        else:
+            QTimer.singleShot(20, wait_for_status)
+
+    QTimer.singleShot(50, wait_for_status)
+    assert run_gui(Settings(), _paths(tmp_path), environ={"DISPLAY": os.environ["DISPLAY"]}) == 0
+    assert seen["placeholder"] == FIRST_RUN_TEXT
+    assert seen["model"] == "Model: not configured — run `omnidesk models pull`"
 
 
 @pytest.mark.desktop
