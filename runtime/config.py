@@ -69,9 +69,7 @@ class EvsConfig(BaseModel):
     prune_rate: float | None = Field(
         default=None, ge=0, lt=1, description="Keep only the top 1-q changed patches (None = threshold)."
     )
-    keyframe_change: float = Field(
-        default=0.5, gt=0, le=1, description="Changed share that forces a keyframe."
-    )
+    keyframe_change: float = Field(default=0.5, gt=0, le=1, description="Changed share that forces a keyframe.")
     keyframe_seconds: float = Field(default=10.0, gt=0, description="A keyframe at least this often.")
     max_crops: int = Field(default=4, ge=0, le=16)
 
@@ -81,6 +79,9 @@ class AudioConfig(BaseModel):
 
     device: str = Field(default="", description="Input device name (substring); empty = default.")
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_hangover_seconds: float = Field(
+        default=0.4, gt=0, le=5, description="Silence that ends an utterance (pauses between words are shorter)."
+    )
     max_utterance_seconds: float = Field(default=30.0, gt=0)
 
 
