@@ -21,6 +21,7 @@ from omnidesk.app.cli_options import CliContext, get_context
 from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
+from omnidesk.app.commands import models as models_command
 from omnidesk.app.commands import run as run_command
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
@@ -39,7 +40,7 @@ cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (ask_command, config_command, doctor_command, run_command):
+for _module in (ask_command, config_command, doctor_command, models_command, run_command):
     _module.register(cli)
 
 

@@ -1,0 +1,50 @@
+"""``omnidesk models pull|list|verify|remove`` against a local Hub mirror, then ``ask`` with the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.hub_server import hub_server
+from tests.models.plugin import TinyModel
+
+pytestmark = pytest.mark.model
+
+
+def test_pull_then_ask_then_verify_and_remove(tiny_omni: TinyModel, tmp_path: Path) -> None:
+    assert tiny_omni.mmproj is not None
+    repo = {
+        "ggml-org/NVIDIA-Nemotron-3-Nano-Omni": {
+            "NVIDIA-Nemotron-3-Nano-Omni-Q4_K_M.gguf": tiny_omni.model,
+            "mmproj-NVIDIA-Nemotron-3-Nano-Omni-f16.gguf": tiny_omni.mmproj,
+        }
+    }
+    env = isolated_env(tmp_path)
+    with hub_server(repo) as (endpoint, _):
+        pulled = run_cli(["models", "pull", "--endpoint", endpoint], env)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "nemotron-3-nano-omni-Q4_K_M" in pulled.stdout
+
+    listed = json.loads(run_cli(["models", "list", "--json"], env).stdout)
+    assert [m["name"] for m in listed] == ["nemotron-3-nano-omni-Q4_K_M"]
+    assert listed[0]["mmproj"].endswith("mmproj-NVIDIA-Nemotron-3-Nano-Omni-f16.gguf")
+
+    # The pulled model became the configured one: ask needs no --model.
+    asked = run_cli(["ask", "hello?", "--json", "--max-tokens", "3", "--seed", "1"], env)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["model"] == "omnidesk-tiny-nemotron-h-moe"
+
+    verified = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M", "--json"], env)
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
+    model_file = Path(listed[0]["model"])
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    broken = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M"], env)
+    assert broken.returncode == 1 and "DAMAGED" in broken.stdout
+
+    removed = run_cli(["models", "remove", "nemotron-3-nano-omni-Q4_K_M", "--yes"], env)
+    assert removed.returncode == 0 and json.loads(run_cli(["models", "list", "--json"], env).stdout) == []
+    missing = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M"], env)
+    assert missing.returncode == 2 and "no model named" in missing.stderr
