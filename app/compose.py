@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnidesk.agent.errors import OmnideskError
-from omnidesk.agent.ports import Confirmer, FrameSampler, InputDevice, ModelClient, MonitorInfo, TokenDelta
+from omnidesk.agent.ports import (
+    Confirmer,
+    FrameSampler,
+    InputDevice,
+    ModelClient,
+    MonitorInfo,
+    Rect,
+    TokenDelta,
+)
 from omnidesk.app.cli_options import ModelOptions
 from omnidesk.app.doctor import Check
 from omnidesk.app.settings import AppPaths, Settings
@@ -22,13 +30,21 @@ from omnidesk.runtime.llama.gguf_file import GGUFFile
 if TYPE_CHECKING:
     from omnidesk.agent.loop import Agent
     from omnidesk.agent.parsing import OutputParser
+    from omnidesk.runtime.audio import SoundDeviceMicrophone
+    from omnidesk.runtime.capture import CaptureStream, MssScreen
+    from omnidesk.runtime.evs_sampler import EvsSampler
 
 __all__ = [
     "AgentSession",
+    "ScreenCapture",
     "SystemClock",
     "agent_parser_for",
     "build_agent_session",
+    "build_capture",
+    "build_microphone",
     "build_model_client",
+    "build_sampler",
+    "build_screen",
     "find_mmproj",
     "model_checks",
     "resolve_model_path",
@@ -312,3 +328,81 @@ def build_agent_session(
     except BaseException:
         _close_all(closers)
         raise
+
+
+# --- perception: screen, sampler, microphone (`record`, `evs`, voice) -------------------------------
+
+
+@dataclass
+class ScreenCapture:
+    """A started capture stream of one monitor and what it needs closed (window inspector, stream)."""
+
+    screen: MssScreen
+    stream: CaptureStream
+    monitor: MonitorInfo
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        _close_all(self.closers)
+
+
+def build_screen(settings: Settings, *, mask_own_windows: bool = True) -> MssScreen:
+    """The mss screen with RandR names, per-output scales from settings, and the privacy mask."""
+    import os
+
+    from omnidesk.runtime.capture import MssScreen
+    from omnidesk.runtime.display import require_x11
+    from omnidesk.runtime.windows import WindowMask, X11WindowInspector
+
+    require_x11(os.environ)
+    own = [os.getpid()] if mask_own_windows else []
+    mask = WindowMask(X11WindowInspector(), settings.safety.deny_windows, own_pids=own)
+    return MssScreen(settings.capture.scale, mask=mask)
+
+
+def build_capture(
+    settings: Settings,
+    *,
+    monitor: int | str | None = None,
+    fps: float | None = None,
+    buffer_frames: int | None = None,
+    allow_desktop: bool = False,
+) -> ScreenCapture:
+    """A started capture stream of the chosen monitor (``--monitor N``, a RandR name, or the primary)."""
+    from omnidesk.runtime.capture import CaptureStream, resolve_monitor
+
+    screen = build_screen(settings)
+    try:
+        monitors = screen.monitors()
+        selector = monitor if monitor is not None else settings.capture.monitor
+        index = resolve_monitor(monitors, selector, allow_desktop=allow_desktop)
+    except BaseException:
+        screen.close()
+        raise
+    stream = CaptureStream(
+        screen,
+        monitor=index,
+        fps=fps or settings.capture.fps,
+        buffer_frames=buffer_frames or settings.capture.buffer_frames,
+    ).start()
+    capture = ScreenCapture(screen, stream, MonitorInfo(index, "", Rect(0, 0, 0, 0)), [screen.close, stream.stop])
+    try:
+        capture.monitor = stream.wait_frame(0).monitor
+    except BaseException:
+        capture.close()
+        raise
+    return capture
+
+
+def build_sampler(settings: Settings, capture: ScreenCapture, *, image_size: int, tokens_per_image: int) -> EvsSampler:
+    """EVS over a capture stream, with images of the model's size."""
+    from omnidesk.runtime.evs_sampler import EvsSampler
+
+    return EvsSampler(capture.stream, settings.evs, image_size=image_size, tokens_per_image=tokens_per_image)
+
+
+def build_microphone(settings: Settings) -> SoundDeviceMicrophone:
+    """The microphone from settings; opening it (first use) raises NoMicrophoneError when there is none."""
+    from omnidesk.runtime.audio import SoundDeviceMicrophone
+
+    return SoundDeviceMicrophone(settings.audio)

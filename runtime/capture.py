@@ -124,6 +124,12 @@ class MssScreen:
             sct.close()
             self._local.sct = None
 
+    def close(self) -> None:
+        """Close this thread's mss instance and the mask's X connection."""
+        self.release_thread()
+        if self._mask is not None:
+            self._mask.close()
+
     def monitors(self) -> list[MonitorInfo]:
         """Every single monitor (mss index 1..n), named and flagged primary from RandR; fresh each call."""
         import mss

@@ -200,6 +200,12 @@ class WindowMask:
         self._patterns = [re.compile(p, re.IGNORECASE) for p in patterns]
         self._own_pids = frozenset(own_pids)
 
+    def close(self) -> None:
+        """Close the inspector's X connection, if it has one."""
+        close = getattr(self._inspector, "close", None)
+        if callable(close):
+            close()
+
     def is_denied(self, info: WindowInfo) -> bool:
         if info.pid is not None and info.pid in self._own_pids:
             return True

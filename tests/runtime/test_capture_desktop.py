@@ -133,3 +133,19 @@ def test_own_windows_are_masked_without_a_window_manager(x_display: object, targ
     assert {"Omnidesk", "Other"} <= titles
     assert _black(frame, own.widget_rect("window")) == 1.0
     assert_widget_colors(frame, other)
+
+
+def test_composition_root_builds_a_masked_capture(x_display: object, target_app: Launcher) -> None:
+    from omnidesk.app.compose import build_capture
+    from omnidesk.app.settings import Settings
+
+    secret = target_app(x=100, y=100, width=400, height=300, title="Bitwarden Vault")
+    normal = target_app(x=700, y=100, width=500, height=400, title="Editor")
+    capture = build_capture(Settings(), fps=5)
+    try:
+        frame = capture.stream.wait_frame(0, timeout=5)
+    finally:
+        capture.close()
+    assert capture.monitor.index == 1 and capture.monitor.geometry == Rect(0, 0, 1920, 1080)
+    assert _black(frame, secret.widget_rect("window")) == 1.0
+    assert_widget_colors(frame, normal)
