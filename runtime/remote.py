@@ -87,8 +87,6 @@ def encode_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
                 else:
                     parts.append({"type": "text", "text": part.text})
             elif isinstance(part, ImagePart):
-                if part.image.label:
-                    parts.append({"type": "text", "text": part.image.label + "\n"})
                 parts.append({"type": "image_url", "image_url": {"url": _png_data_url(part.image.pixels)}})
             elif isinstance(part, AudioPart):
                 parts.append({"type": "input_audio", "input_audio": {"data": _wav_base64(part), "format": "wav"}})

@@ -59,14 +59,8 @@ def _content(parts: tuple[Part, ...], media: list[Media], cache_seen: list[bool]
     for part in parts:
         if isinstance(part, TextPart):
             pieces.append(part.text.replace(MEDIA_MARKER, _SAFE_MARKER))
-        elif isinstance(part, ImagePart):
-            label = part.image.label
-            if label:
-                pieces.append(label.replace(MEDIA_MARKER, _SAFE_MARKER) + "\n")
-            pieces.append(MEDIA_MARKER)
-            media.append(part)
-        elif isinstance(part, AudioPart):
-            pieces.append(MEDIA_MARKER)
+        elif isinstance(part, ImagePart | AudioPart):
+            pieces.append(MEDIA_MARKER)  # captions are the prompt builder's TextParts, not ours
             media.append(part)
         elif isinstance(part, CachePoint) and not cache_seen[0]:
             pieces.append(_CACHE_SENTINEL)

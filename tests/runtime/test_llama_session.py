@@ -95,10 +95,10 @@ def test_same_seed_same_tokens_across_sessions(session: OmniSession, tiny_omni: 
 
 def test_media_chunks_add_tokens(session: OmniSession) -> None:
     base = session.generate(_step("task: listen\n", max_tokens=1, seed=1)).prompt_tokens
-    one_image = session.generate(_step("task: listen\n", _image(2, label=False), max_tokens=1, seed=1)).prompt_tokens
+    one_image = session.generate(_step("task: listen\n", _image(2), max_tokens=1, seed=1)).prompt_tokens
     one_s = session.generate(_step("task: listen\n", _audio(1.0), max_tokens=1, seed=1)).prompt_tokens
     two_s = session.generate(_step("task: listen\n", _audio(2.0), max_tokens=1, seed=1)).prompt_tokens
-    # A 32x32 image is 4 tokens; audio is about 12.5 tokens per second.
+    # A 32x32 image is 4 tokens (its label is not injected); audio is about 12.5 tokens per second.
     assert one_image - base == 4
     assert 10 <= one_s - base <= 16
     assert 22 <= two_s - base <= 29
