@@ -2,7 +2,8 @@
 
 The model loads once, on a worker (``load`` is the window's status source); each run then builds an
 agent session (capture + EVS + input) for the monitor and dry-run choice of the request, lending it the
-model so that closing the session does not unload it. A spoken task is first turned into text by the
+model so that closing the session does not unload it; every run is recorded as a trajectory bundle
+in the data dir's ``runs/`` (what the History panel shows). A spoken task is first turned into text by the
 omni model itself (the recording goes in as an ``AudioPart``), then run like a typed one.
 """
 
@@ -108,12 +109,14 @@ class GuiAgentRunner:
         *,
         model_factory: Callable[[Settings, AppPaths], ModelClient] = _default_model_factory,
         session_factory: SessionFactory = _default_session_factory,
+        record: bool = True,
     ) -> None:
         self._settings = settings
         self._paths = paths
         self._confirmer = confirmer
         self._model_factory = model_factory
         self._session_factory = session_factory
+        self._record = record
         self._model: ModelClient | None = None
         self._loaded = threading.Event()
         self._problem = ""
@@ -163,7 +166,32 @@ class GuiAgentRunner:
             self._settings, model=_Borrowed(model), confirmer=self._confirmer, monitor=monitor, dry_run=request.dry_run
         )
         with session:
-            yield from session.agent.run(task, cancel)
+            if not self._record:
+                yield from session.agent.run(task, cancel)
+                return
+            meta = {"model": model.capabilities.name, "monitor": session.monitor.name, "dry_run": request.dry_run}
+            yield from self._recorded(session.agent.run(task, cancel), task, meta)
+
+    def _recorded(self, steps: Iterator[Step], task: str, meta: dict[str, object]) -> Iterator[Step]:
+        """Pass the steps on while writing the run's trajectory bundle (the History panel reads them)."""
+        from omnidesk.agent.trajectory import TrajectoryWriter
+        from omnidesk.app.commands.run import bundle_folder
+        from omnidesk.runtime.png import CvPngEncoder
+
+        writer = TrajectoryWriter(bundle_folder(self._paths.runs_dir, task), task, encoder=CvPngEncoder(), meta=meta)
+        last = ""
+        try:
+            for step in steps:
+                writer.record(step)
+                last = step.status
+                yield step
+        except GeneratorExit:  # the worker stopped the run between steps
+            writer.close("stopped")
+            raise
+        except BaseException as exc:
+            writer.close("crashed", f"{type(exc).__name__}: {exc}")
+            raise
+        writer.close("finished" if last == "finished" else "stopped")
 
     def _wait_for_model(self, cancel: CancelToken) -> ModelClient | None:
         while not self._loaded.wait(0.1):

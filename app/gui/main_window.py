@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
-from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
@@ -22,6 +22,7 @@ from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
 from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
 from omnidesk.app.gui.describe import describe_action
+from omnidesk.app.gui.history import HistoryPanel
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
 from omnidesk.app.gui.settings_dialog import SettingsDialog
@@ -81,6 +82,8 @@ class MainWindow(QMainWindow):
         self.preview = PreviewWidget(self)
         self.timeline = TimelineWidget(self)
         self.details = StepDetails(self)
+        self.history = HistoryPanel(paths.runs_dir if paths is not None else None, self)
+        self.side_tabs = QTabWidget(self)
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
         self.model_label.setObjectName("model_status")
@@ -108,9 +111,11 @@ class MainWindow(QMainWindow):
         side.addWidget(_titled("Steps", self.timeline))
         side.addWidget(_titled("Selected step", self.details))
         side.setSizes([520, 300])
+        self.side_tabs.addTab(side, "This run")
+        self.side_tabs.addTab(self.history, "History")
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(_titled("Live view", self.preview))
-        split.addWidget(side)
+        split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([1150, 700])
@@ -145,6 +150,8 @@ class MainWindow(QMainWindow):
         self.confirm_bar.confirmed.connect(confirmer.reply_confirmation)
         self.confirm_bar.answered.connect(confirmer.reply_question)
         self.timeline.step_selected.connect(self._on_step_selected)
+        self.history.rerun_requested.connect(self._on_rerun_requested)
+        self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
             self.tray.pause_toggled.connect(controller.set_paused)
@@ -233,8 +240,19 @@ class MainWindow(QMainWindow):
         if isinstance(exc, BaseException):
             self.reporter.report(exc)
 
+    def _on_rerun_requested(self, task: str) -> None:
+        self.task_bar.task_edit.setText(task)
+        self.side_tabs.setCurrentIndex(0)
+        self.task_bar.task_edit.setFocus()
+
+    def _on_side_tab_changed(self, index: int) -> None:
+        if self.side_tabs.widget(index) is self.history:
+            self.history.refresh()
+
     def _on_run_finished(self, outcome: str) -> None:
         self.confirm_bar.dismiss()
+        if self.side_tabs.currentWidget() is self.history:
+            self.history.refresh()
         steps = self.timeline.topLevelItemCount()
         self._set_idle(f"Run {outcome} after {steps} step{'s' if steps != 1 else ''}")
         self.come_back()
