@@ -227,6 +227,9 @@ class OmniSession:
                 if answer_cut is not None:
                     stop_reason = "stop"
                     break
+                if n_past + 1 > self._engine.options.n_ctx:
+                    log.warning("the context (%d tokens) is full; the answer is cut", n_past)
+                    break  # "length": the context ran out before max_tokens
                 n_past = self._engine.evaluate([token], n_past, logits_last=True, stats=stats)
         except Aborted:
             stop_reason = "cancelled"

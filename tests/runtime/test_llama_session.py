@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from omnidesk.agent.errors import ModelCapabilityError
+from omnidesk.agent.errors import ModelCapabilityError, ModelError
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import (
     AudioClip,
@@ -191,3 +191,13 @@ def test_cancel_mid_decode_returns_promptly_and_session_recovers(tiny_omni: Tiny
         assert again.reused_tokens > 0  # the last good snapshot (the step-1 prefix) was kept
         expected = reference.generate(follow)
         assert (again.text, again.reasoning) == (expected.text, expected.reasoning)
+
+
+def test_full_context_ends_with_length(tiny_omni: TinyModel) -> None:
+    with OmniSession.open(tiny_omni.model, None, n_ctx=128) as s:
+        reply = s.generate(ModelRequest((ChatMessage.text("user", "x" * 40),), max_tokens=500, seed=1))
+        assert reply.stop_reason == "length" and reply.prompt_tokens + reply.completion_tokens <= 129
+        with pytest.raises(ModelError, match="context"):
+            s.generate(ModelRequest((ChatMessage.text("user", "y" * 400),), max_tokens=5))
+        again = s.generate(ModelRequest((ChatMessage.text("user", "z"),), max_tokens=3, seed=1))
+        assert again.stop_reason in ("stop", "length") and again.completion_tokens >= 1
