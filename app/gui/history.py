@@ -10,6 +10,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -26,7 +27,7 @@ __all__ = ["HistoryPanel", "list_runs"]
 
 log = logging.getLogger(__name__)
 
-_PICTURE_HEIGHT = 220
+_PICTURE_HEIGHT = 260
 
 
 def list_runs(runs_dir: Path) -> list[Path]:
@@ -71,6 +72,13 @@ class HistoryPanel(QWidget):
         self.steps = QTreeWidget(self)
         self.steps.setHeaderLabels(["#", "Action", "Status"])
         self.steps.setRootIsDecorated(False)
+        for tree, stretch in ((self.runs, 1), (self.steps, 1)):
+            header = tree.header()
+            assert header is not None
+            header.setStretchLastSection(False)
+            for column in range(tree.columnCount()):
+                mode = QHeaderView.ResizeMode.Stretch if column == stretch else QHeaderView.ResizeMode.ResizeToContents
+                header.setSectionResizeMode(column, mode)
         self.picture = QLabel("Select a run, then a step", self)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumHeight(_PICTURE_HEIGHT)

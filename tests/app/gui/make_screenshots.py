@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
+from omnidesk.agent.actions import Click, Done, Hotkey, Point, TypeText
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 from omnidesk.agent.ports import ConfirmationRequest, ModelImage, Observation, Step
+from omnidesk.app.settings import AppPaths
 from tests.rig.xserver import start_xvfb
 
 MONITOR = MonitorInfo(1, "DP-1", Rect(0, 0, 1920, 1080), primary=True)
@@ -125,7 +126,22 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
     ]
 
 
-def main(out: Path) -> None:
+def _history(paths: AppPaths, steps: list[Step]) -> None:
+    """Two past runs in the data dir, written the way GUI runs are recorded."""
+    from omnidesk.agent.trajectory import TrajectoryWriter
+    from omnidesk.runtime.png import CvPngEncoder
+
+    done = Step(3, "", 6.0, "finished", {"model": 1.2}, action=Done(answer="dark mode is on"), result="done")
+    for folder, task, finished in [
+        ("20261124-091502-open-the-downloads-folder", "open the downloads folder", False),
+        ("20261125-101502-turn-on-dark-mode-and-apply", "turn on dark mode and apply", True),
+    ]:
+        with TrajectoryWriter(paths.runs_dir / folder, task, encoder=CvPngEncoder()) as writer:
+            for step in [*steps[:2], done] if finished else steps[:1]:
+                writer.record(step)
+
+
+def main(out: Path, data: Path) -> None:
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 
@@ -153,7 +169,9 @@ def main(out: Path) -> None:
 
     settings = Settings()
     settings.gui.hide_during_run = False
-    window = MainWindow(settings, run, monitors=[MONITOR, OTHER], confirmer=confirmer)
+    paths = AppPaths(data / "config", data / "data", data / "run")
+    _history(paths, steps)
+    window = MainWindow(settings, run, monitors=[MONITOR, OTHER], confirmer=confirmer, paths=paths)
     window.setGeometry(0, 0, 1920, 1080)
     window.model_label.setText("Model: Nemotron 3 Nano Omni · Q4_K_M · ready")
     window.show()
@@ -188,6 +206,14 @@ def main(out: Path) -> None:
         dialog.grab().save(str(out / "settings.png"))
         print("wrote", out / "settings.png")
         dialog.reject()
+        window.controller.run_finished.connect(lambda _outcome: QTimer.singleShot(300, history))
+        window.controller.stop()
+
+    def history() -> None:
+        window.side_tabs.setCurrentWidget(window.history)
+        window.history.runs.setCurrentItem(window.history.runs.topLevelItem(0))
+        window.history.steps.setCurrentItem(window.history.steps.topLevelItem(1))
+        shoot("history.png")
         window.close()
 
     QTimer.singleShot(500, idle)
@@ -200,6 +226,6 @@ if __name__ == "__main__":
         server = start_xvfb(Path(tmp))
         os.environ["DISPLAY"] = server.display
         try:
-            main(target)
+            main(target, Path(tmp))
         finally:
             server.stop()

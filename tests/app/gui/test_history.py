@@ -62,7 +62,7 @@ def test_history_panel_shows_runs_steps_and_pictures_and_reruns(qtbot, tmp_path)
     assert history.steps.topLevelItem(0).text(1) == "click"
     history.steps.setCurrentItem(history.steps.topLevelItem(0))
     pixmap = history.picture.pixmap()
-    assert pixmap is not None and not pixmap.isNull() and pixmap.height() == 220
+    assert pixmap is not None and not pixmap.isNull() and pixmap.height() == 260
     history.rerun_button.click()
     assert window.task_bar.task_edit.text() == "click the middle"
     assert window.side_tabs.currentIndex() == 0
