@@ -286,3 +286,17 @@ def test_gui_stays_responsive_during_a_50_step_run(qtbot, make_window) -> None:
     assert window.timeline.topLevelItemCount() == 50
     assert len(ticks) > 10 and worst < 0.5
     QApplication.processEvents()
+
+
+def test_the_real_error_view_opens_a_non_modal_box_with_the_trace(qtbot, make_window) -> None:
+    from PyQt6.QtWidgets import QMessageBox
+
+    from omnidesk.app.gui.crash import message_box_view
+
+    window, _ = make_window(ScriptedRun([]))
+    message_box_view(window)("Omnidesk hit a bug", "An unexpected error happened", "Traceback: here")
+    box = next(w for w in window.findChildren(QMessageBox) if w.isVisible())
+    assert box.windowTitle() == "Omnidesk hit a bug" and box.text() == "An unexpected error happened"
+    assert box.detailedText() == "Traceback: here"
+    assert box.windowModality() != Qt.WindowModality.ApplicationModal  # open(), not exec(): nothing blocks
+    box.close()
