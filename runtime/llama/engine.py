@@ -75,6 +75,7 @@ class EngineOptions:
     n_ubatch: int = 128
     n_threads: int = 1
     n_gpu_layers: int = 0
+    experts_on_cpu: bool = False
 
 
 @dataclass(slots=True)
@@ -123,6 +124,12 @@ class Engine:
         self._batch: Any = None
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = options.n_gpu_layers
+        self._overrides = None
+        if options.experts_on_cpu:
+            from omnidesk.runtime.llama.overrides import cpu_expert_overrides
+
+            self._overrides = cpu_expert_overrides()
+            mparams.tensor_buft_overrides = self._overrides.pointer
         self._model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), mparams)
         if not self._model:
             raise ModelLoadError(

@@ -100,6 +100,7 @@ class OmniSession:
         n_ubatch: int = 128,
         n_threads: int = 0,
         n_gpu_layers: int | None = 0,
+        experts_on_cpu: bool = False,
     ) -> OmniSession:
         """Validate the files (clear errors instead of a crash inside llama.cpp), then load them.
 
@@ -111,15 +112,17 @@ class OmniSession:
             import llama_cpp
 
             footprint = footprint_from_gguf(text.header, mm.header if mm else None, n_ctx)
-            plan = plan_offload(footprint, detect_memory(bool(llama_cpp.llama_supports_gpu_offload())))
+            memory = detect_memory(bool(llama_cpp.llama_supports_gpu_offload()))
+            plan = plan_offload(footprint, memory, can_keep_experts_on_cpu=True)
             log.info("GPU offload: %s", plan.explanation)
-            n_gpu_layers = plan.n_gpu_layers
+            n_gpu_layers, experts_on_cpu = plan.n_gpu_layers, plan.experts_on_cpu
         options = EngineOptions(
             n_ctx=n_ctx,
             n_batch=n_batch,
             n_ubatch=min(n_ubatch, n_batch),
             n_threads=n_threads or default_threads(),
             n_gpu_layers=n_gpu_layers,
+            experts_on_cpu=experts_on_cpu,
         )
         engine = Engine(model, mmproj, options)
         template = text.chat_template or load_fallback_template()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from omnidesk.runtime.llama.gguf_file import read_gguf
 from omnidesk.runtime.llama.offload import (
     DeviceMemory,
@@ -82,3 +86,20 @@ def test_default_threads_counts_physical_cores() -> None:
     assert default_threads(smt) == 3
     assert default_threads([], cpu_count=2) == 1
     assert default_threads([], cpu_count=1) == 1
+
+
+@pytest.mark.model
+def test_expert_override_is_accepted_by_libllama(tiny_omni: TinyModel, caplog: pytest.LogCaptureFixture) -> None:
+    """The ctypes override array reaches libllama (it logs each overridden tensor) and changes nothing else."""
+    from omnidesk.agent.ports import ChatMessage, ModelRequest
+    from omnidesk.runtime.llama.session import OmniSession
+
+    caplog.set_level(logging.DEBUG, logger="omnidesk.runtime.llama.native")
+    request = ModelRequest((ChatMessage.text("user", "hello"),), max_tokens=8, seed=5, temperature=1.0)
+    with OmniSession.open(tiny_omni.model, None, n_ctx=256, experts_on_cpu=True) as pinned:
+        pinned_reply = pinned.generate(request)
+    overridden = [r.getMessage() for r in caplog.records if "_exps" in r.getMessage() and "CPU" in r.getMessage()]
+    assert overridden, "libllama did not report the expert-tensor override"
+    with OmniSession.open(tiny_omni.model, None, n_ctx=256) as plain:
+        plain_reply = plain.generate(request)
+    assert (pinned_reply.text, pinned_reply.reasoning) == (plain_reply.text, plain_reply.reasoning)
