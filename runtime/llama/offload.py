@@ -138,13 +138,14 @@ def plan_offload(
     fp: ModelFootprint,
     mem: DeviceMemory,
     *,
-    can_keep_experts_on_cpu: bool = False,
+    can_keep_experts_on_cpu: bool = True,
     headroom: int = 768 * MiB,
 ) -> OffloadPlan:
     """Choose layers on the GPU (and experts on the CPU when that fits better).
 
     ``can_keep_experts_on_cpu`` says whether the loader can pin expert tensors to system RAM (libllama's
-    tensor buffer-type overrides); without it an MoE model is offloaded by whole layers. ``headroom``
+    tensor buffer-type overrides, see ``overrides.py``); without it an MoE model is offloaded by whole
+    layers. ``headroom``
     is left free on the GPU for compute buffers.
     """
     everything = fp.total_bytes

@@ -42,7 +42,7 @@ def test_big_gpu_takes_everything() -> None:
 
 def test_small_gpu_keeps_experts_in_ram_when_the_loader_can() -> None:
     mem = DeviceMemory(free_vram=8 * GiB, free_ram=64 * GiB, gpu_offload_supported=True, gpu_name="RTX 4060")
-    plan = plan_offload(NANO, mem, can_keep_experts_on_cpu=True)
+    plan = plan_offload(NANO, mem)  # the loader can pin experts (overrides.py)
     assert plan.experts_on_cpu and plan.n_gpu_layers == NANO.n_layer + 1
     assert plan.ram_bytes == sum(NANO.expert_bytes)
     assert plan.vram_bytes <= 8 * GiB
@@ -51,7 +51,7 @@ def test_small_gpu_keeps_experts_in_ram_when_the_loader_can() -> None:
 
 def test_small_gpu_offloads_whole_layers_otherwise() -> None:
     mem = DeviceMemory(free_vram=8 * GiB, free_ram=64 * GiB, gpu_offload_supported=True)
-    plan = plan_offload(NANO, mem)
+    plan = plan_offload(NANO, mem, can_keep_experts_on_cpu=False)
     assert not plan.experts_on_cpu and 0 < plan.n_gpu_layers < NANO.n_layer
     assert plan.vram_bytes <= 8 * GiB - 768 * 1024**2
     assert plan.vram_bytes + plan.ram_bytes == NANO.total_bytes
