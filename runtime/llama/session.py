@@ -23,7 +23,9 @@ from typing import Any, Literal
 
 from omnidesk.agent.errors import ModelError
 from omnidesk.agent.ports import (
+    AudioPart,
     CancelToken,
+    ImagePart,
     ModelCapabilities,
     ModelReply,
     ModelRequest,
@@ -79,6 +81,7 @@ class OmniSession:
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._warned_size = False
         self._capabilities = ModelCapabilities(
             name=name,
             vision=engine.vision,
@@ -179,6 +182,7 @@ class OmniSession:
         if grammar is not None:
             thinking = False  # the grammar constrains the whole output, so no free-text reasoning
         rendered = render_prompt(self._template, request.messages, enable_thinking=thinking)
+        self._check_image_sizes(rendered.prefix_media + rendered.suffix_media)
         abort = threading.Event()
         self._engine.abort = abort
         if cancel is not None:
@@ -273,6 +277,25 @@ class OmniSession:
                 self._snapshot = _Snapshot(keys, engine.save_state(), n_past, _count_tokens(prompt.prefix))
         n_past = engine.evaluate(prompt.suffix, n_past, logits_last=True, stats=stats)
         return n_past, reused
+
+    def _check_image_sizes(self, media: tuple[ImagePart | AudioPart, ...]) -> None:
+        size = self._capabilities.image_size
+        if not size or self._warned_size:
+            return
+        for part in media:
+            if isinstance(part, ImagePart) and part.image.pixels.shape[:2] != (size, size):
+                height, width = part.image.pixels.shape[:2]
+                log.warning(
+                    "an image of %dx%d reached the model, which resizes everything onto %dx%d: its "
+                    "ImageTransform no longer matches what the model sees (build images with "
+                    "runtime.images at the model's image_size)",
+                    width,
+                    height,
+                    size,
+                    size,
+                )
+                self._warned_size = True
+                return
 
     def _grammar(self, request: ModelRequest) -> str | None:
         if request.grammar is not None and request.json_schema is not None:

@@ -201,3 +201,13 @@ def test_full_context_ends_with_length(tiny_omni: TinyModel) -> None:
             s.generate(ModelRequest((ChatMessage.text("user", "y" * 400),), max_tokens=5))
         again = s.generate(ModelRequest((ChatMessage.text("user", "z"),), max_tokens=3, seed=1))
         assert again.stop_reason in ("stop", "length") and again.completion_tokens >= 1
+
+
+def test_non_square_image_is_flagged(tiny_omni: TinyModel, caplog: pytest.LogCaptureFixture) -> None:
+    image = _image(4).image
+    wide = replace(image, pixels=np.zeros((32, 48, 3), dtype=np.uint8), content_hash="")
+    with _fresh(tiny_omni) as s:
+        s.generate(_step("task: look\n", ImagePart(image), max_tokens=1, seed=1))
+        assert not [r for r in caplog.records if r.levelname == "WARNING"]
+        s.generate(_step("task: look\n", ImagePart(wide), max_tokens=1, seed=1))
+    assert any("48x32" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
