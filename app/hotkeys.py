@@ -9,7 +9,9 @@ pynput is imported inside :meth:`GlobalHotkeys.start`, so nothing here needs a d
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -43,11 +45,13 @@ class GlobalHotkeys(QObject):
         kill_switch(): the kill switch was pressed.
         pause_resume(): pause or resume the run.
         show_hide(): show or hide the window.
+        automation_requested(str): run the saved automation with this name.
     """
 
     kill_switch = pyqtSignal()
     pause_resume = pyqtSignal()
     show_hide = pyqtSignal()
+    automation_requested = pyqtSignal(str)
 
     def __init__(self, config: HotkeyConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -69,11 +73,13 @@ class GlobalHotkeys(QObject):
             reason = f"global hotkeys need an X11 session with the RECORD extension ({exc})"
             log.warning("%s", reason)
             return reason
-        bindings = {
+        bindings: dict[str, Callable[[], object]] = {
             to_pynput(self._config.kill_switch): self._on_kill,
             to_pynput(self._config.pause_resume): self.pause_resume.emit,
             to_pynput(self._config.show_hide): self.show_hide.emit,
         }
+        for combo, name in self._config.automations.items():
+            bindings[to_pynput(combo)] = functools.partial(self.automation_requested.emit, name)
         listener = keyboard.GlobalHotKeys(bindings)
         listener.daemon = True
         listener.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 
+from pydantic import ValidationError
 from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
@@ -17,6 +18,8 @@ from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLay
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
+from omnidesk.app.gui.automation_store import Automation, AutomationStore
+from omnidesk.app.gui.automations import AutomationsPanel
 from omnidesk.app.gui.confirm_bar import ConfirmBar
 from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
@@ -83,6 +86,8 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineWidget(self)
         self.details = StepDetails(self)
         self.history = HistoryPanel(paths.runs_dir if paths is not None else None, self)
+        self.automations = AutomationsPanel(self)
+        self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
         self.side_tabs = QTabWidget(self)
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
@@ -112,6 +117,7 @@ class MainWindow(QMainWindow):
         side.addWidget(_titled("Selected step", self.details))
         side.setSizes([520, 300])
         self.side_tabs.addTab(side, "This run")
+        self.side_tabs.addTab(self.automations, "Automations")
         self.side_tabs.addTab(self.history, "History")
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(_titled("Live view", self.preview))
@@ -151,6 +157,9 @@ class MainWindow(QMainWindow):
         self.confirm_bar.answered.connect(confirmer.reply_question)
         self.timeline.step_selected.connect(self._on_step_selected)
         self.history.rerun_requested.connect(self._on_rerun_requested)
+        self.automations.run_requested.connect(self._on_run_automation)
+        self.automations.save_requested.connect(self._on_save_automation)
+        self.automations.delete_requested.connect(self._on_delete_automation)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
@@ -170,6 +179,7 @@ class MainWindow(QMainWindow):
             self.hotkeys.kill_switch.connect(self._on_kill_switch)
             self.hotkeys.pause_resume.connect(self._on_pause_hotkey)
             self.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
+            self.hotkeys.automation_requested.connect(self._on_automation_hotkey)
 
     # --- model status ---------------------------------------------------------------------------------
 
@@ -248,6 +258,8 @@ class MainWindow(QMainWindow):
     def _on_side_tab_changed(self, index: int) -> None:
         if self.side_tabs.widget(index) is self.history:
             self.history.refresh()
+        elif self.side_tabs.widget(index) is self.automations:
+            self._refresh_automations()
 
     def _on_run_finished(self, outcome: str) -> None:
         self.confirm_bar.dismiss()
@@ -271,6 +283,51 @@ class MainWindow(QMainWindow):
         self.state_label.setText(status)
         if self.tray is not None:
             self.tray.set_state(state, f"Omnidesk — {status}")
+
+    # --- automations ---------------------------------------------------------------------------------
+
+    def _refresh_automations(self) -> None:
+        store = self.automation_store
+        self.automations.show_automations(store.list() if store is not None else [])
+
+    def _on_run_automation(self, automation: Automation) -> None:
+        if self.controller.running:
+            self.state_label.setText(f"A run is going; stop it before starting “{automation.name}”")
+            return
+        self.task_bar.task_edit.setText(automation.task)
+        self.task_bar.dry_run_box.setChecked(automation.dry_run)
+        if automation.monitor:
+            self.task_bar.select_monitor(automation.monitor)
+        self._start_run(automation.task)
+
+    def _on_automation_hotkey(self, name: str) -> None:
+        automation = self.automation_store.get(name) if self.automation_store is not None else None
+        if automation is None:
+            self.state_label.setText(f"No saved automation named “{name}” (see the Automations tab)")
+            return
+        self._on_run_automation(automation)
+
+    def _on_save_automation(self, name: str) -> None:
+        task, monitor = self.task_bar.task_edit.text().strip(), self.task_bar.selected_monitor()
+        if self.automation_store is None or not task:
+            self.state_label.setText("Type a task first, then save it under a name")
+            return
+        try:
+            automation = Automation(
+                name=name, task=task, dry_run=self.task_bar.dry_run, monitor=monitor.name if monitor else ""
+            )
+            self.automation_store.save(automation)
+        except (ValidationError, ConfigError) as exc:
+            self.state_label.setText(f"Not saved: {exc}")
+            return
+        self._refresh_automations()
+        self.automations.select(name)
+        self.state_label.setText(f"Saved “{name}”")
+
+    def _on_delete_automation(self, name: str) -> None:
+        if self.automation_store is not None:
+            self.automation_store.delete(name)
+        self._refresh_automations()
 
     # --- settings ------------------------------------------------------------------------------------
 
