@@ -22,6 +22,7 @@ from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
 from omnidesk.app.commands import models as models_command
+from omnidesk.app.commands import record as record_command
 from omnidesk.app.commands import run as run_command
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
@@ -42,6 +43,7 @@ cli = typer.Typer(
 
 for _module in (ask_command, config_command, doctor_command, models_command, run_command):
     _module.register(cli)
+record_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

@@ -1,0 +1,100 @@
+"""`omnidesk record` on the rig: the target app changing on Xvfb while espeak-ng speech plays into the mic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.rig.audio import PulseAudioRig
+from tests.rig.target_client import TargetApp
+from tests.runtime.test_audio_rig import read_wav
+from tests.runtime.test_recording import decode
+
+pytestmark = [pytest.mark.desktop, pytest.mark.audio]
+
+Launcher = Callable[..., TargetApp]
+
+
+def _omnidesk(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "OMNIDESK_CONFIG_DIR": str(tmp_path / "config"),
+        "OMNIDESK_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONWARNINGS": "error",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", _MAIN, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+_MAIN = "import sys; from omnidesk.app.cli import main; sys.argv[0] = 'omnidesk'; sys.exit(main())"
+
+
+def _best_correlation(recorded: np.ndarray, source: np.ndarray) -> float:
+    corr = np.correlate(recorded, source, mode="valid")
+    lag = int(np.argmax(np.abs(corr)))
+    return float(np.corrcoef(recorded[lag : lag + len(source)], source)[0, 1])
+
+
+def test_record_screen_and_speech(
+    x_display: object, pulse_audio: PulseAudioRig, target_app: Launcher, tmp_path: Path
+) -> None:
+    app = target_app(x=100, y=100, width=800, height=600, title="Recorded app")
+    wav = pulse_audio.speak("this is a recording test")
+    source = read_wav(wav)
+    out = tmp_path / "rec"
+    proc = _omnidesk(["record", "--seconds", "5", "--fps", "10", "--out", str(out)], tmp_path)
+    time.sleep(1.5)
+    for k in range(5):
+        app.send({"cmd": "set_text", "text": f"change {k}"})
+        time.sleep(0.1)
+    pulse_audio.play(wav)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    index = json.loads((out / "index.json").read_text())
+    assert index["complete"] and index["audio"]
+    assert (out.stat().st_mode & 0o777) == 0o700
+    frames = sum(s["frames"] for s in index["segments"])
+    assert 40 <= frames <= 55, index
+    times, keys, audio, rate = [], [], [], 16000
+    for seg in index["segments"]:
+        t, k, a, _ = decode(out / seg["file"])
+        times += t
+        keys += k
+        audio.append(a)
+    assert len(times) == frames and keys[0]
+    recorded = np.concatenate(audio)
+    assert 4.0 * rate <= len(recorded) <= 6.0 * rate
+    r = _best_correlation(recorded, source)
+    print(f"{frames} frames, {len(recorded) / rate:.2f} s audio, r={r:.3f}; {stdout.strip()}")
+    assert r >= 0.7
+
+
+def test_ctrl_c_finishes_cleanly(x_display: object, pulse_audio: PulseAudioRig, tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    proc = _omnidesk(["record", "--fps", "5", "--out", str(out), "--no-audio"], tmp_path)
+    deadline = time.monotonic() + 30
+    while not (out / "index.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    index = json.loads((out / "index.json").read_text())
+    assert index["complete"] and len(index["segments"]) == 1
+    times, _, _, _ = decode(out / index["segments"][0]["file"])
+    assert len(times) == index["segments"][0]["frames"] >= 5
+    assert "1 segments" in stdout
