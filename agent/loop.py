@@ -34,7 +34,7 @@ from omnidesk.agent.ports import (
     WindowInspector,
 )
 from omnidesk.agent.prompt import HistoryEntry, PromptBuilder, load_prompt
-from omnidesk.agent.safety import LoopDetector, SafetyPolicy, action_points, user_moved
+from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, action_points, user_moved
 from omnidesk.agent.secrets import SecretStore, fill_secrets
 
 __all__ = ["Agent", "describe_action"]
@@ -82,6 +82,7 @@ class _Run:
     model_errors: int = 0
     notes: list[str] = field(default_factory=list)
     pointer: tuple[int, int] | None = None
+    quiet_since: float = 0.0
     force_keyframe: bool = True
 
 
@@ -104,6 +105,7 @@ class Agent:
         system_prompt: str | None = None,
         model_size: tuple[int, int] | None = None,
         on_token: Callable[[TokenDelta], None] | None = None,
+        activity: UserActivity | None = None,
     ) -> None:
         self._model = model
         self._sampler = sampler
@@ -126,6 +128,7 @@ class Agent:
             self._system = system_prompt or load_prompt("nemotron_cua", convention=convention)
         self._model_size = model_size
         self._on_token = on_token
+        self._activity = activity
 
     # --- the loop ---------------------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class Agent:
         )
         run = _Run(task=task, prompt=prompt, started=self._clock.monotonic())
         run.pointer = self._input.position()
+        run.quiet_since = self._clock.monotonic()
         loops = LoopDetector(self._safety_config.loop_repeats)
         cancel.on_cancel(self._release_quietly)
         logger.info("run started: %d characters of task", len(task))
@@ -293,7 +297,7 @@ class Agent:
             return self._finish(run, step, parsed.thought, summary)
         t = self._lap(timings, "safety", t)
 
-        if self._safety_config.pause_on_user_input and user_moved(run.pointer, self._input.position()):
+        if self._safety_config.pause_on_user_input and self._user_active(run):
             return self._pause(run, base, parsed, timings, summary)
         if self._safety_config.dry_run:
             step = replace(base, status="planned", result="dry run: not carried out", timings=timings)
@@ -309,6 +313,7 @@ class Agent:
             step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=timings)
             return self._finish(run, step, parsed.thought, summary)
         run.pointer = self._input.position()
+        run.quiet_since = self._clock.monotonic()
         t = self._lap(timings, "act", t)
         settle = self._sampler.wait_settled(still_for=self._config.settle_seconds, timeout=self._config.settle_timeout)
         self._lap(timings, "settle", t)
@@ -316,6 +321,12 @@ class Agent:
             "done" if settle.settled else f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
         )
         return self._finish(run, replace(base, status="acted", result=result, timings=timings), parsed.thought, summary)
+
+    def _user_active(self, run: _Run) -> bool:
+        """The pointer is not where Omnidesk left it, or the person typed/clicked since its last action."""
+        if user_moved(run.pointer, self._input.position()):
+            return True
+        return self._activity is not None and self._activity.active_since(run.quiet_since)
 
     def _lap(self, timings: dict[str, float], name: str, since: float) -> float:
         now = self._clock.monotonic()
@@ -355,9 +366,10 @@ class Agent:
 
     def _pause(self, run: _Run, base: Step, parsed: Parsed, timings: dict[str, float], summary: str) -> Step:
         self._release_quietly()
-        question = "You used the mouse while Omnidesk was working, so it paused. Resume the task?"
+        question = "You used the mouse or keyboard while Omnidesk was working, so it paused. Resume the task?"
         resume = self._confirmer.confirm(ConfirmationRequest(parsed.action, "user_input", question))
         run.pointer = self._input.position()
+        run.quiet_since = self._clock.monotonic()
         run.force_keyframe = True
         if not resume:
             step = replace(base, status="stopped", error="paused by user input and not resumed", timings=timings)

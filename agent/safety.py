@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from omnidesk.agent.actions import Action, Click, Drag, Hotkey, Move, Point, Scroll, TypeText
 from omnidesk.agent.config import SafetyConfig
@@ -24,7 +24,15 @@ from omnidesk.agent.errors import SafetyStop
 from omnidesk.agent.keys import KeyNameError, normalize_combo
 from omnidesk.agent.ports import WindowInfo, WindowInspector
 
-__all__ = ["LoopDetector", "LoopVerdict", "SafetyPolicy", "Verdict", "action_points", "user_moved"]
+__all__ = [
+    "LoopDetector",
+    "LoopVerdict",
+    "SafetyPolicy",
+    "UserActivity",
+    "Verdict",
+    "action_points",
+    "user_moved",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -174,3 +182,12 @@ def user_moved(expected: tuple[int, int] | None, actual: tuple[int, int], tolera
     if expected is None:
         return False
     return abs(expected[0] - actual[0]) > tolerance or abs(expected[1] - actual[1]) > tolerance
+
+
+class UserActivity(Protocol):
+    """Notices the person's own keyboard and mouse input (implemented in ``runtime/input.py``)."""
+
+    def active_since(self, timestamp: float) -> bool:
+        """Whether the person typed, clicked, scrolled or moved since ``timestamp`` (the Clock's monotonic),
+        not counting Omnidesk's own input."""
+        ...

@@ -289,7 +289,7 @@ def build_agent_session(
     from omnidesk.agent.loop import Agent
     from omnidesk.runtime.capture import CaptureStream, MssScreen, resolve_monitor
     from omnidesk.runtime.evs_sampler import EvsSampler
-    from omnidesk.runtime.input import PyAutoGuiInput
+    from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
     from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.windows import WindowMask, X11WindowInspector
 
@@ -311,10 +311,17 @@ def build_agent_session(
         closers.append(stream.stop)
         image_size = model.capabilities.image_size or 512
         sampler = EvsSampler(stream, settings.evs, image_size=image_size, tokens_per_image=(image_size // 32) ** 2)
+        activity = None
+        if input_device is None:
+            real_input = PyAutoGuiInput()
+            input_device = real_input
+            if safety.pause_on_user_input:
+                activity = XUserActivity(real_input).start()
+                closers.append(activity.stop)
         agent = Agent(
             model,
             sampler,
-            input_device or PyAutoGuiInput(),
+            input_device,
             confirmer,
             SystemClock(),
             settings.agent,
@@ -323,6 +330,7 @@ def build_agent_session(
             secrets=KeyringSecretStore(),
             parser=agent_parser_for(settings.model.profile),
             on_token=on_token,
+            activity=activity,
         )
         return AgentSession(agent, model, sampler, sampler.monitor, closers)
     except BaseException:

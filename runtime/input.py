@@ -15,19 +15,36 @@ import gc
 import logging
 import shutil
 import subprocess
+import threading
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from omnidesk.agent.errors import InputError, NoDisplayError, SafetyStop
 from omnidesk.agent.keys import MODIFIERS, KeyNameError, normalize_combo, to_xdotool
 
-__all__ = ["PyAutoGuiInput"]
+__all__ = ["PyAutoGuiInput", "XUserActivity"]
 
 logger = logging.getLogger(__name__)
 
 _BUTTONS = {"left": 1, "middle": 2, "right": 3}
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _own_input(method: Callable[Concatenate[PyAutoGuiInput, _P], _R]) -> Callable[Concatenate[PyAutoGuiInput, _P], _R]:
+    """Run an input method inside :meth:`PyAutoGuiInput._acting`."""
+
+    def wrapper(self: PyAutoGuiInput, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._acting():
+            return method(self, *args, **kwargs)
+
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
 _DRAG_STEPS = 12
 
 
@@ -39,6 +56,29 @@ class PyAutoGuiInput:
         self._xdotool_name = xdotool
         self._gui_module: ModuleType | None = None
         self._xlib: Any = None
+        self._busy_lock = threading.Lock()
+        self._busy: list[tuple[float, float]] = []
+        self._busy_since: float | None = None
+
+    @contextlib.contextmanager
+    def _acting(self) -> Iterator[None]:
+        """Mark the time Omnidesk's own input is in flight (so it is not taken for the person's)."""
+        with self._busy_lock:
+            self._busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                start, self._busy_since = self._busy_since or time.monotonic(), None
+                self._busy.append((start, time.monotonic()))
+                del self._busy[:-64]
+
+    def own_input_at(self, timestamp: float, slack: float) -> bool:
+        """Whether ``timestamp`` (monotonic) falls in or just after one of Omnidesk's own actions."""
+        with self._busy_lock:
+            if self._busy_since is not None and timestamp >= self._busy_since - slack:
+                return True
+            return any(start - slack <= timestamp <= end + slack for start, end in self._busy)
 
     # --- setup ------------------------------------------------------------------------------------------
 
@@ -113,10 +153,12 @@ class PyAutoGuiInput:
         x, y = self._call("read the pointer position", gui.position)
         return int(x), int(y)
 
+    @_own_input
     def move(self, x: int, y: int) -> None:
         gui = self._gui()
         self._call("move the pointer", gui.moveTo, x, y)
 
+    @_own_input
     def click(self, x: int, y: int, *, button: str = "left", count: int = 1, modifiers: Sequence[str] = ()) -> None:
         gui = self._gui()
         if button not in _BUTTONS:
@@ -132,6 +174,7 @@ class PyAutoGuiInput:
             for mod in reversed(pressed):
                 self._call("release a modifier", gui.keyUp, mod)
 
+    @_own_input
     def drag(self, x0: int, y0: int, x1: int, y1: int, *, button: str = "left") -> None:
         gui = self._gui()
         if button not in _BUTTONS:
@@ -146,6 +189,7 @@ class PyAutoGuiInput:
         finally:
             self._call("release the drag", gui.mouseUp, button=button)
 
+    @_own_input
     def scroll(self, x: int | None, y: int | None, *, dx: int = 0, dy: int = 0) -> None:
         gui = self._gui()
         if x is not None and y is not None:
@@ -155,6 +199,7 @@ class PyAutoGuiInput:
         if dx:
             self._call("scroll sideways", gui.hscroll, dx)
 
+    @_own_input
     def type_text(self, text: str) -> None:
         """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool."""
         if not text:
@@ -163,6 +208,7 @@ class PyAutoGuiInput:
         timeout = 30.0 + len(text) * (self._type_delay_ms / 1000) * 4
         self._xdotool("type", "--delay", str(self._type_delay_ms), "--", text, timeout=timeout)
 
+    @_own_input
     def hotkey(self, keys: Sequence[str]) -> None:
         try:
             combo = normalize_combo(list(keys))
@@ -171,6 +217,7 @@ class PyAutoGuiInput:
         self._failsafe_check()
         self._xdotool("key", "--clearmodifiers", "--", "+".join(to_xdotool(k) for k in combo))
 
+    @_own_input
     def release_all(self) -> None:
         """Release every mouse button and key the X server reports as held."""
         self._gui()
@@ -204,3 +251,76 @@ class PyAutoGuiInput:
         if any(k not in MODIFIERS for k in combo):
             raise InputError(f"click modifiers must be ctrl/alt/shift/super, got {list(modifiers)}")
         return ["win" if k == "super" else k for k in combo]
+
+
+class XUserActivity:
+    """Notices the person using the keyboard or mouse during a run, by polling the X server's input state.
+
+    Every ``interval`` s a private X connection reads the pointer position, the pressed buttons and the
+    keymap; a change while Omnidesk is not acting (nor ``slack`` s after one of ``own_input``'s actions)
+    is the person's. Polling, not X RECORD: it needs no listener thread inside pynput and cannot race on
+    shared connections. A key tapped for less than ``interval`` can be missed; people hold keys longer.
+    """
+
+    def __init__(self, own_input: PyAutoGuiInput, *, interval: float = 0.02, slack: float = 0.4) -> None:
+        self._own = own_input
+        self._interval = interval
+        self._slack = slack
+        self._lock = threading.Lock()
+        self._events: list[float] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> XUserActivity:
+        """Raises: NoDisplayError when there is no X display to watch."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="user-activity", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise NoDisplayError(f"cannot watch for the person's input: {self._error}") from self._error
+        return self
+
+    def _run(self) -> None:
+        from Xlib import X
+        from Xlib import error as xerror
+        from Xlib.display import Display
+
+        try:
+            display = Display()
+        except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        buttons = X.Button1Mask | X.Button2Mask | X.Button3Mask | X.Button4Mask | X.Button5Mask
+        try:
+            root = display.screen().root
+            previous: tuple[object, ...] | None = None
+            self._ready.set()
+            while not self._stop.wait(self._interval):
+                pointer = root.query_pointer()
+                state = (pointer.root_x, pointer.root_y, pointer.mask & buttons, bytes(display.query_keymap()))
+                now = time.monotonic()
+                if previous is not None and state != previous and not self._own.own_input_at(now, self._slack):
+                    with self._lock:
+                        self._events.append(now)
+                        del self._events[:-256]
+                previous = state
+        except (xerror.XError, xerror.ConnectionClosedError, OSError) as exc:
+            logger.warning("stopped watching for the person's input: %s", exc)
+        finally:
+            self._ready.set()
+            display.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def active_since(self, timestamp: float) -> bool:
+        """Whether the person pressed, clicked, scrolled or moved since ``timestamp`` (monotonic)."""
+        with self._lock:
+            return any(t > timestamp for t in self._events)

@@ -35,6 +35,7 @@ __all__ = [
     "FakeModel",
     "FakeSampler",
     "FakeSecretStore",
+    "FakeUserActivity",
     "FakeWindowInspector",
     "RecordingInputDevice",
     "ScriptedConfirmer",
@@ -421,6 +422,21 @@ class FakeMicrophone:
     def utterances(self, stop: CancelToken) -> Iterator[AudioClip]:
         while self._clips and not stop.cancelled:
             yield self._clips.pop(0)
+
+
+class FakeUserActivity:
+    """A UserActivity the test drives: :meth:`press` records the person's input at the clock's time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+        self.times: list[float] = []
+
+    def press(self) -> None:
+        self._clock.advance(0.001)
+        self.times.append(self._clock.monotonic())
+
+    def active_since(self, timestamp: float) -> bool:
+        return any(t > timestamp for t in self.times)
 
 
 class FakeSecretStore:

@@ -19,6 +19,7 @@ from tests.fakes import (
     FakeModel,
     FakeSampler,
     FakeSecretStore,
+    FakeUserActivity,
     FakeWindowInspector,
     RecordingInputDevice,
     ScriptedConfirmer,
@@ -296,3 +297,32 @@ def test_json_mode_sends_the_schema_and_parses_json() -> None:
     )
     assert [s.status for s in run_all(agent)] == ["acted", "finished"]
     assert BUTTON.translated(1920, 0).contains(device.actions[0][1], device.actions[0][2])  # type: ignore[arg-type]
+
+
+def test_person_typing_pauses_the_run() -> None:
+    clock = FakeClock()
+    activity = FakeUserActivity(clock)
+
+    def script(request: ModelRequest) -> str:
+        if len(model.requests) == 2:
+            activity.press()  # a key press while the model thinks; the pointer did not move
+        if len(model.requests) >= 4:
+            return code("computer.terminate()")
+        return code(f"pyautogui.click(x=0.{len(model.requests)}, y=0.5)")
+
+    model = FakeModel(script)
+    device = RecordingInputDevice()
+    confirmer = ScriptedConfirmer(confirms=[True])
+    agent = Agent(
+        model,
+        FakeSampler(StaticScreen([make_frame(RIGHT)])),
+        device,
+        confirmer,
+        clock,
+        AgentConfig(),
+        SafetyConfig(),
+        activity=activity,
+    )
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "refused", "acted", "finished"]
+    assert len(device.actions) == 2 and "keyboard" in confirmer.requests[0].question

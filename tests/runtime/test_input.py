@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable
 
 import pytest
 
 from omnidesk.agent.errors import InputError, SafetyStop
-from omnidesk.runtime.input import PyAutoGuiInput
+from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
 from tests.rig.plugin import Launcher
 from tests.rig.xserver import XorgDummy
 
@@ -129,3 +131,35 @@ def test_click_on_the_second_monitor(dual_monitor_display: XorgDummy, target_app
     device.click(x, y)
     press = app.wait_for({"type": "mouse_press", "widget": "ok_button"}, timeout=15)
     assert abs(press["x"] - x) <= 1 and abs(press["y"] - y) <= 1
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_user_activity_ignores_own_input_and_sees_the_persons(target_app: Launcher) -> None:
+    app = target_app()
+    device = PyAutoGuiInput()
+    activity = XUserActivity(device).start()
+    try:
+        start = time.monotonic()
+        device.click(*app.widget_center("text_field"))
+        device.type_text("ab")
+        app.wait_for({"type": "text", "text": "ab"}, timeout=30)
+        time.sleep(0.6)  # past the slack: late X RECORD reports of our own input have arrived
+        assert not activity.active_since(start)
+        quiet = time.monotonic()
+        # the person types (a human holds a key for tens of milliseconds)
+        subprocess.run(["xdotool", "keydown", "c", "sleep", "0.08", "keyup", "c"], check=True, timeout=30)
+        assert _wait_for(lambda: activity.active_since(quiet))
+        moved = time.monotonic()
+        time.sleep(0.05)
+        subprocess.run(["xdotool", "mousemove_relative", "--", "40", "30"], check=True, timeout=30)
+        assert _wait_for(lambda: activity.active_since(moved))
+    finally:
+        activity.stop()
