@@ -228,7 +228,6 @@ class Engine:
                 mtmd_cpp.mtmd_input_chunks_free(chunks)
 
     def _mtmd_tokenize(self, chunks: Any, text: str, media: Sequence[ImagePart | AudioPart]) -> list[Item]:
-        import llama_cpp
         from llama_cpp import mtmd_cpp
 
         bitmaps = [make_bitmap(part, self.audio_rate) for part in media]
@@ -259,7 +258,6 @@ class Engine:
                 n_tokens = int(mtmd_cpp.mtmd_input_chunk_get_n_tokens(chunk))
                 is_image = kind == mtmd_cpp.MTMD_INPUT_CHUNK_TYPE_IMAGE
                 items.append(MediaItem(key, n_tokens, is_image, chunk))
-        del llama_cpp
         return items
 
     # --- evaluation --------------------------------------------------------------------------------

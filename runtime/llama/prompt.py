@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 MEDIA_MARKER = "<__media__>"
 _CACHE_SENTINEL = "\ue000omnidesk-cache-point\ue000"
 _SAFE_MARKER = "<_media_>"
+# ChatML turn markers: text from the screen or the task must not open a new system/assistant turn.
+_SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
 Media = ImagePart | AudioPart
 
@@ -54,11 +56,19 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+def _neutralize(text: str) -> str:
+    """Message text cannot fake media or turn boundaries (special tokens are parsed in the prompt)."""
+    text = text.replace(MEDIA_MARKER, _SAFE_MARKER)
+    for token in _SPECIAL_TOKENS:
+        text = text.replace(token, token[0] + "\u2060" + token[1:])
+    return text
+
+
 def _content(parts: tuple[Part, ...], media: list[Media], cache_seen: list[bool]) -> str:
     pieces: list[str] = []
     for part in parts:
         if isinstance(part, TextPart):
-            pieces.append(part.text.replace(MEDIA_MARKER, _SAFE_MARKER))
+            pieces.append(_neutralize(part.text))
         elif isinstance(part, ImagePart | AudioPart):
             pieces.append(MEDIA_MARKER)  # captions are the prompt builder's TextParts, not ours
             media.append(part)
