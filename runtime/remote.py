@@ -36,6 +36,7 @@ from omnidesk.agent.ports import (
     TextPart,
     TokenDelta,
 )
+from omnidesk.runtime.llama.prompt import neutralize_text
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
 
 __all__ = ["RemoteModelClient", "RemoteOptions", "encode_messages"]
@@ -82,10 +83,11 @@ def encode_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         for part in message.parts:
             if isinstance(part, TextPart):
+                text = neutralize_text(part.text)
                 if parts and parts[-1]["type"] == "text":
-                    parts[-1]["text"] += part.text
+                    parts[-1]["text"] += text
                 else:
-                    parts.append({"type": "text", "text": part.text})
+                    parts.append({"type": "text", "text": text})
             elif isinstance(part, ImagePart):
                 parts.append({"type": "image_url", "image_url": {"url": _png_data_url(part.image.pixels)}})
             elif isinstance(part, AudioPart):

@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from omnidesk.agent.errors import ModelError
 from omnidesk.agent.ports import AudioPart, CachePoint, ChatMessage, ImagePart, Part, TextPart
 
-__all__ = ["MEDIA_MARKER", "RenderedPrompt", "load_fallback_template", "render_prompt"]
+__all__ = ["MEDIA_MARKER", "RenderedPrompt", "load_fallback_template", "neutralize_text", "render_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
-def _neutralize(text: str) -> str:
+def neutralize_text(text: str) -> str:
     """Message text cannot fake media or turn boundaries (special tokens are parsed in the prompt)."""
     text = text.replace(MEDIA_MARKER, _SAFE_MARKER)
     for token in _SPECIAL_TOKENS:
@@ -68,7 +68,7 @@ def _content(parts: tuple[Part, ...], media: list[Media], cache_seen: list[bool]
     pieces: list[str] = []
     for part in parts:
         if isinstance(part, TextPart):
-            pieces.append(_neutralize(part.text))
+            pieces.append(neutralize_text(part.text))
         elif isinstance(part, ImagePart | AudioPart):
             pieces.append(MEDIA_MARKER)  # captions are the prompt builder's TextParts, not ours
             media.append(part)
