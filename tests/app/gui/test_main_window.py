@@ -300,3 +300,41 @@ def test_the_real_error_view_opens_a_non_modal_box_with_the_trace(qtbot, make_wi
     assert box.detailedText() == "Traceback: here"
     assert box.windowModality() != Qt.WindowModality.ApplicationModal  # open(), not exec(): nothing blocks
     box.close()
+
+
+def test_a_question_while_hidden_brings_the_window_back_and_the_answer_hides_it_again(qtbot, make_window) -> None:
+    confirmer = QtConfirmer()
+    request = ConfirmationRequest(Hotkey(keys=("ctrl", "q")), "quits an app", "Quit the editor?")
+    run = ScriptedRun([click_step(1), click_step(2)], before=lambda i: i == 1 and confirmer.confirm(request), hang=True)
+    window, _ = make_window(run, hide=True, confirmer=confirmer)
+    _start(qtbot, window)
+    qtbot.waitUntil(window.confirm_bar.isVisible, timeout=5000)
+    assert window.isVisible() and not window.isMinimized() and window.hidden_for_run
+    qtbot.mouseClick(window.confirm_bar.accept_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.isMinimized() or not window.isVisible(), timeout=5000)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=2000):
+        window.controller.stop()
+    qtbot.waitUntil(lambda: window.isVisible() and not window.isMinimized(), timeout=5000)
+
+
+def test_tray_menu_reflects_the_run_and_drives_it(qtbot, make_window) -> None:
+    from omnidesk.app.gui.tray import TrayIcon
+
+    tray = TrayIcon()
+    run = ScriptedRun([click_step(1)], hang=True)
+    errors = ErrorRecorder()
+    window = MainWindow(_settings(), run, monitors=(MONITOR,), error_view=errors, tray=tray)
+    qtbot.addWidget(window)
+    window.show()
+    assert not tray.stop_action.isEnabled() and tray.toolTip() == "Omnidesk — Idle"
+    _start(qtbot, window)
+    qtbot.waitUntil(run.generating.is_set, timeout=5000)
+    assert tray.stop_action.isEnabled() and tray.toolTip() == "Omnidesk — Step 1: click at (1320, 720)"
+    tray.pause_action.trigger()
+    assert window.controller.paused and tray.pause_action.text() == "Resume"
+    with qtbot.waitSignal(window.controller.run_finished, timeout=2000):
+        tray.stop_action.trigger()
+    assert not tray.stop_action.isEnabled() and "stopped" in tray.toolTip()
+    with qtbot.waitSignal(tray.quit_requested, timeout=1000):
+        tray.quit_action.trigger()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
