@@ -21,8 +21,10 @@ from omnidesk.app.cli_options import CliContext, get_context
 from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
+from omnidesk.app.commands import evs as evs_command
 from omnidesk.app.commands import models as models_command
 from omnidesk.app.commands import record as record_command
+from omnidesk.app.commands import report as report_command
 from omnidesk.app.commands import run as run_command
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
@@ -44,6 +46,8 @@ cli = typer.Typer(
 for _module in (ask_command, config_command, doctor_command, models_command, run_command):
     _module.register(cli)
 record_command.register(cli)
+evs_command.register(cli)
+report_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:
