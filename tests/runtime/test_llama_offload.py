@@ -103,3 +103,22 @@ def test_expert_override_is_accepted_by_libllama(tiny_omni: TinyModel, caplog: p
     with OmniSession.open(tiny_omni.model, None, n_ctx=256) as plain:
         plain_reply = plain.generate(request)
     assert (pinned_reply.text, pinned_reply.reasoning) == (plain_reply.text, plain_reply.reasoning)
+
+
+@pytest.mark.gpu
+def test_gpu_offload_with_experts_in_ram(tiny_omni: TinyModel) -> None:
+    """On a CUDA build: all layers on the GPU with experts pinned to RAM load, see and generate."""
+    import llama_cpp
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build has no GPU offload (CPU build)")
+    from omnidesk.agent.ports import ChatMessage, ModelRequest
+    from omnidesk.runtime.llama.session import OmniSession
+
+    request = ModelRequest((ChatMessage.text("user", "hello"),), max_tokens=8, top_k=1)
+    with OmniSession.open(tiny_omni.model, tiny_omni.mmproj, n_ctx=256, n_gpu_layers=99, experts_on_cpu=True) as gpu:
+        on_gpu = gpu.generate(request)
+    with OmniSession.open(tiny_omni.model, tiny_omni.mmproj, n_ctx=256, n_gpu_layers=0) as cpu:
+        on_cpu = cpu.generate(request)
+    assert on_gpu.completion_tokens >= 1 and on_gpu.stop_reason in ("length", "stop")
+    assert on_gpu.prompt_tokens == on_cpu.prompt_tokens
