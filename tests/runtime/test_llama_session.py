@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,15 @@ def test_non_square_image_is_flagged(tiny_omni: TinyModel, caplog: pytest.LogCap
         assert not [r for r in caplog.records if r.levelname == "WARNING"]
         s.generate(_step("task: look\n", ImagePart(wide), max_tokens=1, seed=1))
     assert any("48x32" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_gguf_without_template_uses_the_bundled_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.models.tiny_gguf import write_nemotron_h_moe
+
+    model = write_nemotron_h_moe(tmp_path / "no-template.gguf", template="")
+    caplog.set_level(logging.INFO, logger="omnidesk.runtime.llama.session")
+    with OmniSession.open(model, None, n_ctx=512) as s:
+        deltas: list[TokenDelta] = []
+        reply = s.generate(_step("task: x\n", max_tokens=4, seed=1), on_token=deltas.append)
+    assert any("bundled Nemotron 3 Nano template" in r.getMessage() for r in caplog.records)
+    assert reply.prompt_tokens > 20 and deltas[0].channel == "reasoning"
