@@ -22,6 +22,7 @@ from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
 from omnidesk.app.commands import evs as evs_command
+from omnidesk.app.commands import mcp as mcp_command
 from omnidesk.app.commands import models as models_command
 from omnidesk.app.commands import record as record_command
 from omnidesk.app.commands import report as report_command
@@ -48,6 +49,7 @@ for _module in (ask_command, config_command, doctor_command, models_command, run
 record_command.register(cli)
 evs_command.register(cli)
 report_command.register(cli)
+mcp_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

@@ -278,11 +278,12 @@ def build_agent_session(
     max_steps: int | None = None,
     input_device: InputDevice | None = None,
     on_token: Callable[[TokenDelta], None] | None = None,
+    close_model: bool = True,
 ) -> AgentSession:
     """Wire the agent to the screen (mss + EVS), the keyboard and mouse, the window list and the keyring.
 
     ``model`` is built by the caller (``build_model_client``, or a scripted fake in tests) and closed by
-    the session.
+    the session unless ``close_model`` is false (a server that keeps one model for many runs).
     """
     import os
 
@@ -296,7 +297,7 @@ def build_agent_session(
     safety = settings.safety.model_copy(
         update={k: v for k, v in {"dry_run": dry_run, "max_steps": max_steps}.items() if v is not None}
     )
-    closers: list[Callable[[], None]] = [model.close]
+    closers: list[Callable[[], None]] = [model.close] if close_model else []
     try:
         windows = X11WindowInspector()
         closers.append(windows.close)
