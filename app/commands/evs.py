@@ -7,7 +7,6 @@ keyframe (everything sent), thin red boxes for changes EVS saw.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -47,12 +46,11 @@ def live_frames(ctx: typer.Context, monitor: int | None, fps: float, seconds: fl
 
     capture = build_capture(get_context(ctx).settings, monitor=monitor, fps=fps)
     try:
-        start = time.monotonic()
-        seq = 0
-        while time.monotonic() - start < seconds:
-            frame = capture.stream.wait_frame(seq, timeout=5)
-            seq = frame.seq
+        first = capture.stream.wait_frame(0, timeout=5)
+        frame, start = first, first.timestamp
+        while frame.timestamp - start < seconds:
             yield frame.timestamp - start, np.ascontiguousarray(frame.pixels[:, :, :3])
+            frame = capture.stream.wait_frame(frame.seq, timeout=5)
     finally:
         capture.close()
 
