@@ -282,6 +282,8 @@ class RemoteModelClient:
             hint = "the server rejected the API key; check model.remote_api_key"
         elif status == 404:
             hint = "the URL has no /v1/chat/completions; --remote should be the server root, e.g. http://host:8080"
+        elif "context" in detail.lower():
+            hint = "the prompt is longer than the server's context; start it with a larger context or send less"
         elif status == 413:
             hint = "the request is too large; send fewer or smaller images"
         elif status < 500:

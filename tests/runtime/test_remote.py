@@ -117,6 +117,14 @@ def test_real_server_cancel_closes_the_stream(server_url: str) -> None:
     assert again.stop_reason == "length"
 
 
+@pytest.mark.model
+def test_real_server_context_overflow_says_what_to_do(server_url: str) -> None:
+    client = RemoteModelClient(server_url, timeout=60)
+    with pytest.raises(RemoteEngineError, match="larger context"):
+        client.generate(_request(TextPart("line of history text\n" * 400), max_tokens=4))
+    client.close()
+
+
 def test_connection_refused_says_what_to_check() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
