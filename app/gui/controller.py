@@ -92,8 +92,7 @@ class RunController(QObject):
         worker.yielded.connect(self.stepped)
         worker.errored.connect(self._on_errored)
         self._worker, self._failed, self._stop_requested_at = worker, False, None
-        self._thread = start_worker(worker)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._thread = start_worker(worker, self._on_thread_finished)
         log.info("run started (dry run: %s)", request.dry_run)
         self.run_started.emit(request)
         return True

@@ -191,8 +191,7 @@ class MainWindow(QMainWindow):
         worker.yielded.connect(self.set_model_status)
         worker.errored.connect(self._on_status_error)
         self._status_worker = worker
-        self._status_thread = start_worker(worker)
-        self._status_thread.finished.connect(self._on_status_finished)
+        self._status_thread = start_worker(worker, self._on_status_finished)
 
     def set_model_status(self, text: object) -> None:
         self.model_label.setText(f"Model: {text}")

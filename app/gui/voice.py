@@ -54,8 +54,7 @@ class VoiceRecorder(QObject):
         worker.yielded.connect(self._on_yielded)
         worker.errored.connect(self._on_errored)
         self._worker = worker
-        self._thread = start_worker(worker)
-        self._thread.finished.connect(self._on_finished)
+        self._thread = start_worker(worker, self._on_finished)
 
     def release(self) -> None:
         self._released.set()

@@ -111,16 +111,18 @@ class GeneratorWorker(QObject):
             self.errored.emit(exc)
 
 
-def start_worker(worker: GeneratorWorker) -> QThread:
+def start_worker(worker: GeneratorWorker, on_finished: Callable[[], None]) -> QThread:
     """Move ``worker`` to a new ``QThread``, start it, and tear both down when the worker finishes.
 
-    The thread quits itself when the worker's ``finished`` signal arrives. The caller owns both: keep
-    references until ``thread.finished``, then ``thread.wait()`` and drop them.
+    The thread quits itself when the worker's ``finished`` signal arrives; ``on_finished`` is connected to
+    the thread's ``finished`` *before* it starts (a fast generator could otherwise end unseen). The caller
+    owns both: keep references until ``on_finished``, then ``thread.wait()`` and drop them.
     """
     thread = QThread()
     thread.setObjectName("omnidesk-run")
     worker.moveToThread(thread)
     thread.started.connect(worker.work)
+    thread.finished.connect(on_finished)
     # Direct: QThread.quit is thread-safe, and a queued quit would wait for the GUI thread's loop.
     worker.finished.connect(thread.quit, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
     thread.start()

@@ -329,7 +329,8 @@ def test_tray_menu_reflects_the_run_and_drives_it(qtbot, make_window) -> None:
     assert not tray.stop_action.isEnabled() and tray.toolTip() == "Omnidesk — Idle"
     _start(qtbot, window)
     qtbot.waitUntil(run.generating.is_set, timeout=5000)
-    assert tray.stop_action.isEnabled() and tray.toolTip() == "Omnidesk — Step 1: click at (1320, 720)"
+    assert tray.stop_action.isEnabled()
+    qtbot.waitUntil(lambda: tray.toolTip() == "Omnidesk — Step 1: click at (1320, 720)", timeout=5000)
     tray.pause_action.trigger()
     assert window.controller.paused and tray.pause_action.text() == "Resume"
     with qtbot.waitSignal(window.controller.run_finished, timeout=2000):

@@ -33,11 +33,25 @@ def test_worker_yields_in_order_on_its_own_thread(qtbot) -> None:
     worker = GeneratorWorker(gen)
     items, errors = _collect(worker)
     with qtbot.waitSignal(worker.finished, timeout=5000):
-        thread = start_worker(worker)
+        thread = start_worker(worker, lambda: None)
     assert thread.wait(5000)
     assert items == [0, 1, 2, 3, 4]
     assert errors == []
     assert threads and threads[0] != threading.main_thread().name
+
+
+def test_on_finished_is_never_missed_even_when_the_generator_ends_at_once(qtbot) -> None:
+    """Regression: the callback was connected after start(), and an empty run could end unseen."""
+    done: list[int] = []
+    workers = []
+    for i in range(30):
+        worker = GeneratorWorker(lambda cancel: iter(()))
+        thread = start_worker(worker, lambda i=i: done.append(i))
+        workers.append((worker, thread))
+    qtbot.waitUntil(lambda: len(done) == 30, timeout=5000)
+    for _worker, thread in workers:
+        assert thread.wait(5000)
+    assert sorted(done) == list(range(30))
 
 
 def test_worker_reports_errors_then_finishes(qtbot) -> None:
@@ -48,7 +62,7 @@ def test_worker_reports_errors_then_finishes(qtbot) -> None:
     worker = GeneratorWorker(gen)
     items, errors = _collect(worker)
     with qtbot.waitSignals([worker.errored, worker.finished], order="strict", timeout=5000):
-        thread = start_worker(worker)
+        thread = start_worker(worker, lambda: None)
     thread.wait(5000)
     assert items == [1]
     assert len(errors) == 1 and isinstance(errors[0], ValueError)
@@ -70,7 +84,7 @@ def test_abort_stops_between_yields_and_reaches_into_a_blocking_call(qtbot) -> N
 
     worker = GeneratorWorker(gen)
     items, _ = _collect(worker)
-    thread = start_worker(worker)
+    thread = start_worker(worker, lambda: None)
     qtbot.waitUntil(blocking.is_set, timeout=5000)
     with qtbot.waitSignal(worker.finished, timeout=2000):
         worker.abort()
@@ -91,7 +105,7 @@ def test_pause_holds_between_yields_and_resume_goes_on(qtbot) -> None:
     items, _ = _collect(worker)
     worker.pause()
     with qtbot.waitSignal(worker.paused, timeout=5000):
-        thread = start_worker(worker)
+        thread = start_worker(worker, lambda: None)
     assert produced == [0]  # held after the first yield
     with qtbot.waitSignal(worker.finished, timeout=5000):
         worker.resume()
@@ -107,7 +121,7 @@ def test_abort_wakes_a_paused_worker(qtbot) -> None:
     items, _ = _collect(worker)
     worker.pause()
     with qtbot.waitSignal(worker.paused, timeout=5000):
-        thread = start_worker(worker)
+        thread = start_worker(worker, lambda: None)
     with qtbot.waitSignal(worker.finished, timeout=2000):
         worker.abort()
     thread.wait(5000)
