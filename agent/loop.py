@@ -37,11 +37,45 @@ from omnidesk.agent.prompt import HistoryEntry, PromptBuilder, load_prompt
 from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, action_points, user_moved
 from omnidesk.agent.secrets import SecretStore, fill_secrets
 
-__all__ = ["Agent", "describe_action"]
+__all__ = ["Agent", "describe_action", "perform"]
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
+
+
+def perform(
+    action: Action,
+    device: InputDevice,
+    *,
+    clock: Clock,
+    cancel: CancelToken,
+    secrets: SecretStore | None = None,
+) -> None:
+    """Carry out an action whose points are in ``desktop`` space (secrets are filled only here).
+
+    Raises:
+        ActionError: the device failed. SafetyStop: the fail-safe, or a secret that is not stored.
+    """
+    match action:
+        case Click(point=p, button=b, count=n, modifiers=m):
+            device.click(int(p.x), int(p.y), button=b, count=n, modifiers=m)
+        case Move(point=p):
+            device.move(int(p.x), int(p.y))
+        case Drag(start=s, end=e, button=b):
+            device.drag(int(s.x), int(s.y), int(e.x), int(e.y), button=b)
+        case Scroll(point=p, dx=dx, dy=dy):
+            device.scroll(None if p is None else int(p.x), None if p is None else int(p.y), dx=dx, dy=dy)
+        case TypeText(text=text):
+            device.type_text(fill_secrets(text, secrets))
+        case Hotkey(keys=keys):
+            device.hotkey(keys)
+        case Wait(seconds=seconds):
+            remaining = seconds
+            while remaining > 0 and not cancel.cancelled:
+                chunk = min(0.1, remaining)
+                clock.sleep(chunk)
+                remaining -= chunk
 
 
 def describe_action(action: Action) -> str:
@@ -388,26 +422,7 @@ class Agent:
     # --- acting -----------------------------------------------------------------------------------------
 
     def _act(self, action: Action, cancel: CancelToken) -> None:
-        device = self._input
-        match action:
-            case Click(point=p, button=b, count=n, modifiers=m):
-                device.click(int(p.x), int(p.y), button=b, count=n, modifiers=m)
-            case Move(point=p):
-                device.move(int(p.x), int(p.y))
-            case Drag(start=s, end=e, button=b):
-                device.drag(int(s.x), int(s.y), int(e.x), int(e.y), button=b)
-            case Scroll(point=p, dx=dx, dy=dy):
-                device.scroll(None if p is None else int(p.x), None if p is None else int(p.y), dx=dx, dy=dy)
-            case TypeText(text=text):
-                device.type_text(fill_secrets(text, self._secrets))
-            case Hotkey(keys=keys):
-                device.hotkey(keys)
-            case Wait(seconds=seconds):
-                remaining = seconds
-                while remaining > 0 and not cancel.cancelled:
-                    chunk = min(0.1, remaining)
-                    self._clock.sleep(chunk)
-                    remaining -= chunk
+        perform(action, self._input, clock=self._clock, cancel=cancel, secrets=self._secrets)
 
     def _release_quietly(self) -> None:
         try:

@@ -18,7 +18,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 Pixels = npt.NDArray[np.uint8]
 SCHEMA = 1
+PATCH_RADIUS = 24
+"""Half the side of the overview patches saved around each action point (for replay)."""
 
 
 class PngEncoder(Protocol):
@@ -113,6 +115,13 @@ def step_record(step: Step, png: str | None) -> dict[str, Any]:
     }
 
 
+def _cropper(pixels: Pixels, x0: int, y0: int, x1: int, y1: int) -> Callable[[], Pixels]:
+    def crop() -> Pixels:
+        return np.array(pixels[y0:y1, x0:x1], dtype=np.uint8)
+
+    return crop
+
+
 def _rect(rect: Any) -> tuple[int, int, int, int]:
     return rect.x, rect.y, rect.width, rect.height
 
@@ -149,7 +158,7 @@ class TrajectoryWriter:
             "meta": meta or {},
             "tokens": {"prompt": 0, "completion": 0, "reused": 0},
         }
-        self._pngs: queue.Queue[tuple[Path, Pixels] | None] = queue.Queue()
+        self._pngs: queue.Queue[tuple[Path, Callable[[], Pixels]] | None] = queue.Queue()
         self._png_errors: list[str] = []
         self._thread = threading.Thread(target=self._png_worker, name="trajectory-png", daemon=True)
         self._thread.start()
@@ -160,10 +169,10 @@ class TrajectoryWriter:
             item = self._pngs.get()
             if item is None:
                 return
-            path, pixels = item
+            path, produce = item
             try:
                 assert self._encoder is not None
-                _write_atomic(path, self._encoder.encode_png(pixels))
+                _write_atomic(path, self._encoder.encode_png(produce()))
             except (OSError, ValueError) as exc:
                 self._png_errors.append(f"{path.name}: {exc}")
                 logger.warning("could not write %s: %s", path, exc)
@@ -176,13 +185,20 @@ class TrajectoryWriter:
             raise RecordingError(f"cannot write {self.folder / 'run.json'}: {exc}") from exc
 
     def record(self, step: Step) -> None:
-        """Append one step (and queue its picture) — call for every yielded step."""
+        """Append one step (and queue its pictures) — call for every yielded step."""
         png = None
+        patches: list[dict[str, Any]] = []
         if self._encoder is not None and step.observation is not None and step.observation.images:
+            image, action = step.observation.images[0], step.action
             png = f"step-{step.index:04d}.png"
-            self._pngs.put((self.folder / png, draw_action(step.observation.images[0], step.action)))
+            self._pngs.put((self.folder / png, lambda: draw_action(image, action)))
+            if step.status in {"acted", "planned"}:
+                patches = self._queue_patches(step.index, image, action)
+        record = step_record(step, png)
+        if patches:
+            record["patches"] = patches
         try:
-            self._steps.write(json.dumps(step_record(step, png), ensure_ascii=False) + "\n")
+            self._steps.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._steps.flush()
             os.fsync(self._steps.fileno())
         except OSError as exc:
@@ -195,6 +211,24 @@ class TrajectoryWriter:
         summary["tokens"]["reused"] += step.reused_tokens
         summary["last_step"] = {"index": step.index, "status": step.status, "result": step.result, "error": step.error}
         self._write_summary()
+
+    def _queue_patches(self, index: int, image: ModelImage, action: Action | None) -> list[dict[str, Any]]:
+        """Clean patches of the overview around each point of the action (for ``omnidesk replay``)."""
+        if action is None:
+            return []
+        h, w = image.pixels.shape[:2]
+        patches = []
+        for n, point in enumerate(action_points(action)):
+            try:
+                x, y = to_image(point, image.transform)
+            except CoordinateError:
+                continue
+            x0, y0 = max(0, int(x) - PATCH_RADIUS), max(0, int(y) - PATCH_RADIUS)
+            x1, y1 = min(w, int(x) + PATCH_RADIUS), min(h, int(y) + PATCH_RADIUS)
+            name = f"step-{index:04d}-p{n}.png"
+            self._pngs.put((self.folder / name, _cropper(image.pixels, x0, y0, x1, y1)))
+            patches.append({"file": name, "anchor": [x - x0, y - y0], "image_size": [w, h]})
+        return patches
 
     def close(self, status: str, error: str = "") -> None:
         """Finish the bundle: wait for pictures, write the final summary."""

@@ -25,6 +25,7 @@ from omnidesk.app.commands import evs as evs_command
 from omnidesk.app.commands import mcp as mcp_command
 from omnidesk.app.commands import models as models_command
 from omnidesk.app.commands import record as record_command
+from omnidesk.app.commands import replay as replay_command
 from omnidesk.app.commands import report as report_command
 from omnidesk.app.commands import run as run_command
 from omnidesk.app.logging_setup import setup_logging
@@ -50,6 +51,7 @@ record_command.register(cli)
 evs_command.register(cli)
 report_command.register(cli)
 mcp_command.register(cli)
+replay_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:
