@@ -81,6 +81,8 @@ def main(steps: int) -> None:
         app.processEvents()
         costs.append(time.perf_counter() - t)
     per_step = statistics.median(costs)
+    early, late = statistics.median(costs[:20]), statistics.median(costs[-20:])
+    print(f"per-step cost of the first 20 steps {early * 1000:.2f} ms, last 20 {late * 1000:.2f} ms")
     print(f"per-step GUI cost: median {per_step * 1000:.2f} ms, p95 {sorted(costs)[int(0.95 * steps)] * 1000:.2f} ms")
     print(f"baseline (new picture only): {baseline * 1000:.2f} ms -> ratio {per_step / baseline:.2f}")
     window.close()

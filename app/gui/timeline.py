@@ -42,10 +42,11 @@ class TimelineWidget(QTreeWidget):
         header = self.header()
         assert header is not None
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed widths: ResizeToContents measures every row on each insert (cost grows with the run).
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        for column, sample in ((0, "000"), (2, "model error"), (3, "00.00 s")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            self.setColumnWidth(column, self.fontMetrics().horizontalAdvance(sample) + 24)
         self.currentItemChanged.connect(self._on_current_changed)
 
     def add_step(self, step: Step) -> None:
