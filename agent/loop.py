@@ -318,7 +318,7 @@ class Agent:
                 run, loops=loops, base=base, parsed=parsed, verdict=verdict, timings=timings, summary=summary
             )
 
-        decision = self._policy.review(mapped)
+        decision = self._policy.review(mapped, focus=run.pointer)
         if decision.decision == "confirm":
             question = f"Omnidesk wants to {describe_action(action)}: {decision.reason}. Allow it?"
             if self._confirmer.confirm(ConfirmationRequest(action, decision.reason, question)):

@@ -104,11 +104,18 @@ class SafetyPolicy:
                 return True
         return False
 
-    def review(self, action: Action, *, password_field: bool = False) -> Verdict:
-        """Decide about one action whose points are already in ``desktop`` space."""
+    def review(self, action: Action, *, password_field: bool = False, focus: tuple[int, int] | None = None) -> Verdict:
+        """Decide about one action whose points are already in ``desktop`` space.
+
+        ``focus`` is where keyboard input is likely to go (the pointer after Omnidesk's last click):
+        typing and key combinations are refused when the window there is on the deny-list.
+        """
         if self._windows is not None:
-            for point in action_points(action):
-                window = self._windows.window_at(int(point.x), int(point.y))
+            places = [(int(p.x), int(p.y)) for p in action_points(action)]
+            if isinstance(action, TypeText | Hotkey) and focus is not None:
+                places.append(focus)
+            for x, y in places:
+                window = self._windows.window_at(x, y)
                 if window is not None and self.denied_window(window):
                     return Verdict(
                         "refuse", f"the window {window.title!r} is on the deny-list; Omnidesk never acts on it"

@@ -46,6 +46,14 @@ def test_deny_listed_window_is_refused_by_any_point() -> None:
     assert policy.review(Click(point=D(1100, 150))).decision == "allow"  # "Passport" is not "pass"
 
 
+def test_typing_into_a_deny_listed_window_is_refused() -> None:
+    policy = SafetyPolicy(SafetyConfig(), windows=WINDOWS)
+    assert policy.review(TypeText(text="hello"), focus=(150, 150)).decision == "refuse"
+    assert policy.review(Hotkey(keys=("ctrl", "v")), focus=(150, 150)).decision == "refuse"
+    assert policy.review(TypeText(text="hello"), focus=(50, 50)).decision == "allow"
+    assert policy.review(Wait(), focus=(150, 150)).decision == "allow"
+
+
 @pytest.mark.parametrize(
     ("action", "decision"),
     [
