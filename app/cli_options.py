@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +22,7 @@ __all__ = [
     "ProfileOption",
     "RemoteOption",
     "get_context",
+    "terminal_consent",
 ]
 
 ModelOption = Annotated[
@@ -85,3 +88,10 @@ def get_context(ctx: typer.Context) -> CliContext:
     if not isinstance(obj, CliContext):
         raise RuntimeError("the CLI context was not set up by the main callback")
     return obj
+
+
+def terminal_consent() -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal for remote-engine consent; None without a terminal to ask on."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: typer.confirm(question, default=False, err=True)

@@ -5,12 +5,14 @@ Nothing else in Omnidesk constructs adapters; tests build their own graphs from 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import (
@@ -46,7 +48,9 @@ __all__ = [
     "build_sampler",
     "build_screen",
     "find_mmproj",
+    "is_loopback_url",
     "model_checks",
+    "require_remote_consent",
     "resolve_model_path",
 ]
 
@@ -168,8 +172,57 @@ def find_mmproj(model: Path) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def build_model_client(settings: Settings, paths: AppPaths, options: ModelOptions | None = None) -> ModelClient:
-    """The configured model: a remote OpenAI-compatible engine, or the local GGUF + mmproj session."""
+RemoteConsent = Callable[[str], bool]
+"""Asks the person whether their screen may go to a remote engine (the question is the argument)."""
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a URL points at this machine (the screen never leaves it then)."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_remote_consent(settings: Settings, paths: AppPaths, url: str, ask: RemoteConsent | None) -> None:
+    """Before the screen first goes to a remote engine that is not on loopback, the person allows it.
+
+    The answer is remembered per URL in ``model.remote_confirmed``; without a way to ask (no terminal,
+    an MCP client) an unconfirmed URL is refused with the command that allows it.
+    """
+    from omnidesk.agent.errors import ConfigError
+    from omnidesk.app.settings import load_settings, save_settings
+
+    if is_loopback_url(url) or url in settings.model.remote_confirmed:
+        return
+    question = (
+        f"Omnidesk will send your screen, your questions and your voice to {url}, which is not this machine. Allow it?"
+    )
+    if ask is None or not ask(question):
+        raise ConfigError(
+            f"your screen is not sent to {url} without your consent; allow it once with "
+            f"`omnidesk config set model.remote_confirmed '[\"{url}\"]'` or confirm when asked"
+        )
+    stored = load_settings(paths, environment=False)
+    stored.model.remote_confirmed = [*stored.model.remote_confirmed, url]
+    save_settings(stored, paths)
+    log.info("remote engine %s allowed by the user", url)
+
+
+def build_model_client(
+    settings: Settings,
+    paths: AppPaths,
+    options: ModelOptions | None = None,
+    *,
+    consent: RemoteConsent | None = None,
+) -> ModelClient:
+    """The configured model: a remote OpenAI-compatible engine, or the local GGUF + mmproj session.
+
+    ``consent`` asks the person before a remote engine off this machine first gets their screen.
+    """
     from omnidesk.agent.errors import ConfigError
     from omnidesk.runtime.profiles import load_profile
 
@@ -178,6 +231,7 @@ def build_model_client(settings: Settings, paths: AppPaths, options: ModelOption
     section = settings.model
     profile = load_profile(section.profile)
     if section.remote_url:
+        require_remote_consent(settings, paths, section.remote_url, consent)
         from omnidesk.runtime.remote import RemoteModelClient, RemoteOptions
 
         log.info("using the remote engine at %s", section.remote_url)

@@ -32,6 +32,7 @@ from omnidesk.app.cli_options import (
     ProfileOption,
     RemoteOption,
     get_context,
+    terminal_consent,
 )
 
 __all__ = ["load_image_part", "load_wav", "register"]
@@ -99,7 +100,10 @@ def ask(
     from omnidesk.app.compose import build_model_client
 
     client = build_model_client(
-        context.settings, context.paths, ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
+        context.settings,
+        context.paths,
+        ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote),
+        consent=terminal_consent(),
     )
     try:
         parts: list[Part] = []

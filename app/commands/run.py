@@ -29,6 +29,7 @@ from omnidesk.app.cli_options import (
     ProfileOption,
     RemoteOption,
     get_context,
+    terminal_consent,
 )
 
 __all__ = ["TerminalConfirmer", "bundle_folder", "register"]
@@ -121,7 +122,7 @@ def run(
 
     options = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
     settings = options.apply(context.settings)
-    client = build_model_client(settings, context.paths)
+    client = build_model_client(settings, context.paths, consent=terminal_consent())
     session = build_agent_session(
         settings,
         model=client,
