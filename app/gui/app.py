@@ -102,9 +102,13 @@ def run_gui(
     if build_runner is not None:
         runner = build_runner(confirmer)
     else:  # the real agent: model from settings, loaded on a worker once the window shows
+        from omnidesk.app.compose import build_microphone
+
         agent_runner = GuiAgentRunner(settings, paths, confirmer)
         runner = agent_runner
         status_source = status_source or agent_runner.load
+        # Opened on first push-to-talk, on the recorder's worker; no microphone = a message then.
+        microphone = microphone or build_microphone(settings)
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
     hotkeys = GlobalHotkeys(settings.hotkeys)
     hotkeys_problem = hotkeys.start()
@@ -141,6 +145,9 @@ def run_gui(
         ticker.stop()
         if agent_runner is not None:
             agent_runner.close()
+        close_microphone = getattr(microphone, "close", None)
+        if close_microphone is not None:
+            close_microphone()
         restore()
         window.reporter.uninstall()
         log.info("GUI closed")

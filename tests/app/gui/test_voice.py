@@ -101,3 +101,34 @@ def test_without_a_microphone_the_button_is_disabled(qtbot) -> None:
     window = _window(qtbot, ScriptedRun([]), None)
     assert not window.task_bar.mic_button.isEnabled()
     assert window.voice is None
+
+
+@pytest.mark.audio
+def test_push_to_talk_records_speech_from_the_real_microphone(qtbot, pulse_audio) -> None:
+    """Mic button → SoundDeviceMicrophone (PortAudio → PulseAudio) ← espeak-ng speech played into the feed."""
+    import wave
+
+    from omnidesk.runtime.audio import SoundDeviceMicrophone
+    from omnidesk.runtime.config import AudioConfig
+
+    speech = pulse_audio.speak("open the terminal and list the files")
+    with wave.open(str(speech)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    run = ScriptedRun([click_step(1)])
+    mic = SoundDeviceMicrophone(AudioConfig())
+    try:
+        window = _window(qtbot, run, mic)
+        button = window.task_bar.mic_button
+        with qtbot.waitSignal(window.voice.level, timeout=10000):
+            qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+        pulse_audio.play(speech)
+        with qtbot.waitSignal(window.controller.run_finished, timeout=10000):
+            qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+    finally:
+        mic.close()
+    clip = run.requests[0].voice
+    assert clip is not None and clip.sample_rate == 16000
+    rms = float(np.sqrt(np.mean(np.square(clip.samples))))
+    print(f"recorded {clip.duration:.2f} s (speech {seconds:.2f} s), rms {rms:.4f}")
+    assert clip.duration >= seconds * 0.8
+    assert rms > 0.01  # speech, not the silence of an unconnected stream
