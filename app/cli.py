@@ -19,6 +19,7 @@ from omnidesk.agent.errors import ConfigError, OmnideskError
 from omnidesk.app import __version__
 from omnidesk.app.cli_options import CliContext, get_context
 from omnidesk.app.commands import ask as ask_command
+from omnidesk.app.commands import calibrate as calibrate_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
 from omnidesk.app.commands import evs as evs_command
@@ -52,6 +53,7 @@ evs_command.register(cli)
 report_command.register(cli)
 mcp_command.register(cli)
 replay_command.register(cli)
+calibrate_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

@@ -1,0 +1,182 @@
+"""``omnidesk calibrate``: check the two ends of the coordinate path on this machine.
+
+1. Input: the pointer is moved to known points of every monitor and read back (multi-monitor layouts,
+   offsets, XTest) — errors are in device pixels.
+2. Model (when one is configured): synthetic screenshots of each monitor with a red disc at a random
+   place; the model is asked to click it in its own output format, and its answer goes through the same
+   parser and coordinate path a run uses. The distance to the disc's centre shows whether the profile's
+   coordinate convention and the letterbox mapping fit this model.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+
+from omnidesk.app.cli_options import (
+    JsonOption,
+    MmprojOption,
+    ModelOption,
+    ModelOptions,
+    MonitorOption,
+    ProfileOption,
+    RemoteOption,
+    get_context,
+)
+
+if TYPE_CHECKING:
+    from omnidesk.agent.geometry import MonitorInfo
+    from omnidesk.agent.parsing import OutputParser
+    from omnidesk.agent.ports import InputDevice, ModelClient
+
+__all__ = ["check_input", "check_model", "register"]
+
+TASK = "Click the centre of the red circle."
+
+
+def check_input(device: InputDevice, monitors: list[MonitorInfo]) -> list[dict[str, Any]]:
+    """Move the pointer to five points of each monitor and read it back."""
+    results = []
+    start = device.position()
+    for monitor in monitors:
+        g = monitor.geometry
+        points = [(g.x + int(g.width * fx), g.y + int(g.height * fy)) for fx, fy in
+                  [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)]]  # fmt: skip
+        errors = []
+        for x, y in points:
+            device.move(x, y)
+            px, py = device.position()
+            errors.append(max(abs(px - x), abs(py - y)))
+        results.append(
+            {"monitor": monitor.index, "name": monitor.name, "max_error_px": max(errors), "ok": max(errors) <= 1}
+        )
+    device.move(*start)
+    return results
+
+
+def _disc_frame(monitor: MonitorInfo, cx: int, cy: int, radius: int) -> Any:
+    from omnidesk.agent.ports import Frame
+
+    h, w = monitor.geometry.height, monitor.geometry.width
+    pixels = np.full((h, w, 4), (48, 40, 40, 255), np.uint8)
+    yy, xx = np.ogrid[:h, :w]
+    pixels[(xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2] = (30, 30, 220, 255)  # BGRA red
+    return Frame(pixels, time.monotonic(), monitor)
+
+
+def check_model(
+    model: ModelClient,
+    parser: OutputParser,
+    system_prompt: str,
+    monitors: list[MonitorInfo],
+    *,
+    trials: int = 3,
+    seed: int | None = None,
+) -> list[dict[str, Any]]:
+    """Ask the model to click a red disc ``trials`` times per monitor; distances in device pixels."""
+    from omnidesk.agent.coords import to_desktop
+    from omnidesk.agent.errors import ActionError, ModelOutputError
+    from omnidesk.agent.ports import Observation
+    from omnidesk.agent.prompt import PromptBuilder
+    from omnidesk.agent.safety import action_points
+    from omnidesk.runtime.images import overview_image
+
+    rng = random.Random(seed)
+    size = model.capabilities.image_size or 512
+    results = []
+    for monitor in monitors:
+        g = monitor.geometry
+        radius = max(8, g.width // 80)
+        distances: list[float] = []
+        failures: list[str] = []
+        for _ in range(trials):
+            cx, cy = rng.randrange(radius * 2, g.width - radius * 2), rng.randrange(radius * 2, g.height - radius * 2)
+            image = overview_image(_disc_frame(monitor, cx, cy, radius), size)
+            prompt = PromptBuilder(system_prompt, TASK, max_tokens=256, enable_thinking=False)
+            request = prompt.build(0, Observation((image,), image.timestamp, True, 1.0))
+            reply = model.generate(request)
+            try:
+                points = action_points(parser.parse(reply.text).action)
+                if not points:
+                    raise ModelOutputError("the answer has no point")
+                x, y = to_desktop(points[0], image.transform)
+            except (ModelOutputError, ActionError) as exc:
+                failures.append(str(exc)[:160])
+                continue
+            distances.append(float(np.hypot(x - (g.x + cx), y - (g.y + cy))))
+        hits = sum(d <= radius for d in distances)
+        results.append(
+            {
+                "monitor": monitor.index,
+                "name": monitor.name,
+                "trials": trials,
+                "hits": hits,
+                "median_error_px": round(statistics.median(distances), 1) if distances else None,
+                "target_radius_px": radius,
+                "failures": failures,
+                "ok": hits == trials,
+            }
+        )
+    return results
+
+
+def calibrate(
+    ctx: typer.Context,
+    *,
+    monitor: MonitorOption = None,
+    trials: Annotated[int, typer.Option("--trials", min=1, max=50, help="Model answers per monitor.")] = 3,
+    no_model: Annotated[bool, typer.Option("--no-model", help="Check only the input path.")] = False,
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    profile: ProfileOption = None,
+    remote: RemoteOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check pointer placement on every monitor and how well the model points; exit 0 when both fit."""
+    from omnidesk.agent.prompt import load_prompt
+    from omnidesk.app.compose import agent_parser_for, build_model_client
+    from omnidesk.runtime.capture import MssScreen
+    from omnidesk.runtime.input import PyAutoGuiInput
+
+    context = get_context(ctx)
+    settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
+    monitors = MssScreen(settings.capture.scale).monitors()
+    if monitor is not None:
+        monitors = [m for m in monitors if m.index == monitor]
+    report: dict[str, Any] = {"input": check_input(PyAutoGuiInput(), monitors)}
+    if not no_model:
+        from omnidesk.agent.parsing import parser_for
+
+        client = build_model_client(settings, context.paths)
+        try:
+            convention = client.capabilities.coordinate_convention
+            parser = agent_parser_for(settings.model.profile) or parser_for(
+                "nemotron" if convention == "fraction" else "qwen", None if convention == "fraction" else convention
+            )
+            system = load_prompt("nemotron_cua", convention=convention)
+            report["model"] = check_model(client, parser, system, monitors, trials=trials)
+        finally:
+            client.close()
+    ok = all(r["ok"] for section in report.values() for r in section)
+    if as_json:
+        typer.echo(json.dumps({"ok": ok, **report}, indent=2))
+    else:
+        for r in report["input"]:
+            typer.echo(f"input   monitor {r['monitor']} ({r['name']}): pointer error ≤ {r['max_error_px']} px")
+        for r in report.get("model", []):
+            typer.echo(
+                f"model   monitor {r['monitor']} ({r['name']}): {r['hits']}/{r['trials']} inside the target, "
+                f"median error {r['median_error_px']} px"
+                + (f"; {len(r['failures'])} unusable answers" if r["failures"] else "")
+            )
+    raise typer.Exit(0 if ok else 1)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("calibrate")(calibrate)

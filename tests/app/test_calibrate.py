@@ -1,0 +1,73 @@
+"""``omnidesk calibrate``: the input check on the real rig, the model check with scripted models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.parsing import parser_for
+from omnidesk.agent.ports import ModelRequest
+from omnidesk.agent.prompt import load_prompt
+from omnidesk.app.commands.calibrate import check_input, check_model
+from tests.app.cli_helpers import isolated_env, run_cli
+from tests.fakes import FakeModel, RecordingInputDevice, request_images
+from tests.rig.xserver import XorgDummy
+
+MONITORS = [
+    MonitorInfo(1, "DUMMY0", Rect(0, 0, 1920, 1080), primary=True),
+    MonitorInfo(2, "DUMMY1", Rect(1920, 0, 1280, 1024)),
+]
+
+
+def red_centre(request: ModelRequest) -> tuple[float, float]:
+    pixels = request_images(request)[-1].pixels
+    ys, xs = np.nonzero((pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 80))
+    h, w = pixels.shape[:2]
+    return (xs.mean() + 0.5) / w, (ys.mean() + 0.5) / h
+
+
+def test_a_model_that_points_well_passes() -> None:
+    def script(request: ModelRequest) -> str:
+        x, y = red_centre(request)
+        return f"red.\n## Action:\nclick\n## Code:\npyautogui.click(x={x:.4f}, y={y:.4f})"
+
+    results = check_model(
+        FakeModel(script), parser_for("nemotron"), load_prompt("nemotron_cua"), MONITORS, trials=4, seed=1
+    )
+    assert all(r["ok"] and r["hits"] == 4 for r in results), results
+    assert all(r["median_error_px"] <= r["target_radius_px"] / 2 for r in results)
+
+
+def test_a_model_in_the_wrong_convention_is_caught() -> None:
+    def thousandths(request: ModelRequest) -> str:
+        x, y = red_centre(request)
+        return f"red.\n## Action:\nclick\n## Code:\npyautogui.click(x={round(x * 1000)}, y={round(y * 1000)})"
+
+    results = check_model(
+        FakeModel(thousandths), parser_for("nemotron"), load_prompt("nemotron_cua"), MONITORS, trials=3, seed=2
+    )
+    assert not any(r["ok"] for r in results)
+    assert all(r["hits"] == 0 for r in results)
+
+
+def test_input_check_reports_offsets() -> None:
+    class Offset(RecordingInputDevice):
+        def position(self) -> tuple[int, int]:
+            x, y = self.pointer
+            return x + 3, y
+
+    assert all(r["ok"] for r in check_input(RecordingInputDevice(), MONITORS))
+    assert [r["max_error_px"] for r in check_input(Offset(), MONITORS)] == [3, 3]
+
+
+@pytest.mark.desktop
+def test_calibrate_input_on_two_monitors(dual_monitor_display: XorgDummy, tmp_path: Path) -> None:
+    result = run_cli(["calibrate", "--no-model", "--json"], isolated_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["name"] for r in report["input"]] == ["DUMMY0", "DUMMY1"]
+    assert all(r["max_error_px"] <= 1 for r in report["input"])
