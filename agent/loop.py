@@ -41,6 +41,9 @@ __all__ = ["Agent", "describe_action", "perform"]
 
 logger = logging.getLogger(__name__)
 
+_PROMPTS = {"nemotron": "nemotron_cua", "qwen": "qwen_computer_use", "uitars": "uitars", "json": "json_actions"}
+"""The system prompt (``assets/prompts/*.md``) that teaches each output format."""
+
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
 
 
@@ -159,7 +162,8 @@ class Agent:
             default = {"fraction": "nemotron", "thousandths": "qwen", "image_pixels": "qwen"}[convention]
             self._parser = parser or parser_for(default, None if default == "nemotron" else convention)
             self._schema = None
-            self._system = system_prompt or load_prompt("nemotron_cua", convention=convention)
+            prompt = _PROMPTS.get(self._parser.name, "nemotron_cua")
+            self._system = system_prompt or load_prompt(prompt, convention=self._parser.convention)
         self._model_size = model_size
         self._on_token = on_token
         self._activity = activity

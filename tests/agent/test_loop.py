@@ -326,3 +326,30 @@ def test_person_typing_pauses_the_run() -> None:
     steps = run_all(agent)
     assert [s.status for s in steps] == ["acted", "refused", "acted", "finished"]
     assert len(device.actions) == 2 and "keyboard" in confirmer.requests[0].question
+
+
+@pytest.mark.parametrize(
+    ("convention", "parser", "marker"),
+    [("fraction", None, "## Code:"), ("thousandths", None, "<tool_call>"), ("image_pixels", "uitars", "start_box")],
+)
+def test_system_prompt_teaches_the_parsers_format(convention: str, parser: str | None, marker: str) -> None:
+    from dataclasses import replace as dc_replace
+
+    from omnidesk.agent.parsing import parser_for
+    from tests.fakes import CAPS_FRACTION
+
+    caps = dc_replace(CAPS_FRACTION, coordinate_convention=convention)
+    model = FakeModel(lambda request: code("computer.terminate()"), capabilities=caps)
+    agent = Agent(
+        model,
+        FakeSampler(StaticScreen([make_frame(RIGHT)])),
+        RecordingInputDevice(),
+        ScriptedConfirmer(),
+        FakeClock(),
+        AgentConfig(),
+        SafetyConfig(),
+        parser=parser_for(parser) if parser else None,
+    )
+    list(agent.run("x", CancelToken()))
+    system = model.requests[0].messages[0].parts[0].text  # type: ignore[union-attr]
+    assert marker in system and "{convention_help}" not in system
