@@ -46,18 +46,25 @@ class GlobalHotkeys(QObject):
         pause_resume(): pause or resume the run.
         show_hide(): show or hide the window.
         automation_requested(str): run the saved automation with this name.
+        push_to_talk_pressed() / push_to_talk_released(): the push-to-talk combination is held / let go.
     """
 
     kill_switch = pyqtSignal()
     pause_resume = pyqtSignal()
     show_hide = pyqtSignal()
     automation_requested = pyqtSignal(str)
+    push_to_talk_pressed = pyqtSignal()
+    push_to_talk_released = pyqtSignal()
 
     def __init__(self, config: HotkeyConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
         config.bindings()  # raises ValueError on a conflict
         self._config = config
         self._listener: Any = None
+        self._hotkeys: list[Any] = []
+        self._talk_keys: set[Any] = set()
+        self._held: set[Any] = set()
+        self._talking = False
 
     @property
     def running(self) -> bool:
@@ -80,11 +87,16 @@ class GlobalHotkeys(QObject):
         }
         for combo, name in self._config.automations.items():
             bindings[to_pynput(combo)] = functools.partial(self.automation_requested.emit, name)
-        listener = keyboard.GlobalHotKeys(bindings)
+        # One listener for everything: GlobalHotKeys only reports presses, push-to-talk needs the release.
+        self._hotkeys = [keyboard.HotKey(keyboard.HotKey.parse(c), callback) for c, callback in bindings.items()]
+        self._talk_keys = set(keyboard.HotKey.parse(to_pynput(self._config.push_to_talk)))
+        self._held.clear()
+        self._talking = False
+        listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
         listener.daemon = True
+        self._listener = listener
         listener.start()
         listener.wait()  # returns once the X RECORD context is live, so no key is missed after start()
-        self._listener = listener
         log.info("global hotkeys on: kill switch %s", self._config.kill_switch)
         return None
 
@@ -102,6 +114,32 @@ class GlobalHotkeys(QObject):
             listener.join(1.0)
         if listener.is_alive():
             log.warning("the hotkey listener did not stop; it ends with the next key press")
+
+    # --- pynput's listener thread --------------------------------------------------------------------
+
+    def _on_press(self, key: Any) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        key = listener.canonical(key)
+        for hotkey in self._hotkeys:
+            hotkey.press(key)
+        self._held.add(key)
+        if not self._talking and self._talk_keys <= self._held:
+            self._talking = True
+            self.push_to_talk_pressed.emit()
+
+    def _on_release(self, key: Any) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        key = listener.canonical(key)
+        for hotkey in self._hotkeys:
+            hotkey.release(key)
+        self._held.discard(key)
+        if self._talking and key in self._talk_keys:
+            self._talking = False
+            self.push_to_talk_released.emit()
 
     def _on_kill(self) -> None:
         log.warning("kill switch pressed")

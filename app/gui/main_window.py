@@ -180,6 +180,9 @@ class MainWindow(QMainWindow):
             self.hotkeys.pause_resume.connect(self._on_pause_hotkey)
             self.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
             self.hotkeys.automation_requested.connect(self._on_automation_hotkey)
+            if self.voice is not None:
+                self.hotkeys.push_to_talk_pressed.connect(self.voice.press)
+                self.hotkeys.push_to_talk_released.connect(self.voice.release)
 
     # --- model status ---------------------------------------------------------------------------------
 

@@ -87,3 +87,29 @@ def test_pause_and_show_hide_hotkeys(qtbot, hotkeys: GlobalHotkeys) -> None:
     qtbot.waitUntil(window.isVisible, timeout=3000)
     with qtbot.waitSignal(window.controller.run_finished, timeout=3000):
         _key("ctrl+alt+shift+k")
+
+
+@pytest.mark.desktop
+def test_holding_the_push_to_talk_keys_records_until_they_are_released(qtbot, hotkeys: GlobalHotkeys) -> None:
+    import numpy as np
+
+    from omnidesk.agent.ports import AudioClip
+    from tests.fakes import FakeMicrophone
+
+    clip = AudioClip(np.zeros(16000, np.float32), 16000, 0.0, 1.0)
+    mic = FakeMicrophone([clip])
+    run = ScriptedRun([click_step(1)])
+    window = MainWindow(Settings(), run, monitors=[MONITOR], hotkeys=hotkeys, microphone=mic)
+    qtbot.addWidget(window)
+    window.hide()  # works without the window
+    with qtbot.waitSignal(window.voice.level, timeout=3000):
+        _key_action("keydown", "ctrl+alt+shift+space")
+    assert mic.recording and window.voice.recording
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        _key_action("keyup", "ctrl+alt+shift+space")
+    assert not mic.recording
+    assert run.requests[0].voice is clip
+
+
+def _key_action(action: str, combo: str) -> None:
+    subprocess.run(["xdotool", action, combo], check=True, env=dict(os.environ), timeout=10)
