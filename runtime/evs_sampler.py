@@ -14,19 +14,46 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame, ModelImage, Observation, SettleResult
 from omnidesk.runtime.config import EvsConfig
 from omnidesk.runtime.evs import DEFAULT_CELL, EvsCore, EvsDecision, PatchGrid, SettleTracker
 from omnidesk.runtime.images import crop_image, overview_image
 
-__all__ = ["EvsSampler", "FrameSource", "SamplerStats"]
+__all__ = ["EvsSampler", "FrameSource", "SamplerStats", "pack_boxes"]
 
 log = logging.getLogger(__name__)
+
+
+def pack_boxes(boxes: Sequence[Rect], size: int) -> list[Rect]:
+    """Merge boxes whose union still fits one ``size``×``size`` crop at native resolution.
+
+    Each crop costs a whole image of tokens; two small changes that fit one crop together cost one image
+    with no loss of detail. The pair with the smallest union is merged first.
+    """
+    packed = list(boxes)
+    while len(packed) > 1:
+        best: tuple[int, int, int] | None = None
+        for i in range(len(packed)):
+            for j in range(i + 1, len(packed)):
+                union = _union(packed[i], packed[j])
+                if union.width <= size and union.height <= size and (best is None or union.area < best[0]):
+                    best = (union.area, i, j)
+        if best is None:
+            break
+        _, i, j = best
+        packed[i] = _union(packed[i], packed[j])
+        del packed[j]
+    return sorted(packed, key=lambda r: (r.y, r.x))
+
+
+def _union(a: Rect, b: Rect) -> Rect:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    return Rect(x0, y0, max(a.right, b.right) - x0, max(a.bottom, b.bottom) - y0)
 
 
 class FrameSource(Protocol):
@@ -139,7 +166,7 @@ class EvsSampler:
         at = self._seconds(frame.timestamp)
         images: list[ModelImage] = []
         if decision.boxes:
-            for box in decision.boxes:
+            for box in pack_boxes(decision.boxes, self._image_size):
                 image = crop_image(frame, box, self._image_size)
                 label = (
                     f"Changed region {box.x},{box.y},{box.width},{box.height} of monitor "

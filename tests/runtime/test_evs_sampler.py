@@ -173,3 +173,29 @@ def test_crop_pixels_are_the_frame_pixels() -> None:
     c = crop.transform.content
     expected = frame.pixels[box.y : box.bottom, box.x : box.right, 2::-1]
     assert np.array_equal(crop.pixels[c.y : c.bottom, c.x : c.right], expected)
+
+
+def test_pack_boxes_merges_what_fits_one_native_crop() -> None:
+    from omnidesk.runtime.evs_sampler import pack_boxes
+
+    a, b, far = Rect(0, 0, 64, 32), Rect(200, 100, 64, 64), Rect(1500, 900, 64, 64)
+    assert pack_boxes([a, b, far], 512) == [Rect(0, 0, 264, 164), far]
+    assert pack_boxes([a, far], 512) == [a, far]
+    assert pack_boxes([Rect(0, 0, 600, 10), Rect(0, 20, 10, 10)], 512) == [Rect(0, 0, 600, 10), Rect(0, 20, 10, 10)]
+
+
+def test_realistic_session_saves_three_quarters_of_the_tokens() -> None:
+    """Observing every frame (2 fps) of the agent-paced 60 s session: ≥ 75% fewer tokens than overviews."""
+    from tests.runtime.test_evs_scripted import REALISTIC_CPS, realistic_script
+
+    clock = Clock()
+    session = ScriptedSession(realistic_script(60.0), fps=2, duration=60, chars_per_second=REALISTIC_CPS)
+    source = ScriptedSource(session, clock)
+    sampler = EvsSampler(source, EvsConfig(), image_size=512, tokens_per_image=256, epoch=0.0, clock=clock)
+    for t in np.arange(0, 60, 0.5):
+        source.advance_to(float(t))
+        sampler.observe()
+    stats = sampler.stats()
+    assert stats.observations == 120 and stats.tokens_without_evs == 120 * 256
+    assert stats.tokens_sent <= 0.25 * stats.tokens_without_evs, stats
+    assert stats.keyframes == 6  # the start and one every 10 s

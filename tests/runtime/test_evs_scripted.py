@@ -197,8 +197,14 @@ class ScriptedSession:
             t_prev = t
 
 
+REALISTIC_CPS = 60.0  # the agent types through xdotool/pynput, not at human speed
+
+
 def realistic_script(duration: float = 60.0) -> list[tuple[float, str, object]]:
-    """An agent-paced session: an action, a second or two of reaction, then seconds of thinking."""
+    """An agent-paced session: an action, a second or two of reaction, then seconds of thinking.
+
+    Play it with ``chars_per_second=REALISTIC_CPS``.
+    """
     script: list[tuple[float, str, object]] = [
         (1.0, "type", "Thanks for the update on the release."),
         (6.5, "enter", None),
@@ -421,7 +427,7 @@ def test_settle_tracker_reports_a_spinner_as_animating() -> None:
 @pytest.mark.parametrize("fps", [2, 5])
 def test_realistic_session_sends_few_images(fps: int) -> None:
     """Most frames of an agent-paced session are static: EVS sends a small share of the patches."""
-    session = ScriptedSession(realistic_script(30.0), fps=fps, duration=30)
+    session = ScriptedSession(realistic_script(30.0), fps=fps, duration=30, chars_per_second=REALISTIC_CPS)
     core = EvsCore(EvsConfig())
     kept = [core.process(f.pixels, f.timestamp).kept_fraction for f in session.frames()]
     assert np.mean(kept) < 0.25
