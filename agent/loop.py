@@ -33,16 +33,13 @@ from omnidesk.agent.ports import (
     TokenDelta,
     WindowInspector,
 )
-from omnidesk.agent.prompt import HistoryEntry, PromptBuilder, load_prompt
+from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, HistoryEntry, PromptBuilder, load_prompt
 from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, action_points, user_moved
 from omnidesk.agent.secrets import SecretStore, fill_secrets
 
 __all__ = ["Agent", "describe_action", "perform"]
 
 logger = logging.getLogger(__name__)
-
-_PROMPTS = {"nemotron": "nemotron_cua", "qwen": "qwen_computer_use", "uitars": "uitars", "json": "json_actions"}
-"""The system prompt (``assets/prompts/*.md``) that teaches each output format."""
 
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
 
@@ -162,8 +159,9 @@ class Agent:
             default = {"fraction": "nemotron", "thousandths": "qwen", "image_pixels": "qwen"}[convention]
             self._parser = parser or parser_for(default, None if default == "nemotron" else convention)
             self._schema = None
-            prompt = _PROMPTS.get(self._parser.name, "nemotron_cua")
-            self._system = system_prompt or load_prompt(prompt, convention=self._parser.convention)
+            self._system = system_prompt or load_prompt(
+                PROMPT_FOR_FORMAT.get(self._parser.name, "nemotron_cua"), convention=self._parser.convention
+            )
         self._model_size = model_size
         self._on_token = on_token
         self._activity = activity

@@ -28,7 +28,15 @@ from omnidesk.agent.ports import (
     TextPart,
 )
 
-__all__ = ["HistoryEntry", "PromptBuilder", "load_prompt"]
+__all__ = ["PROMPT_FOR_FORMAT", "HistoryEntry", "PromptBuilder", "load_prompt"]
+
+PROMPT_FOR_FORMAT = {
+    "nemotron": "nemotron_cua",
+    "qwen": "qwen_computer_use",
+    "uitars": "uitars",
+    "json": "json_actions",
+}
+"""The system prompt (``assets/prompts/NAME.md``) that teaches each output format."""
 
 _CONVENTION_HELP = {
     "fraction": "fractions between 0 and 1 of the screenshot's width and height",

@@ -139,7 +139,7 @@ def calibrate(
     as_json: JsonOption = False,
 ) -> None:
     """Check pointer placement on every monitor and how well the model points; exit 0 when both fit."""
-    from omnidesk.agent.prompt import load_prompt
+    from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, load_prompt
     from omnidesk.app.compose import agent_parser_for, build_model_client
     from omnidesk.runtime.capture import MssScreen
     from omnidesk.runtime.input import PyAutoGuiInput
@@ -159,7 +159,7 @@ def calibrate(
             parser = agent_parser_for(settings.model.profile) or parser_for(
                 "nemotron" if convention == "fraction" else "qwen", None if convention == "fraction" else convention
             )
-            system = load_prompt("nemotron_cua", convention=convention)
+            system = load_prompt(PROMPT_FOR_FORMAT.get(parser.name, "nemotron_cua"), convention=parser.convention)
             report["model"] = check_model(client, parser, system, monitors, trials=trials)
         finally:
             client.close()
