@@ -55,7 +55,6 @@ class PyAutoGuiInput:
         self._type_delay_ms = type_delay_ms
         self._xdotool_name = xdotool
         self._gui_module: ModuleType | None = None
-        self._xlib: Any = None
         self._busy_lock = threading.Lock()
         self._busy: list[tuple[float, float]] = []
         self._busy_since: float | None = None
@@ -115,7 +114,6 @@ class PyAutoGuiInput:
         screen = x11._display.screen()
         right, bottom = screen.width_in_pixels, screen.height_in_pixels
         pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, bottom - 1), (right - 1, 0), (right - 1, bottom - 1)]
-        self._xlib = x11._display
         self._gui_module = pyautogui
         return self._gui_module
 
@@ -219,13 +217,21 @@ class PyAutoGuiInput:
 
     @_own_input
     def release_all(self) -> None:
-        """Release every mouse button and key the X server reports as held."""
+        """Release every mouse button and key the X server reports as held.
+
+        Uses a private X connection: a stop request calls this from another thread while the loop's
+        thread may be inside pyautogui, and Xlib connections are not thread-safe.
+        """
         self._gui()
         from Xlib import X
         from Xlib import error as xerror
+        from Xlib.display import Display
         from Xlib.ext import xtest
 
-        display = self._xlib
+        try:
+            display = Display()
+        except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
+            raise InputError(f"could not reach the X display to release held keys and buttons: {exc}") from exc
         try:
             mask = display.screen().root.query_pointer().mask
             for number, flag in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
@@ -239,6 +245,8 @@ class PyAutoGuiInput:
             display.sync()
         except (xerror.XError, xerror.ConnectionClosedError, OSError) as exc:
             raise InputError(f"could not release held keys and buttons: {exc}") from exc
+        finally:
+            display.close()
 
     @staticmethod
     def _modifiers(modifiers: Sequence[str]) -> list[str]:
