@@ -353,3 +353,48 @@ def test_system_prompt_teaches_the_parsers_format(convention: str, parser: str |
     list(agent.run("x", CancelToken()))
     system = model.requests[0].messages[0].parts[0].text  # type: ignore[union-attr]
     assert marker in system and "{convention_help}" not in system
+
+
+def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
+    """EVS may hand only changed crops; points must still refer to an overview of this step."""
+    from dataclasses import replace as dc_replace
+
+    from omnidesk.agent.ports import Observation
+
+    inner = FakeSampler(StaticScreen([make_frame(RIGHT, boxes=[(BUTTON, RED)])]))
+
+    class CropsFirst:
+        monitor = RIGHT
+
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def observe(self, *, force_keyframe: bool = False) -> Observation:
+            self.calls.append(force_keyframe)
+            obs = inner.observe()
+            if force_keyframe:
+                return obs
+            crop = dc_replace(obs.images[0], kind="crop", label="changed box")
+            return Observation((crop,), obs.timestamp, False, 0.01)
+
+        def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> object:
+            return inner.wait_settled()
+
+    sampler = CropsFirst()
+    model = FakeModel([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()")])
+    agent = Agent(
+        model,
+        sampler,
+        RecordingInputDevice(),
+        ScriptedConfirmer(),
+        FakeClock(),
+        AgentConfig(),
+        SafetyConfig(),  # type: ignore[arg-type]
+    )
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "finished"]
+    second = steps[1].observation
+    assert second is not None and [i.kind for i in second.images] == ["overview", "crop"]
+    assert second.changed_fraction == 0.01 and sampler.calls == [True, False, True]
+    parts = model.requests[1].messages[1].parts
+    assert any(isinstance(p, TextPart) and "not for coordinates" in p.text for p in parts)
