@@ -269,7 +269,8 @@ class MainWindow(QMainWindow):
             self.history.refresh()
         steps = self.timeline.topLevelItemCount()
         self._set_idle(f"Run {outcome} after {steps} step{'s' if steps != 1 else ''}")
-        self.come_back()
+        if self._hidden_for_run:
+            self.come_back()
         if self._closing:
             self.close()
 
