@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -94,6 +95,7 @@ class MssScreen:
         scale: desktop scale per RandR output name (``CaptureConfig.scale``); missing names are 1.0.
         display: X display name; ``None`` uses ``DISPLAY``.
         mask: blacks out denied windows in every frame; ``None`` only where nothing is private (tests).
+        monitor_refresh_seconds: how often grabs re-read the monitor layout (RandR changes, hot-plug).
     """
 
     def __init__(
@@ -102,13 +104,16 @@ class MssScreen:
         *,
         display: str | None = None,
         mask: WindowMask | None = None,
+        monitor_refresh_seconds: float = 5.0,
     ) -> None:
         self._scale = dict(scale or {})
         self._display = display
         self._mask = mask
         self._local = threading.local()
         self._monitors: list[MonitorInfo] | None = None
+        self._monitors_at = -math.inf
         self._monitors_lock = threading.Lock()
+        self._refresh = monitor_refresh_seconds
 
     def _sct(self) -> Any:
         sct = getattr(self._local, "sct", None)
@@ -149,12 +154,14 @@ class MssScreen:
             found.append(MonitorInfo(index, name, geometry, self._scale.get(name, 1.0), primary))
         with self._monitors_lock:
             self._monitors = found
+            self._monitors_at = time.monotonic()
         return list(found)
 
     def _monitor(self, index: int) -> MonitorInfo:
         with self._monitors_lock:
             known = self._monitors
-        if known is None or index > len(known):
+            stale = time.monotonic() - self._monitors_at >= self._refresh
+        if known is None or stale or index > len(known):
             known = self.monitors()
         if index == 0:
             return _virtual_desktop(known)
