@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -46,8 +46,14 @@ __all__ = [
 
 ModelConvention = Literal["fraction", "thousandths", "image_pixels"]
 
+# String lengths are bounded in the schema only (``maxLength``): a grammar built from it then always
+# closes the object within the output budget; the parser does not reject longer decoded strings (byte
+# tokens that form invalid UTF-8 decode to more characters than the grammar counted).
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-_Thought = Field(description="One or two sentences: what you see and why this action.")
+_Thought = Field(
+    json_schema_extra={"maxLength": 300}, description="One or two sentences: what you see and why this action."
+)
 
 
 class JsonClick(BaseModel):
@@ -91,14 +97,16 @@ class JsonType(BaseModel):
     model_config = _STRICT
     thought: str = _Thought
     kind: Literal["type"]
-    text: str
+    text: str = Field(min_length=1, json_schema_extra={"maxLength": 600})
 
 
 class JsonHotkey(BaseModel):
     model_config = _STRICT
     thought: str = _Thought
     kind: Literal["hotkey"]
-    keys: list[str] = Field(min_length=1, max_length=5)
+    keys: list[Annotated[str, Field(min_length=1, json_schema_extra={"maxLength": 24})]] = Field(
+        min_length=1, max_length=5
+    )
 
 
 class JsonWait(BaseModel):
@@ -112,21 +120,21 @@ class JsonDone(BaseModel):
     model_config = _STRICT
     thought: str = _Thought
     kind: Literal["done"]
-    answer: str
+    answer: str = Field(json_schema_extra={"maxLength": 600})
 
 
 class JsonFail(BaseModel):
     model_config = _STRICT
     thought: str = _Thought
     kind: Literal["fail"]
-    reason: str
+    reason: str = Field(json_schema_extra={"maxLength": 300})
 
 
 class JsonAskUser(BaseModel):
     model_config = _STRICT
     thought: str = _Thought
     kind: Literal["ask_user"]
-    question: str
+    question: str = Field(min_length=1, json_schema_extra={"maxLength": 300})
 
 
 JSON_ACTION_MODELS: tuple[type[BaseModel], ...] = (

@@ -13,6 +13,7 @@ The history is Nemotron's (``# Step i:`` / ``## Thought:`` / ``## Action:``) plu
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass
 from importlib.resources import files
@@ -117,5 +118,6 @@ class PromptBuilder:
             messages=(self._system, ChatMessage("user", tuple(parts))),
             max_tokens=self._max_tokens,
             enable_thinking=self._enable_thinking,
-            json_schema=self._json_schema,
+            # a copy per request: a runtime's schema converter may rewrite ``$ref`` s in place
+            json_schema=copy.deepcopy(self._json_schema),
         )
