@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+from omnidesk.agent.actions import AskUser
 from omnidesk.agent.errors import ConfigError, ModelCapabilityError
 from omnidesk.agent.ports import (
     AudioPart,
     CancelToken,
     ChatMessage,
+    ConfirmationRequest,
     Confirmer,
     ModelCapabilities,
     ModelClient,
@@ -79,10 +81,10 @@ class _Borrowed:
         """Nothing: the model stays loaded for the next run."""
 
 
-def _default_model_factory(settings: Settings, paths: AppPaths) -> ModelClient:
+def _default_model_factory(settings: Settings, paths: AppPaths, consent: Callable[[str], bool]) -> ModelClient:
     from omnidesk.app.compose import build_model_client
 
-    return build_model_client(settings, paths)
+    return build_model_client(settings, paths, consent=consent)
 
 
 def _default_session_factory(
@@ -107,7 +109,7 @@ class GuiAgentRunner:
         paths: AppPaths,
         confirmer: Confirmer,
         *,
-        model_factory: Callable[[Settings, AppPaths], ModelClient] = _default_model_factory,
+        model_factory: Callable[[Settings, AppPaths, Callable[[str], bool]], ModelClient] = _default_model_factory,
         session_factory: SessionFactory = _default_session_factory,
         record: bool = True,
     ) -> None:
@@ -137,13 +139,18 @@ class GuiAgentRunner:
                 return
             where = self._settings.model.remote_url or self._settings.model.model
             yield f"loading {where}…"
-            self._model = self._model_factory(self._settings, self._paths)
+            self._model = self._model_factory(self._settings, self._paths, self._remote_consent)
             yield f"{self._model.capabilities.name} · ready"
         except Exception as exc:
             self._problem = f"the model failed to load: {exc}"
             raise
         finally:
             self._loaded.set()
+
+    def _remote_consent(self, question: str) -> bool:
+        """Ask in the confirmation bar (from the loading worker) before the screen goes off this machine."""
+        request = ConfirmationRequest(AskUser(question=question), "remote engine", question)
+        return self._confirmer.confirm(request)
 
     def close(self) -> None:
         model, self._model = self._model, None

@@ -65,7 +65,7 @@ def test_model_loads_once_and_outlives_each_runs_session(tmp_path) -> None:
     loads: list[str] = []
     sessions = FakeSessions()
 
-    def factory(settings: Settings, paths: AppPaths) -> FakeModel:
+    def factory(settings: Settings, paths: AppPaths, consent: object) -> FakeModel:
         loads.append(threading.current_thread().name)
         return model
 
@@ -101,7 +101,11 @@ def test_a_spoken_task_is_heard_by_the_model_then_run(tmp_path) -> None:
 
     model = FakeModel(script)
     runner = GuiAgentRunner(
-        _settings(), _paths(tmp_path), QtConfirmer(), model_factory=lambda s, p: model, session_factory=FakeSessions()
+        _settings(),
+        _paths(tmp_path),
+        QtConfirmer(),
+        model_factory=lambda s, p, c: model,
+        session_factory=FakeSessions(),
     )
     _load(runner)
     steps = list(runner(RunRequest(SPOKEN_TASK, voice=clip), CancelToken()))
@@ -129,7 +133,7 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
     confirmer = QtConfirmer()
     settings = _settings()
     runner = GuiAgentRunner(
-        settings, _paths(tmp_path), confirmer, model_factory=lambda s, p: FakeModel(script), session_factory=sessions
+        settings, _paths(tmp_path), confirmer, model_factory=lambda s, p, c: FakeModel(script), session_factory=sessions
     )
     window = MainWindow(settings, runner, monitors=qt_monitors(), confirmer=confirmer, status_source=runner.load)
     qtbot.addWidget(window)
@@ -148,3 +152,24 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
     content = overlay.image.transform.content  # the 1920×1080 Xvfb screen, letterboxed
     assert content.width == 512 and content.height == 288
     assert overlay.image.transform.monitor.geometry.width == 1920
+
+
+@pytest.mark.desktop
+def test_remote_engine_off_this_machine_is_confirmed_in_the_bar(qtbot, tmp_path) -> None:
+    """The first load for an unconfirmed remote URL asks in the confirmation bar, then remembers it."""
+    settings = _settings("")
+    settings.model.remote_url = "http://gpu-server.invalid:8000"  # never resolves: nothing is sent
+    paths = _paths(tmp_path)
+    confirmer = QtConfirmer()
+    runner = GuiAgentRunner(settings, paths, confirmer, session_factory=FakeSessions())
+    lines: list[str] = []
+    loader = threading.Thread(target=lambda: lines.extend(_load(runner)))
+    with qtbot.waitSignal(confirmer.confirmation_requested, timeout=10_000) as asked:
+        loader.start()
+    assert "gpu-server.invalid" in asked.args[0].question
+    confirmer.reply_confirmation(True)
+    loader.join(timeout=10)
+    assert lines[-1].endswith("ready")
+    from omnidesk.app.settings import load_settings
+
+    assert load_settings(paths).model.remote_confirmed == ["http://gpu-server.invalid:8000"]

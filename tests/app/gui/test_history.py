@@ -26,7 +26,7 @@ def _record_two_runs(paths: AppPaths) -> None:
     settings.model.model = "tiny.gguf"
     model = FakeModel([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()"), code("computer.terminate()")])
     runner = GuiAgentRunner(
-        settings, paths, QtConfirmer(), model_factory=lambda s, p: model, session_factory=FakeSessions()
+        settings, paths, QtConfirmer(), model_factory=lambda s, p, c: model, session_factory=FakeSessions()
     )
     list(runner.load(CancelToken()))
     list(runner(RunRequest("click the middle"), CancelToken()))
