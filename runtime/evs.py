@@ -289,7 +289,8 @@ class SettleTracker:
     """Frame-to-frame change: has the screen been still for a while, and what keeps animating?
 
     A patch is *animating* when it changed in at least ``min_changes`` of the frames of the last
-    ``window`` seconds. :meth:`update` takes each new frame's grey cells in order.
+    ``window`` seconds. :meth:`update` takes each new frame's grey cells in order; stillness is counted
+    from ``since`` at the earliest (a frame captured before the action being waited on proves nothing).
     """
 
     def __init__(
@@ -301,6 +302,7 @@ class SettleTracker:
         noise_floor: int,
         window: float = 1.0,
         min_changes: int = 3,
+        since: float = -math.inf,
     ) -> None:
         self.grid = grid
         self.threshold = threshold
@@ -308,6 +310,7 @@ class SettleTracker:
         self.noise_floor = noise_floor
         self.window = window
         self.min_changes = min_changes
+        self.since = since
         self._prev: Grey | None = None
         self._history: deque[tuple[float, Mask]] = deque()
         self.first_seen = math.nan
@@ -319,7 +322,9 @@ class SettleTracker:
         """Record one frame; returns the patches that changed since the previous frame."""
         if self._prev is None:
             changed = np.zeros(self.grid.shape, dtype=np.bool_)
-            self.first_seen = self.last_change = self.last_change_off_animation = timestamp
+            self.first_seen = timestamp
+            # Stillness counts from ``since`` (the action before a wait) even if this frame is older.
+            self.last_change = self.last_change_off_animation = max(timestamp, self.since)
         else:
             scores, peaks, thin = self.grid.patch_scores(cur, self._prev, self.noise_floor)
             changed = _significant(scores, peaks, thin, self.threshold, self.peak_threshold)

@@ -218,6 +218,7 @@ class EvsSampler:
                     peak_threshold=self._config.peak_threshold,
                     noise_floor=self._config.noise_floor,
                     window=window,
+                    since=start,
                 )
             tracker.update(tracker.grid.downscale(frame.pixels), frame.timestamp)
             if tracker.still_for() >= still_for:
