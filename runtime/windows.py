@@ -199,6 +199,7 @@ class WindowMask:
         self._inspector = inspector
         self._patterns = [re.compile(p, re.IGNORECASE) for p in patterns]
         self._own_pids = frozenset(own_pids)
+        self._failing = False
 
     def close(self) -> None:
         """Close the inspector's X connection, if it has one."""
@@ -219,9 +220,14 @@ class WindowMask:
         try:
             windows = self._inspector.windows()
         except Exception:
-            log.exception("cannot list windows; blacking out the whole frame to keep denied windows private")
+            if not self._failing:  # once per outage, not once per frame
+                log.exception("cannot list windows; blacking out whole frames to keep denied windows private")
+            self._failing = True
             pixels[:, :, :3] = 0
             return int(pixels.shape[0] * pixels.shape[1])
+        if self._failing:
+            log.info("the window list is back; masking only denied windows again")
+            self._failing = False
         mask = visible_deny_mask(windows, area, (self.is_denied(w) for w in windows))
         if mask is None:
             return 0

@@ -78,7 +78,8 @@ def test_late_grabs_skip_ticks_instead_of_queueing() -> None:
         time.sleep(0.6)
     stats = stream.stats()
     assert stats.captured <= 8  # a 0.1 s grab allows at most ~6 frames in 0.6 s
-    assert stats.missed >= 6  # 30 fps asks for ~18 ticks; the late ones are counted, not queued
+    # 30 fps asks for ~18 ticks: the late ones are counted, not queued (loose bounds: the box may be busy).
+    assert stats.missed >= 3 and stats.missed > stats.captured
 
 
 def test_capture_errors_reach_readers() -> None:
