@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from omnidesk.agent.errors import ConfigError, OmnideskError
+from omnidesk.agent.errors import AlreadyRunningError, ConfigError, OmnideskError
 from omnidesk.app import __version__
 from omnidesk.app.cli_options import CliContext, get_context
 from omnidesk.app.commands import ask as ask_command
@@ -29,6 +29,8 @@ from omnidesk.app.commands import record as record_command
 from omnidesk.app.commands import replay as replay_command
 from omnidesk.app.commands import report as report_command
 from omnidesk.app.commands import run as run_command
+from omnidesk.app.instance import InstanceLock
+from omnidesk.app.instance_socket import knock, socket_path
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
 from omnidesk.runtime.display import require_x11
@@ -90,7 +92,19 @@ def _open_desktop_app(context: CliContext) -> int:
             err=True,
         )
         return 1
-    return run_gui(context.settings, context.paths)
+    lock = InstanceLock(context.paths.runtime_dir)
+    socket = socket_path(context.paths.runtime_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunningError:
+        if knock(socket):
+            typer.echo("Omnidesk is already running: its window was brought forward.")
+            return 0
+        raise
+    try:
+        return run_gui(context.settings, context.paths, instance_socket=socket)
+    finally:
+        lock.release()
 
 
 def _wants_traceback(argv: list[str]) -> bool:

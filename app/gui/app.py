@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,7 @@ def run_gui(
     microphone: Microphone | None = None,
     environ: Mapping[str, str] | None = None,
     argv: Sequence[str] = ("omnidesk",),
+    instance_socket: Path | None = None,
 ) -> int:
     """Open the window and run the event loop; returns the exit code (2: no usable display)."""
     problem = _check_display(os.environ if environ is None else environ)
@@ -129,6 +131,13 @@ def run_gui(
         window.state_label.setText(f"No global hotkeys: {hotkeys_problem}")
     log.info("GUI started (settings in %s, tray: %s)", paths.settings_file, tray is not None)
     window.reporter.install()
+    instance_server = None
+    if instance_socket is not None:  # the caller holds the instance lock: a second launch knocks here
+        from omnidesk.app.gui.single_instance import InstanceServer
+
+        instance_server = InstanceServer(instance_socket)
+        instance_server.activation_requested.connect(window.come_back)
+        instance_server.listen()
     restore = _close_on_signals(window.close)
     # Python runs signal handlers only when it gets control; a slow timer gives it some.
     ticker = QTimer()
@@ -141,6 +150,8 @@ def run_gui(
         window.start_status_source()
         return int(app.exec())
     finally:
+        if instance_server is not None:
+            instance_server.close()
         hotkeys.stop()
         ticker.stop()
         if agent_runner is not None:
