@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -76,6 +77,13 @@ def test_record_screen_and_speech(
         keys += k
         audio.append(a)
     assert len(times) == frames and keys[0]
+    # The video shows the screen: the target app's green OK button where the app put it.
+    with av.open(str(out / index["segments"][-1]["file"])) as container:
+        decoded = list(container.decode(video=0))
+        rgb = decoded[-1].to_ndarray(format="rgb24")
+    x, y, _, h = app.widget_rect("ok_button")
+    patch = rgb[y + 6 : y + h - 6, x + 6 : x + 30].reshape(-1, 3).astype(int)
+    assert np.abs(np.median(patch, axis=0) - (0, 200, 0)).max() <= 12, np.median(patch, axis=0)
     recorded = np.concatenate(audio)
     assert 4.0 * rate <= len(recorded) <= 6.0 * rate
     r = _best_correlation(recorded, source)
