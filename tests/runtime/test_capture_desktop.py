@@ -149,3 +149,20 @@ def test_composition_root_builds_a_masked_capture(x_display: object, target_app:
     assert capture.monitor.index == 1 and capture.monitor.geometry == Rect(0, 0, 1920, 1080)
     assert _black(frame, secret.widget_rect("window")) == 1.0
     assert_widget_colors(frame, normal)
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.0])
+def test_hidpi_monitor_frames_are_device_pixels(
+    dual_monitor_display: XorgDummy, target_app: Launcher, scale: float
+) -> None:
+    dual_monitor_display.set_layout([("DUMMY0", 3840, 2160, 0, 0), ("DUMMY1", 1920, 1080, 3840, 0)])
+    screen = MssScreen({"DUMMY0": scale})
+    try:
+        monitors = {m.name: m for m in screen.monitors()}
+        assert monitors["DUMMY0"].geometry == Rect(0, 0, 3840, 2160) and monitors["DUMMY0"].scale == scale
+        app = target_app(x=200, y=200, width=1600, height=1200, scale=scale)
+        frame = screen.grab(monitors["DUMMY0"].index)
+    finally:
+        screen.close()
+    assert (frame.width, frame.height) == (3840, 2160)
+    assert_widget_colors(frame, app)
