@@ -51,8 +51,9 @@ _DRAG_STEPS = 12
 class PyAutoGuiInput:
     """Mouse and keyboard in virtual-desktop device pixels (the InputDevice port)."""
 
-    def __init__(self, *, type_delay_ms: int = 12, xdotool: str = "xdotool") -> None:
+    def __init__(self, *, type_delay_ms: int = 12, drag_seconds: float = 0.15, xdotool: str = "xdotool") -> None:
         self._type_delay_ms = type_delay_ms
+        self._drag_seconds = drag_seconds
         self._xdotool_name = xdotool
         self._gui_module: ModuleType | None = None
         self._busy_lock = threading.Lock()
@@ -169,8 +170,12 @@ class PyAutoGuiInput:
                 pressed.append(mod)
             self._call("click", gui.click, x, y, clicks=count, interval=0.05, button=button)
         finally:
-            for mod in reversed(pressed):
-                self._call("release a modifier", gui.keyUp, mod)
+
+            def release_modifiers() -> None:
+                for mod in reversed(pressed):
+                    self._call("release a modifier", gui.keyUp, mod)
+
+            self._release(release_modifiers)
 
     @_own_input
     def drag(self, x0: int, y0: int, x1: int, y1: int, *, button: str = "left") -> None:
@@ -184,8 +189,19 @@ class PyAutoGuiInput:
                 x = round(x0 + (x1 - x0) * i / _DRAG_STEPS)
                 y = round(y0 + (y1 - y0) * i / _DRAG_STEPS)
                 self._call("drag", gui.moveTo, x, y, _pause=False)
+                if self._drag_seconds:
+                    time.sleep(self._drag_seconds / _DRAG_STEPS)
         finally:
-            self._call("release the drag", gui.mouseUp, button=button)
+            self._release(lambda: self._call("release the drag", gui.mouseUp, button=button))
+
+    def _release(self, release: Callable[[], object]) -> None:
+        """Release what an action pressed; if pyautogui refuses (the fail-safe trips again), release
+        everything through the X server directly so nothing stays pressed."""
+        try:
+            release()
+        except (SafetyStop, InputError):
+            self.release_all()
+            raise
 
     @_own_input
     def scroll(self, x: int | None, y: int | None, *, dx: int = 0, dy: int = 0) -> None:

@@ -163,3 +163,30 @@ def test_user_activity_ignores_own_input_and_sees_the_persons(target_app: Launch
         assert _wait_for(lambda: activity.active_since(moved))
     finally:
         activity.stop()
+
+
+def test_failsafe_in_the_middle_of_a_drag_leaves_nothing_pressed(target_app: Launcher) -> None:
+    """The person slams the pointer into a corner mid-drag: SafetyStop, and the button is released."""
+    import threading
+
+    app = target_app()
+    device = PyAutoGuiInput(drag_seconds=2.0)
+    (x0, y0), (x1, y1) = app.widget_center("big_button"), app.widget_center("ok_button")
+    errors: list[BaseException] = []
+
+    def drag() -> None:
+        try:
+            device.drag(x0, y0, x1, y1)
+        except SafetyStop as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=drag)
+    thread.start()
+    try:
+        app.wait_for({"type": "mouse_press", "widget": "big_button"}, timeout=15)
+        subprocess.run(["xdotool", "mousemove", "--sync", "0", "0"], check=True, timeout=30)
+        thread.join(10)
+        assert not thread.is_alive() and len(errors) == 1 and errors[0].reason == "failsafe"  # type: ignore[attr-defined]
+        assert held_state() == (0, [])
+    finally:
+        subprocess.run(["xdotool", "mousemove", "--sync", "400", "400"], check=True, timeout=30)
