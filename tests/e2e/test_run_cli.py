@@ -40,3 +40,31 @@ def test_run_without_a_model_says_what_to_do(tmp_path: Path) -> None:
     result = run_cli(["run", "press OK"], isolated_env(tmp_path))
     assert result.returncode == 2
     assert "no model configured" in result.stderr
+
+
+@pytest.mark.desktop
+@pytest.mark.model
+def test_ctrl_c_stops_the_run_and_closes_the_bundle(tiny_omni: TinyModel, target_app: Launcher, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from tests.app.cli_helpers import OMNIDESK
+
+    assert tiny_omni.mmproj is not None
+    target_app()
+    bundle = tmp_path / "bundle"
+    env = isolated_env(tmp_path, OMNIDESK_SAFETY__MODEL_ERROR_RETRIES="1000", OMNIDESK_SAFETY__MAX_STEPS="1000")
+    args = [str(OMNIDESK), "run", "press OK", "--json", "--trajectory", str(bundle)]
+    args += ["--model", str(tiny_omni.model), "--mmproj", str(tiny_omni.mmproj)]
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # a step has run: the agent is mid-task
+        assert first["status"] == "model_error"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    *steps, summary = [json.loads(line) for line in out.splitlines()]
+    assert steps[-1]["status"] == "stopped" and steps[-1]["error"] == "stopped by the user"
+    assert summary["done"] is False
+    saved = load_bundle(bundle)
+    assert saved.summary["status"] == "stopped" and saved.summary["steps"] == len(steps) + 1
