@@ -3,24 +3,26 @@
 # itself, and llama-cpp-python built for CUDA when the CUDA toolkit with cuBLAS is present (else CPU).
 # Idempotent: run it again to repair or upgrade. Ends with `omnidesk doctor`.
 #
-#   installer/install.sh [--dev] [--cpu | --cuda] [--no-doctor] [--venv DIR]
+#   installer/install.sh [--dev] [--cpu | --cuda] [--desktop] [--no-doctor] [--venv DIR]
 #     --dev        also install test/lint tools and the desktop test rig's system packages
 #     --cpu        build llama-cpp-python for the CPU even when CUDA is present
 #     --cuda       build llama-cpp-python with CUDA (fails clearly if the toolkit is missing)
+#     --desktop    add Omnidesk to your desktop menu (entry + icon under ~/.local/share; uninstall.sh removes it)
 #     --no-doctor  skip the final `omnidesk doctor`
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
-DEV=0 BACKEND=auto DOCTOR=1
+DEV=0 BACKEND=auto DOCTOR=1 DESKTOP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --dev) DEV=1 ;;
     --cpu) BACKEND=cpu ;;
     --cuda) BACKEND=cuda ;;
+    --desktop) DESKTOP=1 ;;
     --no-doctor) DOCTOR=0 ;;
     --venv) VENV=$(realpath -m "$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -35,7 +37,7 @@ APP_PACKAGES="python3 python3-venv python3-dev python3-tk build-essential cmake 
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
   libdbus-1-3 fonts-dejavu-core"
 DEV_PACKAGES="xvfb xauth x11-xserver-utils scrot imagemagick openbox xserver-xorg-core
-  xserver-xorg-video-dummy pulseaudio pulseaudio-utils espeak-ng sox"
+  xserver-xorg-video-dummy pulseaudio pulseaudio-utils espeak-ng sox desktop-file-utils"
 
 install_system_packages() {
   local wanted="$APP_PACKAGES" missing=()
@@ -115,6 +117,12 @@ else
 fi
 
 say "Installed: $("$VENV/bin/omnidesk" --version) with the $BACKEND backend"
+if [ "$DESKTOP" = 1 ]; then
+  say "Desktop entry"
+  bash "$ROOT/installer/desktop_entry.sh" install "$VENV/bin/omnidesk"
+elif [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "Tip: installer/install.sh --desktop adds Omnidesk to your desktop's application menu"
+fi
 if [ "$DOCTOR" = 1 ]; then
   say "omnidesk doctor"
   "$VENV/bin/omnidesk" doctor || echo "(doctor lists what is still missing above; Omnidesk is installed)"
