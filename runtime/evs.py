@@ -134,33 +134,52 @@ def merge_boxes(changed: Mask, max_boxes: int) -> list[tuple[int, int, int, int]
     """Bounding boxes ``(row0, col0, row1, col1)`` (exclusive ends) covering the changed patches.
 
     Patches within one patch of each other form one box; then the pair of boxes whose union adds the
-    least area is merged until at most ``max_boxes`` remain.
+    least area is merged until at most ``max_boxes`` remain (and boxes that overlap so much that merging
+    adds no area are merged anyway). Many scattered changes (noise, a video) are
+    first grouped coarser, so the cost stays small.
     """
     if not changed.any() or max_boxes <= 0:
         return []
     grid = changed.astype(np.uint8)
-    near = cv2.dilate(grid, np.ones((2, 2), np.uint8))  # closes gaps of one patch, not two
-    count, labels = cv2.connectedComponents(near, connectivity=8)
-    boxes: list[tuple[int, int, int, int]] = []
-    for label in range(1, count):
-        rows, cols = np.nonzero((labels == label) & changed)
-        if rows.size:
-            boxes.append((int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1))
-    while len(boxes) > max_boxes:
-        best: tuple[int, int, int] | None = None
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                cost = _area(union) - _area(a) - _area(b)
-                if best is None or cost < best[0]:
-                    best = (cost, i, j)
-        assert best is not None
-        _, i, j = best
-        a, b = boxes[i], boxes[j]
-        boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-        del boxes[j]
-    return sorted(boxes)
+    kernel = 2  # closes gaps of one patch, not two
+    while True:
+        boxes = _component_boxes(changed, cv2.dilate(grid, np.ones((kernel, kernel), np.uint8)))
+        if len(boxes) <= 4 * max_boxes or kernel > max(changed.shape):
+            break
+        kernel = kernel * 2 + 1
+    while len(boxes) > 1:
+        r0 = np.minimum.outer(boxes[:, 0], boxes[:, 0])
+        c0 = np.minimum.outer(boxes[:, 1], boxes[:, 1])
+        r1 = np.maximum.outer(boxes[:, 2], boxes[:, 2])
+        c1 = np.maximum.outer(boxes[:, 3], boxes[:, 3])
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        cost = (r1 - r0) * (c1 - c0) - areas[:, None] - areas[None, :]
+        cost[np.tril_indices(len(boxes))] = np.iinfo(np.int64).max
+        i, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        if len(boxes) <= max_boxes and cost[i, j] > 0:
+            break  # few enough, and no pair overlaps enough to merge for free
+        boxes[i] = (r0[i, j], c0[i, j], r1[i, j], c1[i, j])
+        boxes = np.delete(boxes, j, axis=0)
+    return sorted((int(a), int(b), int(c), int(d)) for a, b, c, d in boxes)
+
+
+def _component_boxes(changed: Mask, near: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Per connected component of ``near``, the bounding box of its changed patches, as an (n, 4) array."""
+    _, labels = cv2.connectedComponents(near, connectivity=8)
+    rows, cols = np.nonzero(changed)
+    lab = labels[rows, cols]
+    order = np.argsort(lab, kind="stable")
+    lab, rows, cols = lab[order], rows[order], cols[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    return np.stack(
+        [
+            np.minimum.reduceat(rows, starts),
+            np.minimum.reduceat(cols, starts),
+            np.maximum.reduceat(rows, starts) + 1,
+            np.maximum.reduceat(cols, starts) + 1,
+        ],
+        axis=1,
+    ).astype(np.int64)
 
 
 def _significant(scores: Scores, peaks: Scores, thin: Mask, threshold: float, peak_threshold: float) -> Mask:
@@ -170,10 +189,6 @@ def _significant(scores: Scores, peaks: Scores, thin: Mask, threshold: float, pe
     broad = (scores >= threshold) | (peaked & ~thin)
     near_broad = cv2.dilate(broad.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     return np.asarray(broad | (peaked & thin & near_broad), dtype=np.bool_)
-
-
-def _area(box: tuple[int, int, int, int]) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -251,7 +266,7 @@ class EvsCore:
                 reason = "change"
             elif timestamp - self._last_keyframe >= cfg.keyframe_seconds:
                 reason = "interval"
-        change_boxes = tuple(grid.patch_rect(*b) for b in merge_boxes(changed, 64))
+        change_boxes = tuple(grid.patch_rect(*b) for b in merge_boxes(changed, 16))
         if reason:
             self._ref = cur.copy()
             self._last_keyframe = timestamp

@@ -431,3 +431,16 @@ def test_realistic_session_sends_few_images(fps: int) -> None:
     core = EvsCore(EvsConfig())
     kept = [core.process(f.pixels, f.timestamp).kept_fraction for f in session.frames()]
     assert np.mean(kept) < 0.25
+
+
+def test_merge_boxes_on_scattered_noise_covers_everything_in_few_boxes() -> None:
+    rng = np.random.default_rng(3)
+    grid = rng.random((34, 60)) < 0.3  # a video or heavy noise: hundreds of small components
+    boxes = merge_boxes(grid, 4)
+    assert 1 <= len(boxes) <= 4
+    covered = np.zeros_like(grid)
+    for r0, c0, r1, c1 in boxes:
+        covered[r0:r1, c0:c1] = True
+    assert covered[grid].all()
+    for a in boxes:
+        assert not any(b != a and b[0] <= a[0] and b[1] <= a[1] and a[2] <= b[2] and a[3] <= b[3] for b in boxes)
