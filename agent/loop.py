@@ -9,6 +9,7 @@ generation in flight and releases every held key and button.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -40,6 +41,8 @@ from omnidesk.agent.secrets import SecretStore, fill_secrets
 __all__ = ["Agent", "describe_action", "perform"]
 
 logger = logging.getLogger(__name__)
+
+_TIME_UP = "stopped: the run's time limit (max_seconds) ran out during the generation"
 
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
 
@@ -217,12 +220,20 @@ class Agent:
         notes, run.notes = tuple(run.notes), []
         request = run.prompt.build(run.index, observation, notes)
         t = lap("prompt", t)
+        # The generation stops on the user's stop request or when the run's time budget runs out.
+        generation = CancelToken()
+        cancel.on_cancel(generation.cancel)
+        remaining = self._safety_config.max_seconds - (t - run.started)
+        timer = threading.Timer(max(0.0, remaining), generation.cancel)
+        timer.daemon = True
+        timer.start()
         try:
-            reply = self._model.generate(request, on_token=self._on_token, cancel=cancel)
+            reply = self._model.generate(request, on_token=self._on_token, cancel=generation)
         except ModelError as exc:
-            if cancel.cancelled:
-                return replace(base, observation=observation, error="stopped by the user", timings=timings)
-            return replace(base, observation=observation, error=str(exc), timings=timings)
+            stopped = "stopped by the user" if cancel.cancelled else _TIME_UP if generation.cancelled else str(exc)
+            return replace(base, observation=observation, error=stopped, timings=timings)
+        finally:
+            timer.cancel()
         t = lap("generate", t)
         base = replace(
             base,
@@ -233,8 +244,9 @@ class Agent:
             completion_tokens=reply.completion_tokens,
             reused_tokens=reply.reused_tokens,
         )
-        if reply.stop_reason == "cancelled" or cancel.cancelled:
-            return self._finish(run, replace(base, error="stopped by the user", timings=timings), "")
+        if reply.stop_reason == "cancelled" or generation.cancelled:
+            stopped = "stopped by the user" if cancel.cancelled else _TIME_UP
+            return self._finish(run, replace(base, error=stopped, timings=timings), "")
 
         try:
             parsed = self._parser.parse(reply.text)

@@ -398,3 +398,11 @@ def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
     assert second.changed_fraction == 0.01 and sampler.calls == [True, False, True]
     parts = model.requests[1].messages[1].parts
     assert any(isinstance(p, TextPart) and "not for coordinates" in p.text for p in parts)
+
+
+def test_time_limit_ends_a_generation_in_flight() -> None:
+    model = FakeModel([code("pyautogui.click(0.5, 0.5)") * 500], chunk=1, token_delay=0.01)
+    agent, device, _ = make_agent(model, safety=SafetyConfig(max_seconds=0.3))
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["stopped"]
+    assert "time limit" in steps[0].error and device.actions == []
