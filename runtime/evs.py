@@ -143,7 +143,8 @@ def merge_boxes(changed: Mask, max_boxes: int) -> list[tuple[int, int, int, int]
     grid = changed.astype(np.uint8)
     kernel = 2  # closes gaps of one patch, not two
     while True:
-        boxes = _component_boxes(changed, cv2.dilate(grid, np.ones((kernel, kernel), np.uint8)))
+        near = np.asarray(cv2.dilate(grid, np.ones((kernel, kernel), np.uint8)), dtype=np.uint8)
+        boxes = _component_boxes(changed, near)
         if len(boxes) <= 4 * max_boxes or kernel > max(changed.shape):
             break
         kernel = kernel * 2 + 1
