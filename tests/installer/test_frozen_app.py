@@ -7,6 +7,7 @@ the code paths that need the bundled native libraries.
 
 from __future__ import annotations
 
+import configparser
 import json
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from tests.app.cli_helpers import OMNIDESK, isolated_env
-from tests.installer.conftest import FrozenApp
+from tests.installer.conftest import ROOT, FrozenApp
 from tests.models.plugin import TinyModel
 from tests.rig.audio import PulseAudioRig
 from tests.rig.xserver import XServer
@@ -121,6 +122,12 @@ def _window_rect(window_id: str, env: dict[str, str]) -> dict[str, int]:
     }
 
 
+def _startup_wm_class() -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "installer" / "omnidesk.desktop", encoding="utf-8")
+    return parser["Desktop Entry"]["StartupWMClass"]
+
+
 def test_frozen_main_window_opens_loads_the_model_and_closes_on_sigterm(
     frozen_app: FrozenApp, rig_env: dict[str, str], tiny_omni: TinyModel
 ) -> None:
@@ -146,7 +153,13 @@ def test_frozen_main_window_opens_loads_the_model_and_closes_on_sigterm(
         assert found.returncode == 0 and found.stdout.strip(), found.stderr
         # The GUI loads the configured model on a worker; the runtime logs it once llama.cpp has it.
         _wait_for_log(log, "loaded omnidesk-tiny-nemotron-h-moe", process, timeout=60)
-        rect = _window_rect(found.stdout.split()[0], env)
+        window_id = found.stdout.split()[0]
+        # The menu entry's StartupWMClass is what desktops match against the window's WM_CLASS instance.
+        wm_class = subprocess.run(
+            ["xprop", "-id", window_id, "WM_CLASS"], env=env, capture_output=True, text=True, timeout=10, check=True
+        ).stdout  # WM_CLASS(STRING) = "omnidesk", "Omnidesk"
+        assert wm_class.split("=", 1)[1].split(",")[0].strip().strip('"') == _startup_wm_class(), wm_class
+        rect = _window_rect(window_id, env)
         assert rect["width"] >= 400 and rect["height"] >= 300, rect
         with mss.MSS(display=env["DISPLAY"]) as screen:
             shot = np.asarray(screen.grab(rect))[:, :, :3]
