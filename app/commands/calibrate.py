@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import time
@@ -28,6 +29,7 @@ from omnidesk.app.cli_options import (
     ProfileOption,
     RemoteOption,
     get_context,
+    terminal_consent,
 )
 
 if TYPE_CHECKING:
@@ -146,6 +148,9 @@ def calibrate(
 
     context = get_context(ctx)
     settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
+    from omnidesk.runtime.display import require_x11
+
+    require_x11(os.environ)
     monitors = MssScreen(settings.capture.scale).monitors()
     if monitor is not None:
         monitors = [m for m in monitors if m.index == monitor]
@@ -153,7 +158,7 @@ def calibrate(
     if not no_model:
         from omnidesk.agent.parsing import parser_for
 
-        client = build_model_client(settings, context.paths)
+        client = build_model_client(settings, context.paths, consent=terminal_consent())
         try:
             convention = client.capabilities.coordinate_convention
             parser = agent_parser_for(settings.model.profile) or parser_for(

@@ -9,6 +9,7 @@ stops the replay instead of clicking elsewhere. Safety rules (deny-list, confirm
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -107,6 +108,9 @@ def replay(
     from omnidesk.runtime.windows import X11WindowInspector
 
     settings = get_context(ctx).settings
+    from omnidesk.runtime.display import require_x11
+
+    require_x11(os.environ)
     recorded = load_bundle(bundle)
     steps = [s for s in recorded.steps if s["status"] in {"acted", "planned"} and s.get("action")]
     screen = MssScreen(settings.capture.scale)

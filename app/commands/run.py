@@ -8,6 +8,7 @@ stops the run: the generation in flight is aborted and held keys and buttons are
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -118,8 +119,10 @@ def run(
     context = get_context(ctx)
     from omnidesk.agent.trajectory import TrajectoryWriter
     from omnidesk.app.compose import build_agent_session, build_model_client
+    from omnidesk.runtime.display import require_x11
     from omnidesk.runtime.png import CvPngEncoder
 
+    require_x11(os.environ)  # before loading a model: say at once when there is no screen to work on
     options = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
     settings = options.apply(context.settings)
     client = build_model_client(settings, context.paths, consent=terminal_consent())

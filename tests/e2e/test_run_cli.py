@@ -68,3 +68,10 @@ def test_ctrl_c_stops_the_run_and_closes_the_bundle(tiny_omni: TinyModel, target
     assert summary["done"] is False
     saved = load_bundle(bundle)
     assert saved.summary["status"] == "stopped" and saved.summary["steps"] == len(steps) + 1
+
+
+def test_run_without_a_display_says_so_before_loading_a_model(tmp_path: Path) -> None:
+    missing_model = tmp_path / "nowhere.gguf"
+    result = run_cli(["run", "press OK", "--model", str(missing_model)], isolated_env(tmp_path, DISPLAY=None))
+    assert result.returncode == 1
+    assert "DISPLAY" in result.stderr and "nowhere.gguf" not in result.stderr
