@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.parsing import Parsed, parser_for
 from omnidesk.agent.ports import CancelToken, Frame, Observation, SettleResult
+from omnidesk.agent.trajectory import TrajectoryWriter
 from omnidesk.runtime.images import overview_image
+from omnidesk.runtime.png import CvPngEncoder
 from tests.fakes import FakeModel, RecordingInputDevice, ScriptedConfirmer
 
 MONITOR = MonitorInfo(1, "bench", Rect(0, 0, 1920, 1080), primary=True)
@@ -86,16 +89,23 @@ def bench_steps(steps: int) -> None:
         AgentConfig(),
         SafetyConfig(max_steps=steps, loop_repeats=1000),
     )
-    durations = []
-    t0 = time.perf_counter()
-    for step in agent.run("bench", CancelToken()):
-        now = time.perf_counter()
-        if step.status == "acted":
-            durations.append(now - t0)
-        t0 = now
+    durations, recording = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        writer = TrajectoryWriter(Path(folder) / "bundle", "bench", encoder=CvPngEncoder())
+        t0 = time.perf_counter()
+        for step in agent.run("bench", CancelToken()):
+            now = time.perf_counter()
+            if step.status == "acted":
+                durations.append(now - t0)
+            writer.record(step)
+            recording.append(time.perf_counter() - now)
+            t0 = time.perf_counter()
+        writer.close("stopped")
     median, base = statistics.median(durations), statistics.median(baseline)
     print(f"step overhead: median {median * 1000:.1f} ms over {len(durations)} steps (budget 50 ms)")
     print(f"  baseline (overview image only): {base * 1000:.1f} ms; ratio {median / base:.2f}x")
+    rec = statistics.median(recording)
+    print(f"  trajectory record() on the loop thread: {rec * 1000:.2f} ms; ratio to the step {rec / median:.3f}")
 
 
 def bench_parsers(parses: int) -> None:
