@@ -7,6 +7,7 @@ llama-cpp-python's converter lets a JSON string contain raw control characters (
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -30,8 +31,8 @@ def _converter_class() -> type[Any]:
 
 def schema_to_gbnf(schema: dict[str, Any] | str) -> str:
     """A GBNF grammar (root rule ``root``) accepting exactly the JSON values ``schema`` allows."""
-    if isinstance(schema, str):
-        schema = json.loads(schema)
+    # The converter resolves $refs in place; work on a copy so a caller's schema can be reused.
+    schema = json.loads(schema) if isinstance(schema, str) else copy.deepcopy(schema)
     converter = _converter_class()(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     resolved = converter.resolve_refs(schema, "input")
     converter.visit(resolved, "")

@@ -118,3 +118,17 @@ def test_unpatched_converter_lets_control_characters_through(generator: _Generat
             errors.append(str(exc))
             break
     assert errors and "control character" in errors[0]
+
+
+def test_the_callers_schema_is_left_untouched_and_reusable() -> None:
+    import copy
+    import json
+    from importlib.resources import files
+
+    from omnidesk.runtime.llama.grammar import schema_to_gbnf
+
+    schema = json.loads(files("omnidesk.assets").joinpath("grammars/action.schema.json").read_text())
+    before = copy.deepcopy(schema)
+    first = schema_to_gbnf(schema)
+    assert schema == before
+    assert schema_to_gbnf(schema) == first
