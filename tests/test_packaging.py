@@ -38,6 +38,16 @@ def test_wheel_has_only_the_omnidesk_namespace(wheel: Path) -> None:
         "omnidesk/assets/grammars/action.schema.json",
     ):
         assert required in names, required
+    sources = {
+        f"omnidesk/{path.relative_to(ROOT).as_posix()}"
+        for folder in ("app", "agent", "runtime", "assets")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in (".py", ".json", ".toml", ".md", ".jinja", ".svg", ".png")
+        and "__pycache__" not in path.parts
+    }
+    missing = sorted(sources - set(names))
+    assert not missing, f"source files missing from the wheel: {missing}"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "omnidesk = omnidesk.app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
