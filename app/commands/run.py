@@ -32,6 +32,7 @@ from omnidesk.app.cli_options import (
     get_context,
     terminal_consent,
 )
+from omnidesk.app.instance import InstanceLock
 
 __all__ = ["TerminalConfirmer", "bundle_folder", "register"]
 
@@ -123,6 +124,8 @@ def run(
     from omnidesk.runtime.png import CvPngEncoder
 
     require_x11(os.environ)  # before loading a model: say at once when there is no screen to work on
+    # One Omnidesk at a time: never a second model or a second hand on the mouse (held until exit).
+    InstanceLock(context.paths.runtime_dir).acquire()
     options = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)
     settings = options.apply(context.settings)
     client = build_model_client(settings, context.paths, consent=terminal_consent())

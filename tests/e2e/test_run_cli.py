@@ -75,3 +75,14 @@ def test_run_without_a_display_says_so_before_loading_a_model(tmp_path: Path) ->
     result = run_cli(["run", "press OK", "--model", str(missing_model)], isolated_env(tmp_path, DISPLAY=None))
     assert result.returncode == 1
     assert "DISPLAY" in result.stderr and "nowhere.gguf" not in result.stderr
+
+
+@pytest.mark.desktop
+def test_run_refuses_while_another_omnidesk_runs(x_display, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from omnidesk.app.instance import InstanceLock
+
+    with InstanceLock(tmp_path / "run"):  # what the GUI holds while it is open
+        result = run_cli(["run", "press OK"], isolated_env(tmp_path))
+    assert result.returncode == 1
+    assert "already running" in result.stderr
+    assert "Traceback" not in result.stderr
