@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +22,15 @@ import typer
 
 from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll
 from omnidesk.agent.errors import ActionError, RecordingError
+from omnidesk.agent.ports import CancelToken, Clock, Confirmer, InputDevice, Screen
 from omnidesk.app.cli_options import JsonOption, MonitorOption, get_context
 
-__all__ = ["find_patch", "register", "with_points"]
+if TYPE_CHECKING:
+    from omnidesk.agent.safety import SafetyPolicy
+    from omnidesk.agent.secrets import SecretStore
+    from omnidesk.agent.trajectory import Bundle
+
+__all__ = ["ReplayedStep", "find_patch", "register", "replay_steps", "replayable_steps", "with_points"]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -83,6 +91,92 @@ def _wait_still(grab: Any, *, still: float = 0.3, timeout: float = 3.0) -> None:
         previous = current.copy()
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayedStep:
+    """One recorded step done again: the action with the points found on the current screen."""
+
+    index: int
+    action: Action
+    targets: list[tuple[int, int]]
+    scores: list[float]
+
+
+def replayable_steps(recorded: Bundle) -> list[dict[str, Any]]:
+    """The recorded steps that did something (acted, or planned in a dry run)."""
+    return [s for s in recorded.steps if s["status"] in {"acted", "planned"} and s.get("action")]
+
+
+def replay_steps(
+    bundle: Path,
+    *,
+    screen: Screen,
+    monitor: int | str | None,
+    policy: SafetyPolicy,
+    confirmer: Confirmer,
+    device: InputDevice,
+    clock: Clock,
+    cancel: CancelToken,
+    secrets: SecretStore | None = None,
+    dry_run: bool = False,
+    min_score: float = 0.8,
+) -> Iterator[ReplayedStep]:
+    """The replay engine: repeat ``bundle``'s acted steps on ``screen``, yielding each one once done.
+
+    ``monitor`` picks the monitor (None: the one the run was recorded on). Stops (raises) on a target
+    that cannot be found, a refused or declined step; stops quietly when ``cancel`` is set.
+
+    Raises:
+        ActionError: a target is missing or ambiguous. SafetyStop: a step was refused or declined.
+        RecordingError: the bundle is incomplete.
+    """
+    from omnidesk.agent.coords import to_desktop
+    from omnidesk.agent.errors import SafetyStop
+    from omnidesk.agent.loop import describe_action, perform
+    from omnidesk.agent.ports import ConfirmationRequest
+    from omnidesk.agent.safety import action_points
+    from omnidesk.agent.trajectory import load_bundle
+    from omnidesk.runtime.capture import resolve_monitor
+    from omnidesk.runtime.images import overview_image
+
+    steps = replayable_steps(load_bundle(bundle))
+    names = [s["observation"]["monitor"]["name"] for s in steps if s.get("observation", {}).get("monitor")]
+    index = resolve_monitor(screen.monitors(), monitor if monitor is not None else (names[0] if names else None))
+    for record in steps:
+        if cancel.cancelled:
+            return
+        action: Action = ACTION_ADAPTER.validate_python(record["action"])
+        if isinstance(action, Done | Fail | AskUser):
+            continue
+        points = action_points(action)
+        patches = record.get("patches", [])
+        if points and len(patches) != len(points):
+            raise RecordingError(f"step {record['index'] + 1} has no saved target patches; it cannot be replayed")
+        found, scores = [], []
+        if points:
+            size = patches[0]["image_size"][0]
+            overview = overview_image(screen.grab(index), size)
+            for patch in patches:
+                x, y, score = find_patch(overview.pixels, _read_png(bundle / patch["file"]), min_score=min_score)
+                ax, ay = patch["anchor"]
+                dx, dy = to_desktop(Point(x=x + ax, y=y + ay, space="image_pixels"), overview.transform)
+                found.append(Point(x=dx, y=dy, space="desktop"))
+                scores.append(round(score, 3))
+        live = with_points(action, found) if found else action
+        verdict = policy.review(live)
+        if verdict.decision == "confirm":
+            question = f"Replay wants to {describe_action(action)}: {verdict.reason}. Allow it?"
+            if not confirmer.confirm(ConfirmationRequest(live, verdict.reason, question)):
+                raise SafetyStop(f"step {record['index'] + 1} declined: {verdict.reason}")
+        elif verdict.decision == "refuse":
+            raise SafetyStop(f"step {record['index'] + 1} refused: {verdict.reason}")
+        if cancel.cancelled:
+            return
+        if not dry_run:
+            perform(live, device, clock=clock, cancel=cancel, secrets=secrets)
+            _wait_still(lambda: screen.grab(index))
+        yield ReplayedStep(record["index"], live, [(int(p.x), int(p.y)) for p in found], scores)
+
+
 def replay(
     ctx: typer.Context,
     bundle: Annotated[Path, typer.Argument(help="A run's bundle folder (see `omnidesk run`).")],
@@ -93,78 +187,55 @@ def replay(
     as_json: JsonOption = False,
 ) -> None:
     """Repeat a recorded run's actions, finding each target again on the current screen."""
-    from omnidesk.agent.coords import to_desktop
-    from omnidesk.agent.errors import SafetyStop
-    from omnidesk.agent.loop import describe_action, perform
-    from omnidesk.agent.ports import CancelToken, ConfirmationRequest
-    from omnidesk.agent.safety import SafetyPolicy, action_points
+    from omnidesk.agent.loop import describe_action
+    from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.agent.trajectory import load_bundle
     from omnidesk.app.commands.run import TerminalConfirmer
     from omnidesk.app.compose import SystemClock
-    from omnidesk.runtime.capture import MssScreen, resolve_monitor
-    from omnidesk.runtime.images import overview_image
+    from omnidesk.runtime.capture import MssScreen
+    from omnidesk.runtime.display import require_x11
     from omnidesk.runtime.input import PyAutoGuiInput
     from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.windows import X11WindowInspector
 
     settings = get_context(ctx).settings
-    from omnidesk.runtime.display import require_x11
-
     require_x11(os.environ)
-    recorded = load_bundle(bundle)
-    steps = [s for s in recorded.steps if s["status"] in {"acted", "planned"} and s.get("action")]
+    total = len(replayable_steps(load_bundle(bundle)))
     screen = MssScreen(settings.capture.scale)
-    names = [s["observation"]["monitor"]["name"] for s in steps if s.get("observation", {}).get("monitor")]
-    index = resolve_monitor(screen.monitors(), monitor if monitor is not None else (names[0] if names else None))
     windows = X11WindowInspector()
-    policy = SafetyPolicy(settings.safety, windows=windows)
-    confirmer, device, clock, cancel = TerminalConfirmer(), PyAutoGuiInput(), SystemClock(), CancelToken()
+    device = PyAutoGuiInput()
     replayed = 0
     try:
-        for record in steps:
-            action: Action = ACTION_ADAPTER.validate_python(record["action"])
-            if isinstance(action, Done | Fail | AskUser):
-                continue
-            points = action_points(action)
-            patches = record.get("patches", [])
-            if points and len(patches) != len(points):
-                raise RecordingError(f"step {record['index'] + 1} has no saved target patches; it cannot be replayed")
-            found, scores = [], []
-            if points:
-                size = patches[0]["image_size"][0]
-                overview = overview_image(screen.grab(index), size)
-                for patch in patches:
-                    x, y, score = find_patch(overview.pixels, _read_png(bundle / patch["file"]), min_score=min_score)
-                    ax, ay = patch["anchor"]
-                    dx, dy = to_desktop(Point(x=x + ax, y=y + ay, space="image_pixels"), overview.transform)
-                    found.append(Point(x=dx, y=dy, space="desktop"))
-                    scores.append(round(score, 3))
-            live = with_points(action, found) if found else action
-            verdict = policy.review(live)
-            if verdict.decision == "confirm":
-                question = f"Replay wants to {describe_action(action)}: {verdict.reason}. Allow it?"
-                if not confirmer.confirm(ConfirmationRequest(action, verdict.reason, question)):
-                    raise SafetyStop(f"step {record['index'] + 1} declined: {verdict.reason}")
-            elif verdict.decision == "refuse":
-                raise SafetyStop(f"step {record['index'] + 1} refused: {verdict.reason}")
-            if not dry_run:
-                perform(live, device, clock=clock, cancel=cancel, secrets=KeyringSecretStore())
-                _wait_still(lambda: screen.grab(index))
+        for done in replay_steps(
+            bundle,
+            screen=screen,
+            monitor=monitor,
+            policy=SafetyPolicy(settings.safety, windows=windows),
+            confirmer=TerminalConfirmer(),
+            device=device,
+            clock=SystemClock(),
+            cancel=CancelToken(),
+            secrets=KeyringSecretStore(),
+            dry_run=dry_run,
+            min_score=min_score,
+        ):
             replayed += 1
-            target = [(int(p.x), int(p.y)) for p in found]
             if as_json:
                 typer.echo(
-                    json.dumps({"step": record["index"], "action": action.kind, "targets": target, "scores": scores})
+                    json.dumps(
+                        {"step": done.index, "action": done.action.kind, "targets": done.targets, "scores": done.scores}
+                    )
                 )
             else:
+                target = done.targets or "-"
                 typer.echo(
-                    f"{record['index'] + 1:3d} {describe_action(action)} → {target or '-'} {scores or ''}".rstrip()
+                    f"{done.index + 1:3d} {describe_action(done.action)} → {target} {done.scores or ''}".rstrip()
                 )
     finally:
         if not dry_run:
             device.release_all()
         windows.close()
-    typer.echo(f"replayed {replayed} of {len(steps)} steps", err=True)
+    typer.echo(f"replayed {replayed} of {total} steps", err=True)
 
 
 def register(cli: typer.Typer) -> None:
