@@ -129,3 +129,30 @@ def test_no_sound_server_is_a_clear_error_in_a_fresh_process(tmp_path: Path) -> 
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "NoMicrophoneError:" in result.stdout
+
+
+def test_sound_server_dying_mid_stream_is_a_no_microphone_error(
+    pulse_audio: PulseAudioRig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like unplugging the microphone: a private PulseAudio is killed while the stream runs."""
+    from tests.rig.audio import start_pulse_audio
+
+    private = start_pulse_audio(tmp_path / "private")
+    try:
+        for name in ("PULSE_SERVER", "XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH"):
+            monkeypatch.setenv(name, private.env[name])
+        mic = SoundDeviceMicrophone(AudioConfig())
+        mic.start_push_to_talk()
+        assert mic.blocks_after(0, 2.0)  # audio flows
+    finally:
+        private.stop()
+    time.sleep(0.5)  # the person keeps holding push-to-talk after the device died
+    try:
+        with pytest.raises(NoMicrophoneError, match="reconnect"):
+            mic.stop_push_to_talk()
+    finally:
+        mic.close()
+    # The session's microphone still works afterwards.
+    monkeypatch.undo()
+    with SoundDeviceMicrophone(AudioConfig()) as again:
+        assert again.blocks_after(0, 2.0)
