@@ -1,0 +1,303 @@
+"""The MCP server behind ``omnidesk mcp``: tools, and the runner that owns the model and the running task.
+
+Imported only when the server starts (the ``mcp`` SDK is not loaded for other commands). The SDK finds a
+tool's :class:`Context` parameter from its resolved type hints, which is why ``Context`` is imported at
+module level here.
+
+Tools:
+
+- ``run_task``: runs the agent on a worker thread and reports every step as an MCP progress notification
+  (``"3. acted: left click x1 at (0.5, 0.5) [model]"``); the event loop keeps answering meanwhile.
+- ``stop_task``: cancels the running task (its :class:`CancelToken` aborts the generation in flight).
+- ``screenshot``: a PNG of a monitor with deny-listed and Omnidesk's own windows blacked out, exactly as
+  the model sees the screen (the same :class:`WindowMask` as the agent's capture).
+- ``ask_screen``: one question about a monitor, answered by the model from its overview image.
+- ``list_monitors``: the monitors, as ``omnidesk doctor`` lists them.
+
+One task or question at a time (one model); a second gets a tool error saying so. Risky actions that
+need a person's confirmation are refused (there is no one to ask over stdio), and so is a remote engine
+off this machine that the person has not allowed (``build_model_client(..., consent=None)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.mcpserver import Context, Image, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from omnidesk.agent.errors import OmnideskError
+from omnidesk.agent.ports import CancelToken
+
+if TYPE_CHECKING:
+    from omnidesk.agent.ports import Frame, ModelClient
+    from omnidesk.app.settings import AppPaths, Settings
+
+__all__ = ["INSTRUCTIONS", "Runner", "build_server"]
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Omnidesk operates this computer's desktop with a local vision model: it looks at the screen and uses "
+    "the mouse and keyboard. Give run_task one concrete task at a time (e.g. 'open Settings and turn on "
+    "dark mode'); it reports each step as progress and returns when the task is done, failed, stopped "
+    "(stop_task) or a limit was reached. screenshot shows a monitor and ask_screen asks the model about it; "
+    "private windows (password managers) are blacked out in both."
+)
+
+ASK_SYSTEM_PROMPT = "You look at a screenshot of a computer screen and answer questions about it briefly."
+
+Progress = Callable[[int, str], None]
+"""Told ``(step number, line)`` after every step of a task."""
+
+
+class Runner:
+    """Owns the model (built on first use), the running task's stop token and the one-at-a-time lock."""
+
+    def __init__(self, settings: Settings, paths: AppPaths) -> None:
+        self._settings = settings
+        self._paths = paths
+        self._model: ModelClient | None = None
+        self._busy = threading.Lock()
+        self._cancel: CancelToken | None = None
+        self._cancel_lock = threading.Lock()
+
+    def _client(self) -> ModelClient:
+        if self._model is None:
+            from omnidesk.app.compose import build_model_client
+
+            self._model = build_model_client(self._settings, self._paths, consent=None)
+        return self._model
+
+    def _claim(self, what: str) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise ToolError(f"Omnidesk is busy with another task; call stop_task or wait before {what}")
+
+    # --- tasks ------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        task: str,
+        *,
+        max_steps: int,
+        dry_run: bool,
+        monitor: int | None,
+        cancel: CancelToken,
+        progress: Progress,
+    ) -> dict[str, Any]:
+        from omnidesk.agent.loop import describe_action
+        from omnidesk.agent.trajectory import TrajectoryWriter
+        from omnidesk.app.commands.run import TerminalConfirmer, bundle_folder
+        from omnidesk.app.compose import build_agent_session
+        from omnidesk.runtime.png import CvPngEncoder
+
+        self._claim("starting a task")
+        with self._cancel_lock:
+            self._cancel = cancel
+        try:
+            client = self._client()
+            session = build_agent_session(
+                self._settings,
+                model=client,
+                confirmer=TerminalConfirmer(interactive=False),
+                monitor=monitor,
+                dry_run=dry_run,
+                max_steps=max_steps,
+                close_model=False,
+            )
+            folder = bundle_folder(self._paths.runs_dir, task)
+            lines: list[str] = []
+            last = None
+            with session, TrajectoryWriter(folder, task, encoder=CvPngEncoder(), meta={"via": "mcp"}) as writer:
+                for step in writer.consume(session.agent.run(task, cancel)):
+                    last = step
+                    what = describe_action(step.action) if step.action is not None else "-"
+                    line = f"{step.index + 1}. {step.status}: {what} {step.error or step.result}".strip()
+                    lines.append(line)
+                    progress(step.index + 1, line)
+        except OmnideskError as exc:
+            raise ToolError(str(exc)) from exc
+        finally:
+            with self._cancel_lock:
+                self._cancel = None
+            self._busy.release()
+        action = last.action if last is not None else None
+        done = last is not None and last.status == "finished" and action is not None and action.kind == "done"
+        answer = getattr(action, "answer", "") if action is not None else ""
+        return {
+            "done": done,
+            "status": "no steps" if last is None else last.status,
+            "stopped_by_request": cancel.cancelled,
+            "answer": answer,
+            "steps": lines,
+            "bundle": str(folder),
+        }
+
+    def stop(self) -> dict[str, Any]:
+        """Cancel the running task; it returns with status ``stopped`` shortly after."""
+        with self._cancel_lock:
+            cancel = self._cancel
+        if cancel is None:
+            return {"stopping": False, "message": "no task is running"}
+        started = time.monotonic()
+        cancel.cancel()
+        log.info("stop requested over MCP (cancel callbacks took %.1f ms)", 1000 * (time.monotonic() - started))
+        return {"stopping": True, "message": "the running task is stopping"}
+
+    # --- the screen -------------------------------------------------------------------------------------
+
+    def grab(self, monitor: int | None) -> Frame:
+        """One masked frame of a monitor (the primary by default), as the agent's capture sees it."""
+        from omnidesk.app.compose import build_screen
+        from omnidesk.runtime.capture import resolve_monitor
+
+        try:
+            screen = build_screen(self._settings)
+            try:
+                selector = monitor if monitor is not None else self._settings.capture.monitor
+                index = resolve_monitor(screen.monitors(), selector)
+                frame = screen.grab(index)
+                # The frame views mss's buffer, which the screen's close() frees.
+                return dataclasses.replace(frame, pixels=frame.pixels.copy())
+            finally:
+                screen.close()
+        except OmnideskError as exc:
+            raise ToolError(str(exc)) from exc
+
+    def screenshot_png(self, monitor: int | None) -> bytes:
+        from omnidesk.runtime.png import CvPngEncoder
+
+        frame = self.grab(monitor)
+        return bytes(CvPngEncoder(compression=3).encode_png(frame.rgb()))
+
+    def ask(self, question: str, monitor: int | None, max_tokens: int) -> dict[str, Any]:
+        from omnidesk.agent.ports import ChatMessage, ImagePart, ModelRequest, TextPart
+        from omnidesk.runtime.images import overview_image
+
+        self._claim("asking about the screen")
+        try:
+            client = self._client()
+            frame = self.grab(monitor)
+            image = overview_image(frame, client.capabilities.image_size or 1024)
+            request = ModelRequest(
+                (
+                    ChatMessage.text("system", ASK_SYSTEM_PROMPT),
+                    ChatMessage("user", (ImagePart(image), TextPart(question))),
+                ),
+                max_tokens=max_tokens,
+                enable_thinking=False,
+            )
+            reply = client.generate(request)
+        except OmnideskError as exc:
+            raise ToolError(str(exc)) from exc
+        finally:
+            self._busy.release()
+        return {
+            "answer": reply.text,
+            "monitor": frame.monitor.index,
+            "images": reply.images_encoded + reply.images_from_cache,
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "seconds": round(reply.prefill_seconds + reply.decode_seconds, 3),
+        }
+
+    def close(self) -> None:
+        with self._cancel_lock:
+            if self._cancel is not None:
+                self._cancel.cancel()
+        if self._model is not None:
+            self._model.close()
+            self._model = None
+
+
+def _list_monitors(settings: Settings) -> list[dict[str, Any]]:
+    from omnidesk.runtime.capture import MssScreen
+
+    return [
+        {
+            "index": m.index,
+            "name": m.name,
+            "x": m.geometry.x,
+            "y": m.geometry.y,
+            "width": m.geometry.width,
+            "height": m.geometry.height,
+            "primary": m.primary,
+        }
+        for m in MssScreen(settings.capture.scale).monitors()
+    ]
+
+
+def build_server(settings: Settings, paths: AppPaths) -> tuple[MCPServer, Runner]:
+    """The MCP server and the runner behind it (close the runner when the server ends)."""
+    runner = Runner(settings, paths)
+    server = MCPServer(name="omnidesk", instructions=INSTRUCTIONS)
+
+    @server.tool(
+        description=(
+            "Carry out one task on this computer's desktop with the mouse and keyboard. Reports each step "
+            "as progress; stop it with stop_task."
+        )
+    )
+    async def run_task(
+        task: str, ctx: Context, max_steps: int = 20, dry_run: bool = False, monitor: int | None = None
+    ) -> dict[str, Any]:
+        cancel = CancelToken()
+
+        def progress(step: int, line: str) -> None:
+            try:
+                anyio.from_thread.run(functools.partial(ctx.report_progress, step, float(max_steps), line))
+            except Exception:  # a lost progress message must not end the task
+                log.debug("progress notification not sent", exc_info=True)
+
+        work = functools.partial(
+            runner.run,
+            task,
+            max_steps=max_steps,
+            dry_run=dry_run,
+            monitor=monitor,
+            cancel=cancel,
+            progress=progress,
+        )
+        try:
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            cancel.cancel()  # the client cancelled the request: stop the task too
+            raise
+
+    @server.tool(description="Stop the task that run_task is carrying out (it returns with status 'stopped').")
+    def stop_task() -> dict[str, Any]:
+        return runner.stop()
+
+    @server.tool(
+        description=(
+            "A PNG screenshot of one monitor (default: the primary), with private windows (password "
+            "managers and other deny-listed windows) and Omnidesk's own windows blacked out."
+        )
+    )
+    async def screenshot(monitor: int | None = None) -> Image:
+        data = await anyio.to_thread.run_sync(runner.screenshot_png, monitor)
+        return Image(data=data, format="png")
+
+    @server.tool(
+        description=(
+            "Ask Omnidesk's vision model a question about what is on one monitor (default: the primary); "
+            "private windows are blacked out before the model sees the screen."
+        )
+    )
+    async def ask_screen(question: str, monitor: int | None = None, max_tokens: int = 512) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(runner.ask, question, monitor, max_tokens)
+
+    @server.tool(description="The monitors Omnidesk can work on (index, name, geometry, primary).")
+    async def list_monitors() -> list[dict[str, Any]]:
+        return await anyio.to_thread.run_sync(_list_monitors, settings)
+
+    return server, runner
