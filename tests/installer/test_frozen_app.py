@@ -1,5 +1,5 @@
-"""The frozen (PyInstaller) app really works: doctor on the rig, a real model answering about an image, and
-its main window opening, loading the model and closing cleanly on SIGTERM.
+"""The frozen (PyInstaller) app really works: doctor on the rig, a real model answering about an image, a
+screen + microphone recording, and its main window opening, loading the model and closing on SIGTERM.
 
 ``--version`` alone would prove nothing (it loads none of Qt, llama.cpp, PortAudio or X); these tests run
 the code paths that need the bundled native libraries.
@@ -14,13 +14,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import av
 import cv2
 import mss
 import numpy as np
 import pytest
 
 from tests.app.cli_helpers import OMNIDESK, isolated_env
-from tests.installer.conftest import ROOT, FrozenApp
+from tests.installer.frozen import ROOT, FrozenApp
 from tests.models.plugin import TinyModel
 from tests.rig.audio import PulseAudioRig
 from tests.rig.xserver import XServer
@@ -92,6 +93,30 @@ def test_frozen_ask_answers_about_an_image_like_the_installed_app(
     # Same model, prompt and seed: the frozen app counts exactly what the installed one does.
     assert frozen["prompt_tokens"] == installed["prompt_tokens"]
     assert frozen["completion_tokens"] == installed["completion_tokens"]
+
+
+def test_frozen_record_writes_video_and_microphone_audio(
+    frozen_app: FrozenApp, rig_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "recording"
+    result = _run(frozen_app.executable, ["record", "--seconds", "2", "--fps", "5", "--out", str(out)], rig_env)
+    assert result.returncode == 0, result.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert index["complete"] and index["audio"], index
+    frames = sum(segment["frames"] for segment in index["segments"])
+    decoded, audio_seconds = 0, 0.0
+    for segment in index["segments"]:  # bundled FFmpeg (PyAV) wrote them; the test's own PyAV reads them
+        with av.open(str(out / segment["file"])) as container:
+            assert container.streams.video[0].codec_context.name == "h264"
+            assert container.streams.audio[0].codec_context.name == "opus"
+            for frame in container.decode(video=0, audio=0):
+                if isinstance(frame, av.VideoFrame):
+                    assert (frame.width, frame.height) == (1920, 1080)
+                    decoded += 1
+                elif isinstance(frame, av.AudioFrame):
+                    audio_seconds += frame.samples / frame.sample_rate
+    assert decoded == frames >= 5
+    assert audio_seconds > 1.0  # the microphone (PortAudio → PulseAudio) streamed into the recording
 
 
 def _wait_for_log(log: Path, text: str, process: subprocess.Popen[str], timeout: float) -> None:
