@@ -46,10 +46,10 @@ def _server(tiny: TinyModel, tmp_path: Path, **env: str) -> StdioServerParameter
 
 def test_mcp_server_runs_a_task_with_progress(tiny_omni: TinyModel, target_app: Launcher, tmp_path: Path) -> None:
     target_app()
-    progress: list[tuple[float, float | None, str | None]] = []
+    reports: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total, message))
 
     async def session() -> tuple[list[str], Any, Any]:
         async with Client(_server(tiny_omni, tmp_path)) as client:
@@ -66,17 +66,17 @@ def test_mcp_server_runs_a_task_with_progress(tiny_omni: TinyModel, target_app: 
     assert run["done"] is False and run["status"] == "stopped" and run["stopped_by_request"] is False
     assert run["steps"][0].startswith("1. model_error") and len(run["steps"]) == 2
     assert (Path(run["bundle"]) / "run.json").is_file()
-    assert [(p, t, m) for p, t, m in progress] == [(1.0, 1.0, run["steps"][0]), (2.0, 1.0, run["steps"][1])]
+    assert reports == [(1.0, 1.0, run["steps"][0]), (2.0, 1.0, run["steps"][1])]
 
 
 def test_stop_task_ends_a_long_run(tiny_omni: TinyModel, x_display: object, tmp_path: Path) -> None:
     """A run that would go on for 1000 steps (every output unparsable, retries allowed) is stopped."""
     going = anyio.Event()
-    progress: list[str] = []
+    messages: list[str] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
-        if len(progress) >= 5:  # past the default model_error_retries: only a stop ends it now
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+        if len(messages) >= 5:  # past the default model_error_retries: only a stop ends it now
             going.set()
 
     async def session() -> tuple[Any, Any, Any, float]:
@@ -108,7 +108,7 @@ def test_stop_task_ends_a_long_run(tiny_omni: TinyModel, x_display: object, tmp_
     assert busy.is_error and "busy" in busy.content[0].text
     assert stop["stopping"] is True
     assert run["status"] == "stopped" and run["stopped_by_request"] is True and run["done"] is False
-    assert 5 < len(run["steps"]) < 1000 and len(progress) == len(run["steps"])
+    assert 5 < len(run["steps"]) < 1000 and messages == run["steps"]
     assert seconds <= 1.0
 
 
