@@ -9,6 +9,7 @@ A file lock keeps test sessions in the same tree from building over each other o
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 __all__ = ["BUILD", "ROOT", "FrozenApp", "frozen_app_build"]
 
@@ -34,6 +36,7 @@ _INPUTS = (
     ROOT / "assets",
 )
 _BUILD_TIMEOUT = 900
+_LOCK_TIMEOUT = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,10 @@ def _newest_input() -> float:
     return max(times)
 
 
+def _stale(stamp: Path) -> bool:
+    return not stamp.exists() or stamp.stat().st_mtime <= _newest_input()
+
+
 def _build(stamp: Path) -> None:
     shutil.rmtree(BUILD / "dist", ignore_errors=True)
     stamp.unlink(missing_ok=True)
@@ -60,13 +67,28 @@ def _build(stamp: Path) -> None:
         *(sys.executable, "-m", "PyInstaller", str(ROOT / "installer" / "omnidesk.spec")),
         *("--distpath", str(BUILD / "dist"), "--workpath", str(BUILD / "work"), "--noconfirm", "--log-level", "WARN"),
     ]
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=_BUILD_TIMEOUT, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"PyInstaller failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     stamp.touch()
+    os.utime(stamp, (started_at, started_at))  # sources edited during the build make it stale
     size = sum(p.stat().st_size for p in (BUILD / "dist").rglob("*") if p.is_file() and not p.is_symlink())
     print(f"frozen app built in {time.monotonic() - started:.0f} s, {size / 2**20:.0f} MiB")
+
+
+def _lock(lock: IO[str], mode: int) -> None:
+    deadline = time.monotonic() + _LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(lock, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"another test session has held {BUILD} for {_LOCK_TIMEOUT} s; let it finish and run again"
+                ) from None
+            time.sleep(0.5)
 
 
 @contextmanager
@@ -75,11 +97,15 @@ def frozen_app_build() -> Iterator[FrozenApp]:
     BUILD.mkdir(parents=True, exist_ok=True)
     stamp = BUILD / "built.stamp"
     with (BUILD / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time
-        if not stamp.exists() or stamp.stat().st_mtime <= _newest_input():
-            _build(stamp)
+        # Shared while in use (sessions can share a build); exclusive only to rebuild a stale one.
+        _lock(lock, fcntl.LOCK_SH)
+        if _stale(stamp):
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            _lock(lock, fcntl.LOCK_EX)
+            if _stale(stamp):  # nobody rebuilt it while we waited
+                _build(stamp)
+            fcntl.flock(lock, fcntl.LOCK_SH)
         else:
             print(f"reusing the frozen app in {BUILD / 'dist'} (nothing changed since it was built)")
-        fcntl.flock(lock, fcntl.LOCK_SH)  # others may use it too, but not rebuild it under us
         folder = BUILD / "dist" / "omnidesk"
         yield FrozenApp(folder, folder / "omnidesk")
