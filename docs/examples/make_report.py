@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))  # the test rig and the fakes live in tests/
 
 from omnidesk.agent.ports import CancelToken, ModelCapabilities, ModelRequest  # noqa: E402
 from omnidesk.agent.trajectory import TrajectoryWriter  # noqa: E402
-from omnidesk.app.commands.report import render_report  # noqa: E402
 from omnidesk.app.compose import build_agent_session  # noqa: E402
 from omnidesk.app.settings import Settings  # noqa: E402
 from omnidesk.runtime.png import CvPngEncoder  # noqa: E402
@@ -126,7 +125,8 @@ def run(workdir: Path, output: Path) -> None:
             raise SystemExit(f"the run did not go as scripted: {[(s.status, s.error) for s in steps]}")
         app.wait_for({"type": "text", "widget": "text_field", "text": TEXT}, timeout=10)
         app.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=10)
-        output.write_text(render_report(folder), encoding="utf-8")
+        omnidesk = Path(sys.executable).with_name("omnidesk")
+        subprocess.run([str(omnidesk), "report", str(folder), "-o", str(output)], check=True)
         log.info("wrote %s (%.0f kB) from %s", output, output.stat().st_size / 1024, folder)
     finally:
         if app is not None:
