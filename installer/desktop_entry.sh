@@ -25,7 +25,9 @@ install_entry() {
     *) echo "desktop_entry.sh: give the absolute path of the omnidesk command, not '$command'" >&2; exit 2 ;;
   esac
   case "$command" in
-    *[\"\`\$\\]*) echo "desktop_entry.sh: cannot write a launcher for a path with \" \` \$ or \\ in it: $command" >&2; exit 2 ;;
+    *[\"\`\$\\]*)
+      echo "desktop_entry.sh: cannot write a launcher for a path with \" \` \$ or \\ in it: $command" >&2
+      exit 2 ;;
   esac
   # Exec is quoted (the path may hold spaces) and % is doubled (Exec field codes); TryExec is a plain path.
   local exec_value="\"${command//%/%%}\""

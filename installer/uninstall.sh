@@ -14,7 +14,9 @@ PURGE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --purge) PURGE=1 ;;
-    --venv) [ $# -ge 2 ] || { echo "uninstall.sh: --venv needs a folder" >&2; exit 2; }; VENV=$(realpath -m "$2"); shift ;;
+    --venv)
+      [ $# -ge 2 ] || { echo "uninstall.sh: --venv needs a folder" >&2; exit 2; }
+      VENV=$(realpath -m "$2"); shift ;;
     -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "uninstall.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
