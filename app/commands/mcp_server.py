@@ -98,12 +98,16 @@ class Runner:
         from omnidesk.agent.trajectory import TrajectoryWriter
         from omnidesk.app.commands.run import TerminalConfirmer, bundle_folder
         from omnidesk.app.compose import build_agent_session
+        from omnidesk.app.instance import InstanceLock
         from omnidesk.runtime.png import CvPngEncoder
 
         self._claim("starting a task")
+        # Like `omnidesk run`: no second hand on the mouse while another Omnidesk (the GUI, a run) works.
+        instance = InstanceLock(self._paths.runtime_dir)
         with self._cancel_lock:
             self._cancel = cancel
         try:
+            instance.acquire()
             client = self._client()
             session = build_agent_session(
                 self._settings,
@@ -127,6 +131,7 @@ class Runner:
         except OmnideskError as exc:
             raise ToolError(str(exc)) from exc
         finally:
+            instance.release()
             with self._cancel_lock:
                 self._cancel = None
             self._busy.release()

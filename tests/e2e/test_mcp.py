@@ -139,3 +139,17 @@ def test_screenshot_is_masked_and_ask_screen_answers(
     assert black(normal.widget_rect("window")) < 0.05
     assert isinstance(answer["answer"], str) and answer["completion_tokens"] >= 1
     assert answer["images"] == 1 and answer["monitor"] == 1
+
+
+def test_run_task_is_refused_while_another_omnidesk_works(
+    tiny_omni: TinyModel, x_display: object, tmp_path: Path
+) -> None:
+    from omnidesk.app.instance import InstanceLock
+
+    async def session() -> Any:
+        async with Client(_server(tiny_omni, tmp_path)) as client:
+            return await client.call_tool("run_task", {"task": "press OK", "max_steps": 1})
+
+    with InstanceLock(tmp_path / "run"):  # the runtime dir of isolated_env: as if the GUI were running
+        run = anyio.run(session)
+    assert run.is_error and "already running" in run.content[0].text
