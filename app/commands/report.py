@@ -45,7 +45,7 @@ summary { cursor: pointer; color: #444; }
 <h1>{{ summary.task }}</h1>
 <div class="summary meta">
 <span class="status {{ summary.status }}">{{ summary.status }}</span>
-&nbsp;{{ summary.steps }} steps{% if total_seconds %} in {{ '%.1f' % total_seconds }} s{% endif %} ·
+&nbsp;{{ summary.steps }} steps{% if total_seconds is not none %} in {{ '%.1f' % total_seconds }} s{% endif %} ·
 tokens: {{ summary.tokens.prompt }} prompt, {{ summary.tokens.completion }} completion,
 {{ summary.tokens.reused }} reused{% if monitor %} · monitor {{ monitor }}{% endif %}
 {% if summary.meta %}<br>{% for k, v in summary.meta.items() %}<b>{{ k }}</b>: {{ v }}
@@ -170,7 +170,8 @@ def render_report(folder: Path) -> str:
             }
         )
     summary = {"tokens": {"prompt": 0, "completion": 0, "reused": 0}, "meta": {}, "error": "", **bundle.summary}
-    total = sum(float(v) for s in bundle.steps for v in (s.get("timings") or {}).values())
+    timings = [float(v) for s in bundle.steps for v in (s.get("timings") or {}).values()]
+    total = sum(timings) if timings else None
     monitors = sorted({s["screen"] for s in steps if s["screen"]})
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return environment.from_string(_TEMPLATE).render(
