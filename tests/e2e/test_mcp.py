@@ -35,6 +35,16 @@ def _payload(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
+def _png(result: Any) -> np.ndarray:
+    """The BGR pixels of a tool's PNG image result."""
+    assert not result.is_error, result.content
+    image = result.content[0]
+    assert image.type == "image" and image.mime_type == "image/png"
+    pixels = cv2.imdecode(np.frombuffer(base64.b64decode(image.data), np.uint8), cv2.IMREAD_COLOR)
+    assert pixels is not None
+    return pixels
+
+
 def _server(tiny: TinyModel, tmp_path: Path, **env: str) -> StdioServerParameters:
     assert tiny.mmproj is not None
     return StdioServerParameters(
@@ -125,11 +135,8 @@ def test_screenshot_is_masked_and_ask_screen_answers(
             return shot, _payload(answer)
 
     shot, answer = anyio.run(session)
-    assert not shot.is_error, shot.content
-    image = shot.content[0]
-    assert image.type == "image" and image.mime_type == "image/png"
-    pixels = cv2.imdecode(np.frombuffer(base64.b64decode(image.data), np.uint8), cv2.IMREAD_COLOR)
-    assert pixels is not None and pixels.shape == (1080, 1920, 3)
+    pixels = _png(shot)
+    assert pixels.shape == (1080, 1920, 3)
 
     def black(rect: tuple[int, int, int, int]) -> float:
         x, y, w, h = rect
@@ -153,3 +160,23 @@ def test_run_task_is_refused_while_another_omnidesk_works(
     with InstanceLock(tmp_path / "run"):  # the runtime dir of isolated_env: as if the GUI were running
         run = anyio.run(session)
     assert run.is_error and "already running" in run.content[0].text
+
+
+def test_screenshot_of_the_second_monitor(
+    tiny_omni: TinyModel, dual_monitor_display: object, target_app: Launcher, tmp_path: Path
+) -> None:
+    app = target_app(x=100, y=100, width=600, height=400, screen="DUMMY1")
+
+    async def session() -> tuple[Any, Any]:
+        async with Client(_server(tiny_omni, tmp_path)) as client:
+            return await client.call_tool("screenshot", {"monitor": 2}), await client.call_tool(
+                "screenshot", {"monitor": 3}
+            )
+
+    shot, missing = anyio.run(session)
+    pixels = _png(shot)
+    assert pixels.shape == (1024, 1280, 3)
+    x, y, w, h = app.widget_rect("ok_button")  # desktop coordinates; the monitor starts at x = 1920
+    ok = pixels[y + h // 2, x - 1920 + w // 2][::-1]
+    assert tuple(int(v) for v in ok) == tuple(int(app.ready["colors"]["ok_button"][i : i + 2], 16) for i in (1, 3, 5))
+    assert missing.is_error and "no monitor 3" in missing.content[0].text
