@@ -180,3 +180,17 @@ def test_screenshot_of_the_second_monitor(
     ok = pixels[y + h // 2, x - 1920 + w // 2][::-1]
     assert tuple(int(v) for v in ok) == tuple(int(app.ready["colors"]["ok_button"][i : i + 2], 16) for i in (1, 3, 5))
     assert missing.is_error and "no monitor 3" in missing.content[0].text
+
+
+def test_an_unconfirmed_remote_engine_never_gets_the_screen(x_display: object, tmp_path: Path) -> None:
+    """Over MCP there is no one to ask: a remote engine off this machine is refused before any request."""
+    params = StdioServerParameters(
+        command=str(OMNIDESK), args=["mcp", "--remote", "http://192.0.2.7:8080/v1"], env=isolated_env(tmp_path)
+    )
+
+    async def session() -> Any:
+        async with Client(params) as client:
+            return await client.call_tool("ask_screen", {"question": "what is on the screen?"})
+
+    answer = anyio.run(session)
+    assert answer.is_error and "without your consent" in answer.content[0].text
