@@ -3,8 +3,9 @@
 The model loads once, on a worker (``load`` is the window's status source); each run then builds an
 agent session (capture + EVS + input) for the monitor and dry-run choice of the request, lending it the
 model so that closing the session does not unload it; every run is recorded as a trajectory bundle
-in the data dir's ``runs/`` (what the History panel shows). A spoken task is first turned into text by the
-omni model itself (the recording goes in as an ``AudioPart``), then run like a typed one.
+in the data dir's ``runs/`` (what the History panel shows). A spoken command goes to the omni model as
+an ``AudioPart`` with the current screen (:meth:`GuiAgentRunner.understand`); the model restates it and
+the window runs the restatement like a typed task.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from typing import TYPE_CHECKING, Protocol
 
 from omnidesk.agent.actions import AskUser
 from omnidesk.agent.errors import ConfigError, ModelCapabilityError
+from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import (
+    AudioClip,
     AudioPart,
     CancelToken,
     ChatMessage,
     ConfirmationRequest,
     Confirmer,
+    ImagePart,
     ModelCapabilities,
     ModelClient,
+    ModelImage,
     ModelReply,
     ModelRequest,
+    Part,
     Step,
     TextPart,
     TokenDelta,
@@ -36,7 +42,7 @@ from omnidesk.app.settings import AppPaths, Settings
 if TYPE_CHECKING:
     from omnidesk.app.compose import AgentSession
 
-__all__ = ["TRANSCRIBE_PROMPT", "GuiAgentRunner"]
+__all__ = ["ANSWER_PROMPT", "TRANSCRIBE_PROMPT", "UNDERSTAND_PROMPT", "GuiAgentRunner", "OverviewSource"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,18 @@ TRANSCRIBE_PROMPT = (
     "The recording is a person telling a computer assistant what to do. Write their instruction as one "
     "plain sentence, in their language, and nothing else."
 )
+UNDERSTAND_PROMPT = (
+    "The image is the person's screen now. The recording is the person telling a computer assistant what to "
+    "do on it. Restate their command as one plain imperative sentence, in their language, precise enough to "
+    "act on (name the app, the button, the text), and write nothing else."
+)
+ANSWER_PROMPT = (
+    "The image is the person's screen now. The assistant asked the person: {question}\n"
+    "The recording is the person's spoken answer. Write their answer as one plain sentence, and nothing else."
+)
+
+OverviewSource = Callable[[Settings, "str | None", int], ModelImage]
+"""``(settings, monitor name or None, image size) -> ModelImage``: the current screen for the model."""
 
 
 class SessionFactory(Protocol):
@@ -87,6 +105,20 @@ def _default_model_factory(settings: Settings, paths: AppPaths, consent: Callabl
     return build_model_client(settings, paths, consent=consent)
 
 
+def _default_overview(settings: Settings, monitor: str | None, size: int) -> ModelImage:
+    """One grab of the monitor, letterboxed to the model's image size (Omnidesk's own windows masked)."""
+    from omnidesk.app.compose import build_screen
+    from omnidesk.runtime.capture import resolve_monitor
+    from omnidesk.runtime.images import overview_image
+
+    screen = build_screen(settings)
+    try:
+        index = resolve_monitor(screen.monitors(), monitor if monitor is not None else settings.capture.monitor)
+        return overview_image(screen.grab(index), size)
+    finally:
+        screen.close()
+
+
 def _default_session_factory(
     settings: Settings,
     *,
@@ -111,6 +143,7 @@ class GuiAgentRunner:
         *,
         model_factory: Callable[[Settings, AppPaths, Callable[[str], bool]], ModelClient] = _default_model_factory,
         session_factory: SessionFactory = _default_session_factory,
+        overview: OverviewSource = _default_overview,
         record: bool = True,
     ) -> None:
         self._settings = settings
@@ -118,6 +151,7 @@ class GuiAgentRunner:
         self._confirmer = confirmer
         self._model_factory = model_factory
         self._session_factory = session_factory
+        self._overview = overview
         self._record = record
         self._model: ModelClient | None = None
         self._loaded = threading.Event()
@@ -150,7 +184,46 @@ class GuiAgentRunner:
     def _remote_consent(self, question: str) -> bool:
         """Ask in the confirmation bar (from the loading worker) before the screen goes off this machine."""
         request = ConfirmationRequest(AskUser(question=question), "remote engine", question)
-        return self._confirmer.confirm(request)
+        return bool(self._confirmer.confirm(request))
+
+    def hearing_problem(self) -> str | None:
+        """Why spoken commands cannot work with the loaded model, and how to fix it (None: they can, or not loaded)."""
+        model = self._model
+        if model is None or model.capabilities.audio:
+            return None
+        return (
+            f"{model.capabilities.name} cannot hear: its mmproj has no audio encoder. Use the omni mmproj with the "
+            "audio encoder (`omnidesk models pull`, or set model.mmproj in Settings) and restart, or type the task"
+        )
+
+    def understand(
+        self, clip: AudioClip, monitor: MonitorInfo | None, cancel: CancelToken, *, question: str | None = None
+    ) -> str | None:
+        """Send the recording with the current screen to the model; its restatement (None if cancelled).
+
+        With ``question`` the recording is the person's answer to it. Runs on a worker thread.
+        """
+        model = self._wait_for_model(cancel)
+        if model is None:
+            return None
+        problem = self.hearing_problem()
+        if problem is not None:
+            raise ModelCapabilityError(problem)
+        parts: list[Part] = []
+        if model.capabilities.vision:
+            size = model.capabilities.image_size or 512
+            parts.append(ImagePart(self._overview(self._settings, monitor.name if monitor else None, size)))
+        prompt = UNDERSTAND_PROMPT if question is None else ANSWER_PROMPT.format(question=question)
+        parts += [AudioPart(clip), TextPart(prompt)]
+        request = ModelRequest((ChatMessage("user", tuple(parts)),), max_tokens=200, temperature=0.0)
+        reply = model.generate(request, cancel=cancel)
+        if reply.stop_reason == "cancelled" or cancel.cancelled:
+            return None
+        text = " ".join(reply.text.split())
+        if not text:
+            raise ModelCapabilityError("the model heard no instruction in the recording; speak again or type it")
+        log.info("spoken %s understood (%d characters)", "answer" if question else "command", len(text))
+        return text
 
     def close(self) -> None:
         model, self._model = self._model, None

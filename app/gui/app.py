@@ -124,6 +124,7 @@ def run_gui(
         hotkeys=None if hotkeys_problem else hotkeys,
         paths=paths,
         microphone=microphone,
+        interpreter=agent_runner,
     )
     if agent_runner is not None and not agent_runner.configured:
         window.preview.clear(FIRST_RUN_TEXT)

@@ -28,6 +28,7 @@ class ConfirmBar(QFrame):
         super().__init__(parent)
         self.setObjectName("confirm_bar")
         self._mode = ""
+        self._question = ""
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.answer_box = QLineEdit(self)
@@ -52,10 +53,16 @@ class ConfirmBar(QFrame):
         """``confirm``, ``question`` or empty when hidden."""
         return self._mode
 
+    @property
+    def question(self) -> str:
+        """The pending question in plain text (empty when hidden)."""
+        return self._question
+
     def ask_confirmation(self, request: ConfirmationRequest) -> None:
         self._mode = "confirm"
         action = describe_action(request.action)
         question = request.question or "Allow this action?"
+        self._question = f"{question} (It wants to {action}.)"
         self.message.setText(
             f"<b>{escape(question)}</b><br>The agent wants to {escape(action)}. {escape(request.reason)}"
         )
@@ -67,6 +74,7 @@ class ConfirmBar(QFrame):
 
     def ask_question(self, question: str) -> None:
         self._mode = "question"
+        self._question = question
         self.message.setText(f"<b>The agent asks:</b> {escape(question)}")
         self.answer_box.clear()
         self.answer_box.show()
@@ -76,7 +84,7 @@ class ConfirmBar(QFrame):
         self.answer_box.setFocus()
 
     def dismiss(self) -> None:
-        self._mode = ""
+        self._mode = self._question = ""
         self.hide()
 
     def _on_accept(self) -> None:

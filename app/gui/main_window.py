@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLay
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
+from omnidesk.agent.safety import SafetyPolicy
 from omnidesk.app.gui.automation_store import Automation, AutomationStore
 from omnidesk.app.gui.automations import AutomationsPanel
 from omnidesk.app.gui.confirm_bar import ConfirmBar
@@ -34,6 +35,8 @@ from omnidesk.app.gui.task_bar import TaskBar
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
+from omnidesk.app.gui.voice_bar import VoiceBar
+from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import AppPaths, Settings, save_settings
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         hotkeys: GlobalHotkeys | None = None,
         microphone: Microphone | None = None,
         paths: AppPaths | None = None,
+        interpreter: VoiceInterpreter | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -80,8 +84,10 @@ class MainWindow(QMainWindow):
         self.tray = tray
         self.hotkeys = hotkeys
         self.voice = VoiceRecorder(microphone, settings.audio.max_utterance_seconds, self) if microphone else None
+        self.voice_commands = VoiceCommands(interpreter, SafetyPolicy(settings.safety), self) if interpreter else None
         self.task_bar = TaskBar(monitors, self)
         self.confirm_bar = ConfirmBar(self)
+        self.voice_bar = VoiceBar(self)
         self.preview = PreviewWidget(self)
         self.timeline = TimelineWidget(self)
         self.details = StepDetails(self)
@@ -130,6 +136,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(10)
         layout.addWidget(self.task_bar)
         layout.addWidget(self.confirm_bar)
+        layout.addWidget(self.voice_bar)
         layout.addWidget(split, 1)
         self.setCentralWidget(central)
         status = self.statusBar()
@@ -173,6 +180,14 @@ class MainWindow(QMainWindow):
             self.voice.recorded.connect(self._on_voice_recorded)
             self.voice.failed.connect(self._on_voice_failed)
             self.voice.stopped.connect(self._on_voice_stopped)
+        if self.voice_commands is not None:
+            self.voice_commands.command_understood.connect(self._on_voice_understood)
+            self.voice_commands.confirmation_answered.connect(confirmer.reply_confirmation)
+            self.voice_commands.question_answered.connect(confirmer.reply_question)
+            self.voice_commands.status.connect(self.state_label.setText)
+            self.voice_commands.stopped.connect(self._on_voice_stopped)
+            self.voice_bar.go.connect(self._start_run)
+            self.voice_bar.cancelled.connect(lambda: self.state_label.setText("Spoken command cancelled"))
         if self.hotkeys is not None:
             # Direct: the kill switch stops the run from pynput's thread even while this one is busy.
             self.hotkeys.kill_switch.connect(controller.stop, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
@@ -208,6 +223,9 @@ class MainWindow(QMainWindow):
         if self._status_thread is not None:
             self._status_thread.wait()
         self._status_thread = self._status_worker = None
+        problem = self.voice_commands.hearing_problem() if self.voice_commands is not None else None
+        if problem is not None and self.voice is not None:
+            self.task_bar.set_mic_available(False, problem)
         if self._closing:
             self.close()
 
@@ -365,7 +383,23 @@ class MainWindow(QMainWindow):
         if clip.duration < MIN_VOICE_SECONDS:
             self.state_label.setText("Too short — hold the mic button while you speak")
             return
-        self._start_run(self.task_bar.task_edit.text().strip() or SPOKEN_TASK, clip)
+        if self.voice_commands is None:  # a runner without an interpreter gets the recording itself
+            self._start_run(self.task_bar.task_edit.text().strip() or SPOKEN_TASK, clip)
+            return
+        if self.controller.running and not self.confirm_bar.mode:
+            self.state_label.setText("A run is going; stop it before speaking a new command")
+            return
+        self.voice_bar.dismiss()
+        monitor = self.task_bar.selected_monitor()
+        if not self.voice_commands.hear(clip, monitor, self.confirm_bar.mode, self.confirm_bar.question):
+            self.state_label.setText("Still working out what you said before; speak again in a moment")
+
+    def _on_voice_understood(self, understood: Understood) -> None:
+        if understood.risky:
+            self.voice_bar.ask(understood.text, understood.reason)
+            self.state_label.setText("Confirm the spoken command above before it runs")
+        else:
+            self.voice_bar.offer(understood.text, self.settings.gui.voice_countdown_seconds)
 
     def _on_voice_failed(self, message: str) -> None:
         self.state_label.setText(message)
@@ -445,6 +479,7 @@ class MainWindow(QMainWindow):
         """Closing during a run stops it first and closes once the worker has ended (never blocks)."""
         assert event is not None
         recording = self.voice is not None and self.voice.recording
+        recording = recording or (self.voice_commands is not None and self.voice_commands.busy)
         busy = self.controller.running or self._status_thread is not None or recording
         if busy:
             self._closing = True
@@ -454,6 +489,8 @@ class MainWindow(QMainWindow):
                 self._status_worker.abort()
             if self.voice is not None:
                 self.voice.abort()
+            if self.voice_commands is not None:
+                self.voice_commands.abort()
             event.ignore()
             return
         if self.tray is not None:

@@ -1,0 +1,185 @@
+"""Spoken commands: the recording and the screen go to the model in one request, the window shows what it
+understood with a countdown (Cancel stops it), risky commands wait for the person, and a spoken reply
+answers a pending question."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+from omnidesk.agent.ports import AudioClip, AudioPart, ImagePart, ModelRequest
+from omnidesk.app.gui.agent_runner import GuiAgentRunner
+from omnidesk.app.gui.app import qt_monitors
+from omnidesk.app.gui.confirmer import QtConfirmer
+from omnidesk.app.gui.main_window import MainWindow
+from omnidesk.app.gui.voice_command import yes_or_no
+from omnidesk.app.settings import AppPaths, Settings
+from tests.app.gui.test_agent_runner import FakeSessions
+from tests.app.gui.test_with_agent import code
+from tests.fakes import CAPS_FRACTION, FakeMicrophone, FakeModel
+
+pytestmark = pytest.mark.desktop
+
+RESTATED = "Click the middle of the screen"
+
+
+def _clip(seconds: float) -> AudioClip:
+    t = np.arange(int(16000 * seconds), dtype=np.float32) / 16000
+    return AudioClip((0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000, 0.0, seconds)
+
+
+def _audio(request: ModelRequest) -> list[AudioPart]:
+    return [p for m in request.messages for p in m.parts if isinstance(p, AudioPart)]
+
+
+def _images(request: ModelRequest) -> list[ImagePart]:
+    return [p for m in request.messages for p in m.parts if isinstance(p, ImagePart)]
+
+
+def restating_model(restatement: str, **kw: object) -> FakeModel:
+    """Restates a recording as ``restatement``; in a run, clicks the middle once and finishes."""
+
+    steps: list[ModelRequest] = []
+
+    def script(request: ModelRequest) -> str:
+        if _audio(request):
+            return restatement
+        steps.append(request)
+        return code("computer.terminate()") if len(steps) > 1 else code("pyautogui.click(0.5, 0.5)")
+
+    return FakeModel(script, **kw)  # type: ignore[arg-type]
+
+
+class Harness:
+    def __init__(self, qtbot, tmp_path, model: FakeModel, *, countdown: float = 1.0, clip_seconds: float = 1.5):  # type: ignore[no-untyped-def]
+        self.qtbot = qtbot
+        settings = Settings()
+        settings.model.model = "tiny.gguf"
+        settings.gui.hide_during_run = False
+        settings.gui.voice_countdown_seconds = countdown
+        self.model = model
+        self.sessions = FakeSessions()
+        self.confirmer = QtConfirmer()
+        self.runner = GuiAgentRunner(
+            settings,
+            AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r"),
+            self.confirmer,
+            model_factory=lambda s, p, c: model,
+            session_factory=self.sessions,
+            record=False,
+        )
+        self.clip = _clip(clip_seconds)
+        self.window = MainWindow(
+            settings,
+            self.runner,
+            monitors=qt_monitors(),
+            confirmer=self.confirmer,
+            status_source=self.runner.load,
+            microphone=FakeMicrophone([self.clip]),
+            interpreter=self.runner,
+        )
+        self.started: list[str] = []
+        self.window.controller.run_started.connect(lambda request: self.started.append(request.task))
+        qtbot.addWidget(self.window)
+        self.window.show()
+        self.window.start_status_source()
+        qtbot.waitUntil(lambda: "ready" in self.window.model_label.text(), timeout=5000)
+
+    def speak(self) -> None:
+        button = self.window.task_bar.mic_button
+        self.qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+        self.qtbot.waitUntil(lambda: self.window.voice is not None and self.window.voice.recording, timeout=3000)
+        self.qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_model_hears_the_clip_with_the_screen_and_the_restatement_counts_down(qtbot, tmp_path) -> None:
+    h = Harness(qtbot, tmp_path, restating_model(RESTATED), countdown=1.0)
+    h.speak()
+    bar = h.window.voice_bar
+    qtbot.waitUntil(bar.isVisible, timeout=10000)
+    assert bar.task == RESTATED and RESTATED in bar.message.text()
+    assert bar.countdown.text() == "starting in 1 s" and bar.counting
+    assert h.started == []  # nothing runs during the countdown
+    request = h.model.requests[0]
+    (audio,) = _audio(request)
+    assert audio.clip.sample_rate == 16000 and len(audio.clip.samples) == 24000
+    (image,) = _images(request)
+    assert image.image.kind == "overview" and image.image.pixels.shape[:2] == (512, 512)
+    with qtbot.waitSignal(h.window.controller.run_finished, timeout=10000) as finished:
+        pass  # the countdown ends by itself and the run starts
+    assert finished.args == ["finished"] and h.started == [RESTATED]
+    assert not bar.isVisible()
+    assert len(h.sessions.calls) == 1
+
+
+def test_cancel_during_the_countdown_prevents_the_run(qtbot, tmp_path) -> None:
+    h = Harness(qtbot, tmp_path, restating_model(RESTATED), countdown=0.6)
+    h.speak()
+    bar = h.window.voice_bar
+    qtbot.waitUntil(bar.isVisible, timeout=10000)
+    qtbot.mouseClick(bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert not bar.isVisible()
+    qtbot.wait(1000)  # well past the countdown
+    assert h.started == [] and h.sessions.calls == []
+    assert h.window.state_label.text() == "Spoken command cancelled"
+
+
+def test_a_risky_restatement_asks_instead_of_counting_down(qtbot, tmp_path) -> None:
+    h = Harness(qtbot, tmp_path, restating_model("Delete the file report.txt"), countdown=0.3)
+    h.speak()
+    bar = h.window.voice_bar
+    qtbot.waitUntil(bar.isVisible, timeout=10000)
+    assert not bar.counting and "risky" in bar.message.text() and "delete" in bar.message.text()
+    qtbot.wait(700)  # longer than the countdown: it does not start on its own
+    assert h.started == []
+    with qtbot.waitSignal(h.window.controller.run_finished, timeout=10000):
+        qtbot.mouseClick(bar.run_button, Qt.MouseButton.LeftButton)
+    assert h.started == ["Delete the file report.txt"]
+
+
+def test_a_spoken_reply_answers_the_pending_question(qtbot, tmp_path) -> None:
+    h = Harness(qtbot, tmp_path, restating_model("The one called budget"))
+    answers: list[str | None] = []
+    asker = threading.Thread(target=lambda: answers.append(h.confirmer.ask("Which spreadsheet?")))
+    asker.start()
+    qtbot.waitUntil(lambda: h.window.confirm_bar.mode == "question", timeout=3000)
+    h.speak()
+    qtbot.waitUntil(lambda: not asker.is_alive(), timeout=10000)
+    assert answers == ["The one called budget"]
+    assert not h.window.voice_bar.isVisible() and h.started == []
+    prompt = " ".join(p.text for m in h.model.requests[0].messages for p in m.parts if hasattr(p, "text"))
+    assert "Which spreadsheet?" in prompt
+
+
+def test_a_spoken_yes_allows_the_pending_confirmation(qtbot, tmp_path) -> None:
+    from omnidesk.agent.actions import TypeText
+    from omnidesk.agent.ports import ConfirmationRequest
+
+    h = Harness(qtbot, tmp_path, restating_model("Yes."))
+    allowed: list[bool] = []
+    request = ConfirmationRequest(TypeText(text="rm -rf build"), "risky text", "Type rm -rf build?")
+    asker = threading.Thread(target=lambda: allowed.append(h.confirmer.confirm(request)))
+    asker.start()
+    qtbot.waitUntil(lambda: h.window.confirm_bar.mode == "confirm", timeout=3000)
+    h.speak()
+    qtbot.waitUntil(lambda: not asker.is_alive(), timeout=10000)
+    assert allowed == [True]
+
+
+def test_a_model_that_cannot_hear_says_so_on_the_voice_button(qtbot, tmp_path) -> None:
+    deaf = replace(CAPS_FRACTION, audio=False)
+    h = Harness(qtbot, tmp_path, restating_model(RESTATED, capabilities=deaf))
+    qtbot.waitUntil(lambda: not h.window.task_bar.mic_button.isEnabled(), timeout=3000)
+    tip = h.window.task_bar.mic_button.toolTip()
+    assert "no audio encoder" in tip and "omnidesk models pull" in tip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("Yes.", True), ("yes please", True), ("No, don't", False), ("maybe", None), ("", None)]
+)
+def test_yes_or_no(text: str, expected: bool | None) -> None:
+    assert yes_or_no(text) is expected
