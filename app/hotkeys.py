@@ -5,12 +5,17 @@ work while the GUI thread is busy and while the window is hidden, so the main wi
 ``kill_switch`` to the run controller's ``stop`` with a *direct* connection: it runs on the listener
 thread and only cancels a :class:`CancelToken` (thread-safe). Other connections are queued as usual.
 pynput is imported inside :meth:`GlobalHotkeys.start`, so nothing here needs a display at import time.
+
+Push-to-talk ignores X key autorepeat: while a key is held, the server repeats it as extra presses (or,
+on Xorg without detectable autorepeat, as release + press pairs). A release of a push-to-talk key only
+counts once no press of it follows within :data:`AUTOREPEAT_GAP` seconds.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +23,14 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from omnidesk.app.settings import HotkeyConfig
 
-__all__ = ["GlobalHotkeys", "to_pynput"]
+__all__ = ["AUTOREPEAT_GAP", "GlobalHotkeys", "to_pynput"]
 
 log = logging.getLogger(__name__)
 
 _SPECIAL = {"ctrl", "alt", "shift", "cmd", "super", "space", "enter", "esc", "tab", "backspace", "delete"}
+AUTOREPEAT_GAP = 0.06
+"""Seconds a push-to-talk release waits for the press that would make it an autorepeat."""
+_META_TO_ALT = {0xFFE7: "alt", 0xFFE8: "alt_r"}  # X reports Alt released after Shift as Meta_L / Meta_R
 _ALIASES = {"super": "cmd", "win": "cmd", "meta": "cmd", "escape": "esc", "return": "enter", "del": "delete"}
 
 
@@ -65,6 +73,9 @@ class GlobalHotkeys(QObject):
         self._talk_keys: set[Any] = set()
         self._held: set[Any] = set()
         self._talking = False
+        self._lock = threading.Lock()
+        self._release_timer: threading.Timer | None = None
+        self._key_type: Any = None
 
     @property
     def running(self) -> bool:
@@ -92,6 +103,7 @@ class GlobalHotkeys(QObject):
         self._talk_keys = set(keyboard.HotKey.parse(to_pynput(self._config.push_to_talk)))
         self._held.clear()
         self._talking = False
+        self._key_type = keyboard.Key
         listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
         listener.daemon = True
         self._listener = listener
@@ -101,6 +113,10 @@ class GlobalHotkeys(QObject):
         return None
 
     def stop(self) -> None:
+        with self._lock:
+            timer, self._release_timer = self._release_timer, None
+        if timer is not None:
+            timer.cancel()
         listener, self._listener = self._listener, None
         if listener is None:
             return
@@ -121,25 +137,52 @@ class GlobalHotkeys(QObject):
         listener = self._listener
         if listener is None:
             return
-        key = listener.canonical(key)
+        key = self._canonical(listener, key)
         for hotkey in self._hotkeys:
             hotkey.press(key)
         self._held.add(key)
-        if not self._talking and self._talk_keys <= self._held:
-            self._talking = True
+        with self._lock:
+            timer, self._release_timer = self._release_timer, None
+            if timer is not None and key in self._talk_keys:
+                timer.cancel()  # the release just before was X autorepeat: still talking
+                return
+            start = not self._talking and self._talk_keys <= self._held
+            self._talking = self._talking or start
+        if timer is not None:  # a press of another key: the release was real, let it fire
+            timer.cancel()
+            self._end_talk()
+        if start:
             self.push_to_talk_pressed.emit()
 
     def _on_release(self, key: Any) -> None:
         listener = self._listener
         if listener is None:
             return
-        key = listener.canonical(key)
+        key = self._canonical(listener, key)
         for hotkey in self._hotkeys:
             hotkey.release(key)
         self._held.discard(key)
-        if self._talking and key in self._talk_keys:
+        with self._lock:
+            if not self._talking or key not in self._talk_keys or self._release_timer is not None:
+                return
+            timer = threading.Timer(AUTOREPEAT_GAP, self._end_talk)
+            timer.daemon = True
+            self._release_timer = timer
+        timer.start()
+
+    def _end_talk(self) -> None:
+        """The push-to-talk keys were really let go (no autorepeat press followed)."""
+        with self._lock:
+            if not self._talking:
+                return
             self._talking = False
-            self.push_to_talk_released.emit()
+            self._release_timer = None
+        self.push_to_talk_released.emit()
+
+    def _canonical(self, listener: Any, key: Any) -> Any:
+        key = listener.canonical(key)
+        alt = _META_TO_ALT.get(getattr(key, "vk", None) or 0)
+        return getattr(self._key_type, alt) if alt and self._key_type is not None else key
 
     def _on_kill(self) -> None:
         log.warning("kill switch pressed")

@@ -113,3 +113,32 @@ def test_holding_the_push_to_talk_keys_records_until_they_are_released(qtbot, ho
 
 def _key_action(action: str, combo: str) -> None:
     subprocess.run(["xdotool", action, combo], check=True, env=dict(os.environ), timeout=10)
+
+
+@pytest.mark.desktop
+def test_push_to_talk_ignores_x_key_autorepeat(qtbot, hotkeys: GlobalHotkeys) -> None:
+    """Held keys repeat: as extra presses (Xvfb) or as release + press pairs (Xorg); one utterance either way."""
+    events: list[str] = []
+    hotkeys.push_to_talk_pressed.connect(lambda: events.append("pressed"))
+    hotkeys.push_to_talk_released.connect(lambda: events.append("released"))
+    _key_action("keydown", "ctrl+alt+shift+space")
+    qtbot.waitUntil(lambda: events == ["pressed"], timeout=3000)
+    for _ in range(5):  # what the server sends for a held key without detectable autorepeat
+        subprocess.run(
+            ["xdotool", "keyup", "--delay", "0", "space", "keydown", "--delay", "0", "space"],
+            check=True,
+            env=dict(os.environ),
+            timeout=10,
+        )
+        time.sleep(0.03)
+    time.sleep(0.6)  # long enough for the server's own autorepeat to kick in as well
+    qtbot.wait(100)
+    assert events == ["pressed"]
+    _key_action("keyup", "ctrl+alt+shift+space")
+    qtbot.waitUntil(lambda: events == ["pressed", "released"], timeout=3000)
+    qtbot.wait(200)
+    assert events == ["pressed", "released"]
+    # Alt let go after Shift comes back as Meta_L; it must not stay "held" and let ctrl+shift+space talk.
+    _key_action("key", "ctrl+shift+space")
+    qtbot.wait(300)
+    assert events == ["pressed", "released"]
