@@ -103,6 +103,7 @@ def _click_ok(workdir: Path, scale: float, monitor: int, screen: str | None) -> 
 
 
 def measure(phase: str, workdir: Path) -> dict[str, Any]:
+    screens: list[tuple[int, str | None]]
     if phase == "xvfb":
         server = start_xvfb(workdir)
         display, stop, screens = server.display, server.stop, [(1, None)]
