@@ -183,3 +183,76 @@ def test_a_model_that_cannot_hear_says_so_on_the_voice_button(qtbot, tmp_path) -
 )
 def test_yes_or_no(text: str, expected: bool | None) -> None:
     assert yes_or_no(text) is expected
+
+
+@pytest.mark.audio
+def test_push_to_talk_hotkey_sends_the_held_speech_to_the_model(qtbot, tmp_path, pulse_audio) -> None:
+    """espeak-ng speech in the null-sink mic, push-to-talk held with xdotool on the global hotkey: the model
+    port gets 16 kHz PCM as long as the hold (±0.3 s), and the window offers the restatement."""
+    import os
+    import subprocess
+    import time
+
+    from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.runtime.audio import SoundDeviceMicrophone
+    from omnidesk.runtime.config import AudioConfig
+
+    settings = Settings()
+    settings.model.model = "tiny.gguf"
+    settings.gui.hide_during_run = False
+    settings.gui.voice_countdown_seconds = 30
+    combo = settings.hotkeys.push_to_talk
+    model = restating_model(RESTATED)
+    confirmer = QtConfirmer()
+    runner = GuiAgentRunner(
+        settings,
+        AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r"),
+        confirmer,
+        model_factory=lambda s, p, c: model,
+        session_factory=FakeSessions(),
+        record=False,
+    )
+    speech = pulse_audio.speak("open the text editor and write hello")
+    mic = SoundDeviceMicrophone(AudioConfig())
+    hotkeys = GlobalHotkeys(settings.hotkeys)
+    assert hotkeys.start() is None
+    env = dict(os.environ)
+    try:
+        mic.start()  # the stream is open before the hold, as after the first use in the app
+        window = MainWindow(
+            settings,
+            runner,
+            monitors=qt_monitors(),
+            confirmer=confirmer,
+            status_source=runner.load,
+            microphone=mic,
+            hotkeys=hotkeys,
+            interpreter=runner,
+        )
+        qtbot.addWidget(window)
+        window.show()
+        window.start_status_source()
+        qtbot.waitUntil(lambda: "ready" in window.model_label.text(), timeout=5000)
+        assert window.voice is not None
+        with qtbot.waitSignal(window.voice.level, timeout=5000):
+            subprocess.run(["xdotool", "keydown", combo], check=True, env=env, timeout=10)
+            held_from = time.monotonic()
+        pulse_audio.play(speech)
+        qtbot.wait(300)
+        held_until = time.monotonic()
+        subprocess.run(["xdotool", "keyup", combo], check=True, env=env, timeout=10)
+        qtbot.waitUntil(window.voice_bar.isVisible, timeout=10000)
+        assert window.voice_bar.task == RESTATED
+        qtbot.mouseClick(window.voice_bar.cancel_button, Qt.MouseButton.LeftButton)
+    finally:
+        hotkeys.stop()
+        mic.close()
+    hold = held_until - held_from
+    (audio,) = _audio(model.requests[0])
+    clip = audio.clip
+    rms = float(np.sqrt(np.mean(np.square(clip.samples))))
+    print(f"held {hold:.2f} s, the model got {clip.duration:.2f} s at {clip.sample_rate} Hz, rms {rms:.4f}")
+    assert clip.sample_rate == 16000 and clip.samples.dtype == np.float32 and clip.samples.ndim == 1
+    assert abs(clip.duration - hold) <= 0.3
+    assert rms > 0.01  # the speech, not silence
+    assert len(_images(model.requests[0])) == 1
