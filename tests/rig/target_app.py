@@ -5,7 +5,8 @@ object per line on stdout. Positions and rects are in device pixels of the X vir
 in logical pixels under `QT_SCALE_FACTOR`, so they are mapped back (Qt 6 keeps each screen's logical
 origin at its native origin and scales only the offset from it). Once the window is exposed and
 painted it prints a `ready` line with every widget's rect, checked against where X really put the
-window. JSON commands on stdin move it, retitle it, report geometry or quit; EOF on stdin quits.
+window. JSON commands on stdin move it, retitle it, recolour a widget (`set_color`, reported as `painted`
+once X has the pixels), report geometry or quit; EOF on stdin quits.
 """
 
 from __future__ import annotations
@@ -360,6 +361,17 @@ class CommandReader(QObject):
             if line.strip():
                 self._handle(json.loads(line))
 
+    def _set_color(self, name: str, color: str, reply_id: Any) -> None:
+        """Repaint a named widget in one solid colour; `painted` is reported once X has the new pixels."""
+        widget = self._window.findChild(QWidget, name)
+        if widget is None:
+            emit("error", message=f"no widget {name!r}", id=reply_id)
+            return
+        widget.setStyleSheet(f"background-color: {color}; border: none;")
+        self._window.repaint()
+        QGuiApplication.sync()
+        emit("painted", cmd="set_color", widget=name, color=color, id=reply_id)
+
     def _handle(self, command: dict[str, Any]) -> None:
         window, name, reply_id = self._window, command.get("cmd"), command.get("id")
         if name == "quit":
@@ -377,6 +389,8 @@ class CommandReader(QObject):
         elif name == "activate":
             window.raise_()
             window.activateWindow()
+        elif name == "set_color":
+            self._set_color(str(command.get("widget", "item_list")), str(command["color"]), reply_id)
         elif name not in ("widgets", "ping"):
             emit("error", message=f"unknown command {name!r}", id=reply_id)
             return
