@@ -60,6 +60,9 @@ ANSWER_PROMPT = (
     "The recording is the person's spoken answer. Write their answer as one plain sentence, and nothing else."
 )
 
+Replayer = Callable[[Settings, Confirmer, RunRequest, CancelToken], Iterator[Step]]
+"""``(settings, confirmer, request, cancel) -> steps``: a replay automation done again without the model."""
+
 OverviewSource = Callable[[Settings, "str | None", int], ModelImage]
 """``(settings, monitor name or None, image size) -> ModelImage``: the current screen for the model."""
 
@@ -144,6 +147,7 @@ class GuiAgentRunner:
         model_factory: Callable[[Settings, AppPaths, Callable[[str], bool]], ModelClient] = _default_model_factory,
         session_factory: SessionFactory = _default_session_factory,
         overview: OverviewSource = _default_overview,
+        replayer: Replayer | None = None,
         record: bool = True,
     ) -> None:
         self._settings = settings
@@ -152,6 +156,7 @@ class GuiAgentRunner:
         self._model_factory = model_factory
         self._session_factory = session_factory
         self._overview = overview
+        self._replayer = replayer
         self._record = record
         self._model: ModelClient | None = None
         self._loaded = threading.Event()
@@ -231,6 +236,14 @@ class GuiAgentRunner:
             model.close()
 
     def __call__(self, request: RunRequest, cancel: CancelToken) -> Iterator[Step]:
+        if request.replay is not None:  # a replay automation: no model, no recording of its own
+            replayer = self._replayer
+            if replayer is None:
+                from omnidesk.app.gui.replay_runner import replay_run
+
+                replayer = replay_run
+            yield from replayer(self._settings, self._confirmer, request, cancel)
+            return
         model = self._wait_for_model(cancel)
         if model is None:
             return  # stopped while the model was loading

@@ -1,7 +1,9 @@
-"""Saved automations: named tasks (with their dry-run and monitor choice) as TOML files, one per task.
+"""Saved automations as TOML files, one per automation, in the data dir's ``automations/``.
 
-They live in the data dir's ``automations/``; a global hotkey can start one by name
-(``hotkeys.automations`` in the settings). No Qt here.
+Two kinds: a ``prompt`` is a named task run with the model (with its dry-run and monitor choice); a
+``replay`` is a finished run's trajectory bundle, done again without the model (``omnidesk replay``'s
+engine, which finds each target again on the current screen). A global hotkey
+(``hotkeys.automations`` in the settings) or the tray menu starts one by name. No Qt here.
 """
 
 from __future__ import annotations
@@ -10,19 +12,20 @@ import logging
 import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from omnidesk.agent.errors import ConfigError
 
-__all__ = ["Automation", "AutomationStore"]
+__all__ = ["Automation", "AutomationStore", "replay_automation"]
 
 log = logging.getLogger(__name__)
 
 
 class Automation(BaseModel):
-    """A task saved under a name."""
+    """A task (``prompt``) or a recorded run (``replay``) saved under a name."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,6 +33,36 @@ class Automation(BaseModel):
     task: str = Field(min_length=1, max_length=10_000)
     dry_run: bool = False
     monitor: str = Field(default="", description="RandR output name; empty = the one picked in the window.")
+    kind: Literal["prompt", "replay"] = Field(
+        default="prompt", description="prompt: run the task with the model; replay: redo the bundle without it."
+    )
+    bundle: str = Field(default="", description="The recorded run's trajectory bundle folder (replay only).")
+
+    @model_validator(mode="after")
+    def _replay_needs_a_bundle(self) -> Automation:
+        if self.kind == "replay" and not self.bundle:
+            raise ValueError("a replay automation needs the recorded run's bundle folder")
+        return self
+
+
+def replay_automation(name: str, bundle: Path) -> Automation:
+    """A replay automation of the finished run recorded in ``bundle``.
+
+    Raises:
+        ConfigError: the run did not finish (only a finished run is worth repeating) or cannot be read.
+    """
+    from omnidesk.agent.errors import RecordingError
+    from omnidesk.agent.trajectory import load_bundle
+
+    try:
+        summary = load_bundle(bundle).summary
+    except RecordingError as exc:
+        raise ConfigError(f"cannot save {bundle.name} as an automation: {exc}") from exc
+    status = summary.get("status")
+    if status != "finished":
+        raise ConfigError(f"that run ended {status!r}; only a finished run can be saved to replay")
+    task = str(summary.get("task") or bundle.name)
+    return Automation(name=name, task=task, kind="replay", bundle=str(bundle.resolve()))
 
 
 def _file_name(name: str) -> str:

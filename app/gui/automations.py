@@ -1,9 +1,10 @@
-"""The Automations panel: saved tasks to run with one click (or a global hotkey)."""
+"""The Automations panel: saved tasks and recorded runs to start with one click (or a hotkey, or the tray)."""
 
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,12 +25,15 @@ class AutomationsPanel(QWidget):
 
     Signals:
         run_requested(object): run this :class:`Automation` now.
-        save_requested(str): save the task in the task box under this name.
+        save_requested(str): save the task in the task box under this name (a prompt automation).
+        save_replay_requested(str): save the last finished run (or the one selected in History) under this
+            name, to replay without the model.
         delete_requested(str): delete the automation with this name.
     """
 
     run_requested = pyqtSignal(object)
     save_requested = pyqtSignal(str)
+    save_replay_requested = pyqtSignal(str)
     delete_requested = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -41,8 +45,11 @@ class AutomationsPanel(QWidget):
         self.run_button.setObjectName("run_automation")
         self.delete_button = QPushButton("Delete", self)
         self.name_edit = QLineEdit(self)
-        self.name_edit.setPlaceholderText("Name for the task in the task box…")
-        self.save_button = QPushButton("Save task", self)
+        self.name_edit.setPlaceholderText("Name for the new automation…")
+        self.kind_box = QComboBox(self)
+        self.kind_box.addItem("Task in the task box (runs with the model)", "prompt")
+        self.kind_box.addItem("Last finished run (replays without the model)", "replay")
+        self.save_button = QPushButton("Save", self)
         hint = QLabel("Bind one to a global hotkey in Settings → Hotkeys (automations).", self)
         hint.setObjectName("section_title")
         hint.setWordWrap(True)
@@ -52,6 +59,7 @@ class AutomationsPanel(QWidget):
         row.addStretch(1)
         save = QHBoxLayout()
         save.addWidget(self.name_edit, 1)
+        save.addWidget(self.kind_box)
         save.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -71,6 +79,7 @@ class AutomationsPanel(QWidget):
         self.list.clear()
         for automation in automations:
             flags = " · dry run" if automation.dry_run else ""
+            flags += " · replay, no model" if automation.kind == "replay" else ""
             item = QListWidgetItem(f"{automation.name}{flags}\n    {automation.task}")
             item.setData(Qt.ItemDataRole.UserRole, automation)
             item.setToolTip(automation.task)
@@ -107,5 +116,6 @@ class AutomationsPanel(QWidget):
     def _on_save(self) -> None:
         name = self.name_edit.text().strip()
         if name:
-            self.save_requested.emit(name)
+            replay = self.kind_box.currentData() == "replay"
+            (self.save_replay_requested if replay else self.save_requested).emit(name)
             self.name_edit.clear()

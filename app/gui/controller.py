@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
@@ -30,12 +31,14 @@ class RunRequest:
 
     ``voice`` is a push-to-talk recording of the instruction: the agent sends it to the model as an
     ``AudioPart`` next to ``task`` (the typed text, or a placeholder when nothing was typed).
+    ``replay`` is a recorded run's bundle to do again without the model (a saved replay automation).
     """
 
     task: str
     dry_run: bool = False
     monitor: MonitorInfo | None = None
     voice: AudioClip | None = None
+    replay: Path | None = None
 
 
 Runner = Callable[[RunRequest, CancelToken], Iterator[Step]]

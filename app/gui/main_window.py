@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 
-from pydantic import ValidationError
 from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
@@ -29,6 +28,7 @@ from omnidesk.app.gui.describe import describe_action
 from omnidesk.app.gui.history import HistoryPanel
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
+from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
 from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.task_bar import TaskBar
@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(paths.runs_dir if paths is not None else None, self)
         self.automations = AutomationsPanel(self)
         self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
+        runs_dir = paths.runs_dir if paths is not None else None
+        self.saved = SavedAutomations(self.automation_store, self.automations, tray, runs_dir, self)
         self.side_tabs = QTabWidget(self)
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
             self.task_bar.select_monitor(settings.capture.monitor)
         self.task_bar.dry_run_box.setChecked(settings.safety.dry_run)
         self.task_bar.set_mic_available(self.voice is not None, "No microphone configured")
+        self.saved.refresh()
 
     # --- construction -------------------------------------------------------------------------------
 
@@ -166,13 +169,16 @@ class MainWindow(QMainWindow):
         self.history.rerun_requested.connect(self._on_rerun_requested)
         self.automations.run_requested.connect(self._on_run_automation)
         self.automations.save_requested.connect(self._on_save_automation)
-        self.automations.delete_requested.connect(self._on_delete_automation)
+        self.automations.save_replay_requested.connect(self._on_save_replay)
+        self.automations.delete_requested.connect(self.saved.delete)
+        self.saved.status.connect(self.state_label.setText)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
             self.tray.pause_toggled.connect(controller.set_paused)
             self.tray.stop_requested.connect(controller.stop)
             self.tray.quit_requested.connect(self.close)
+            self.tray.automation_requested.connect(self._on_automation_hotkey)
         if self.voice is not None:
             bar.mic_pressed.connect(self.voice.press)
             bar.mic_released.connect(self.voice.release)
@@ -279,7 +285,7 @@ class MainWindow(QMainWindow):
         if self.side_tabs.widget(index) is self.history:
             self.history.refresh()
         elif self.side_tabs.widget(index) is self.automations:
-            self._refresh_automations()
+            self.saved.refresh()
 
     def _on_run_finished(self, outcome: str) -> None:
         self.confirm_bar.dismiss()
@@ -307,48 +313,31 @@ class MainWindow(QMainWindow):
 
     # --- automations ---------------------------------------------------------------------------------
 
-    def _refresh_automations(self) -> None:
-        store = self.automation_store
-        self.automations.show_automations(store.list() if store is not None else [])
-
     def _on_run_automation(self, automation: Automation) -> None:
         if self.controller.running:
             self.state_label.setText(f"A run is going; stop it before starting “{automation.name}”")
             return
-        self.task_bar.task_edit.setText(automation.task)
         self.task_bar.dry_run_box.setChecked(automation.dry_run)
         if automation.monitor:
             self.task_bar.select_monitor(automation.monitor)
-        self._start_run(automation.task)
+        if automation.kind == "prompt":
+            self.task_bar.task_edit.setText(automation.task)
+        monitor = self.task_bar.selected_monitor() if automation.monitor or automation.kind == "prompt" else None
+        if not self.controller.start(automation_request(automation, monitor)):
+            self.state_label.setText(self._unavailable_reason)
 
     def _on_automation_hotkey(self, name: str) -> None:
-        automation = self.automation_store.get(name) if self.automation_store is not None else None
-        if automation is None:
-            self.state_label.setText(f"No saved automation named “{name}” (see the Automations tab)")
-            return
-        self._on_run_automation(automation)
+        automation = self.saved.get(name)
+        if automation is not None:
+            self._on_run_automation(automation)
 
     def _on_save_automation(self, name: str) -> None:
         task, monitor = self.task_bar.task_edit.text().strip(), self.task_bar.selected_monitor()
-        if self.automation_store is None or not task:
-            self.state_label.setText("Type a task first, then save it under a name")
-            return
-        try:
-            automation = Automation(
-                name=name, task=task, dry_run=self.task_bar.dry_run, monitor=monitor.name if monitor else ""
-            )
-            self.automation_store.save(automation)
-        except (ValidationError, ConfigError) as exc:
-            self.state_label.setText(f"Not saved: {exc}")
-            return
-        self._refresh_automations()
-        self.automations.select(name)
-        self.state_label.setText(f"Saved “{name}”")
+        self.saved.save_prompt(name, task, dry_run=self.task_bar.dry_run, monitor=monitor.name if monitor else "")
 
-    def _on_delete_automation(self, name: str) -> None:
-        if self.automation_store is not None:
-            self.automation_store.delete(name)
-        self._refresh_automations()
+    def _on_save_replay(self, name: str) -> None:
+        chosen = self.history.bundle
+        self.saved.save_replay(name, chosen.folder if chosen is not None else None)
 
     # --- settings ------------------------------------------------------------------------------------
 

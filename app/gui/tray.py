@@ -1,6 +1,8 @@
-"""The system tray icon: status in the tooltip, and Show / Pause / Stop / Quit in its menu."""
+"""The system tray icon: status in the tooltip; Show / Automations / Pause / Stop / Quit in its menu."""
 
 from __future__ import annotations
+
+import functools
 
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QIcon
@@ -22,12 +24,14 @@ class TrayIcon(QSystemTrayIcon):
     pause_toggled(bool): Pause (True) / Resume (False) chosen.
     stop_requested(): Stop chosen.
     quit_requested(): Quit chosen.
+    automation_requested(str): the saved automation with this name was chosen in the Automations menu.
     """
 
     show_requested = pyqtSignal()
     pause_toggled = pyqtSignal(bool)
     stop_requested = pyqtSignal()
     quit_requested = pyqtSignal()
+    automation_requested = pyqtSignal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(app_icon(), parent)
@@ -37,7 +41,10 @@ class TrayIcon(QSystemTrayIcon):
         self.pause_action.setCheckable(True)
         self.stop_action = QAction("Stop", self._menu)
         self.quit_action = QAction("Quit", self._menu)
-        for action in (self.show_action, self.pause_action, self.stop_action):
+        self.automations_menu = QMenu("Automations", self._menu)
+        self._menu.addAction(self.show_action)
+        self._menu.addMenu(self.automations_menu)
+        for action in (self.pause_action, self.stop_action):
             self._menu.addAction(action)
         self._menu.addSeparator()
         self._menu.addAction(self.quit_action)
@@ -48,6 +55,19 @@ class TrayIcon(QSystemTrayIcon):
         self.quit_action.triggered.connect(self.quit_requested)
         self.activated.connect(self._on_activated)
         self.set_state("idle", "Omnidesk — idle")
+        self.set_automations([])
+
+    def set_automations(self, names: list[str]) -> None:
+        """List the saved automations in the Automations sub-menu (one action each)."""
+        self.automations_menu.clear()
+        for name in names:
+            action = self.automations_menu.addAction(name)
+            assert action is not None
+            action.triggered.connect(functools.partial(self._on_automation, name))
+        if not names:
+            empty = self.automations_menu.addAction("(none saved — see the Automations tab)")
+            assert empty is not None
+            empty.setEnabled(False)
 
     def set_state(self, state: str, status: str) -> None:
         """``idle``, ``running`` or ``paused``, with a one-line status for the tooltip."""
@@ -59,6 +79,9 @@ class TrayIcon(QSystemTrayIcon):
         self.pause_action.setText("Resume" if state == "paused" else "Pause")
         self.pause_action.blockSignals(False)
         self.setToolTip(status)
+
+    def _on_automation(self, name: str, _checked: bool = False) -> None:
+        self.automation_requested.emit(name)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
