@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 from omnidesk.agent.actions import Done
 from omnidesk.agent.ports import CancelToken, Confirmer, Step
@@ -35,7 +36,7 @@ def replay_run(settings: Settings, confirmer: Confirmer, request: RunRequest, ca
     screen = build_screen(settings)
     windows = X11WindowInspector()
     device = PyAutoGuiInput()
-    status = "planned" if request.dry_run else "acted"
+    status: Literal["planned", "acted"] = "planned" if request.dry_run else "acted"
     count = 0
     try:
         steps = replay_steps(
