@@ -3,7 +3,9 @@
 Each segment (~``segment_seconds``) is its own ``.mkv`` file, closed before the next one opens, so a
 ``kill -9`` loses at most the open one. Video is libx264 ``ultrafast``/``zerolatency`` with a GOP of at
 most 2 s, scaled to fit 1920×1080; frame PTS come from capture timestamps and audio PTS from the
-microphone's ADC times, both on the monotonic clock, relative to the segment's start. ``index.json`` lists
+microphone's ADC times, both on the monotonic clock, relative to the segment's start. Audio is taken
+before the frames that may roll a segment over, so no sample is lost between segments (a segment's audio
+may run up to one poll past its last frame; the next one's starts where that left off). ``index.json`` lists
 the closed segments with their start times and the dropped-frame count; it is rewritten atomically after
 every segment. The directory is private (0700). A full disk or an unwritable directory raises
 :class:`RecordingError`; what was written stays, and the index says so.
@@ -170,6 +172,7 @@ class SegmentedRecorder:
         self._open = open_container or _open_matroska
         self._segment: _Segment | None = None
         self._info: SegmentInfo | None = None
+        self._early: list[tuple[npt.NDArray[np.float32], float]] = []
         self.index = RecordingIndex(monitor, fps, *self._size, audio, time.time())
         try:
             self.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -214,6 +217,9 @@ class SegmentedRecorder:
         except (OSError, ValueError) as exc:
             raise self._fail(exc, f"opening {name}") from exc
         self._info = SegmentInfo(name, at - self._start, time.time())
+        early, self._early = self._early, []
+        for samples, start in early:
+            self.add_audio(samples, start)
 
     def _end_segment(self) -> None:
         segment, info = self._segment, self._info
@@ -250,7 +256,13 @@ class SegmentedRecorder:
     def add_audio(self, samples: npt.NDArray[np.float32], start: float) -> None:
         """Encode microphone samples whose first one was sampled at monotonic time ``start``."""
         if self._segment is None:
-            return  # audio before the first frame has no segment to go into
+            if not self.index.segments and not self.index.error:
+                # Before the first frame: kept (the last second) for the first segment, which opens at the
+                # first frame's capture time and keeps what was heard from then on.
+                self._early.append((samples, start))
+                while self._early and start - self._early[0][1] > 1.0:
+                    self._early.pop(0)
+            return
         try:
             self._segment.add_audio(samples, start)
         except (OSError, ValueError) as exc:
@@ -310,14 +322,16 @@ def record(
         while not stop.cancelled and (seconds is None or time.monotonic() - started < seconds):
             if stream.poll_frame(last_seq, 0.1) is None:
                 continue
-            for frame in stream.frames_since(last_ts):
-                recorder.add_frame(frame)
-                last_ts, last_seq = frame.timestamp, frame.seq
-                frames += 1
+            # Audio first: what was heard before a frame that rolls over to a new segment belongs to the
+            # open one (the new segment would cut it off as earlier than its start).
             if microphone is not None:
                 for block in microphone.blocks_after(audio_seq, 0.0):
                     recorder.add_audio(block.samples, block.start)
                     audio_seq = block.seq
+            for frame in stream.frames_since(last_ts):
+                recorder.add_frame(frame)
+                last_ts, last_seq = frame.timestamp, frame.seq
+                frames += 1
             if on_progress is not None:
                 level = microphone.level() if microphone is not None else 0.0
                 on_progress(
