@@ -322,8 +322,7 @@ class MainWindow(QMainWindow):
             self.task_bar.select_monitor(automation.monitor)
         if automation.kind == "prompt":
             self.task_bar.task_edit.setText(automation.task)
-        monitor = self.task_bar.selected_monitor() if automation.monitor or automation.kind == "prompt" else None
-        if not self.controller.start(automation_request(automation, monitor)):
+        if not self.controller.start(automation_request(automation, self.task_bar.selected_monitor())):
             self.state_label.setText(self._unavailable_reason)
 
     def _on_automation_hotkey(self, name: str) -> None:

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 def automation_request(automation: Automation, monitor: MonitorInfo | None) -> RunRequest:
     """The run an automation starts: its task with the model, or its bundle replayed without it.
 
-    ``monitor`` is where to run; a replay with none goes to the monitor it was recorded on.
+    ``monitor`` is where to run (the one picked in the window); a replay with none goes to the monitor it
+    was recorded on.
     """
     if automation.kind == "replay":
         return RunRequest(f"Replay: {automation.task}", automation.dry_run, monitor, replay=Path(automation.bundle))

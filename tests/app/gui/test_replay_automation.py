@@ -67,7 +67,10 @@ def test_a_saved_run_replays_from_its_hotkey_after_the_window_moved(qtbot, targe
             hotkeys=hotkeys,
             paths=paths,
         )
-        qtbot.addWidget(window)  # never shown: it would cover the target app; hotkeys work without it
+        qtbot.addWidget(window)
+        window.setGeometry(1000, 0, 900, 380)  # beside the target app, before and after it moves
+        window.show()
+        qtbot.waitExposed(window)
         window.start_status_source()
         qtbot.waitUntil(lambda: "ready" in window.model_label.text(), timeout=5000)
 
@@ -89,19 +92,19 @@ def test_a_saved_run_replays_from_its_hotkey_after_the_window_moved(qtbot, targe
         assert "replays" in window.state_label.text()
 
         # 3. the window moves; the hotkey replays the run without the model
-        app.move(900, 430)
+        app.move(60, 560)
         app.clear()
         with qtbot.waitSignal(window.controller.run_finished, timeout=30000) as finished:
             subprocess.run(["xdotool", "key", HOTKEY], check=True, env=dict(os.environ), timeout=10)
         assert finished.args == ["finished"], window.state_label.text()
         press = app.wait_for({"type": "mouse_press"}, timeout=15)
-        assert press["widget"] == "ok_button" and press["x"] > 900
+        assert press["widget"] == "ok_button" and press["y"] > 560
         app.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
         assert len(model.requests) == asked  # not one more model call
         assert replayer.threads and threading.main_thread().name not in replayer.threads
         steps = window.timeline.steps()
         assert [s.status for s in steps] == ["acted", "finished"]
-        assert steps[0].action is not None and steps[0].action.kind == "click" and steps[0].target[0] > 900
+        assert steps[0].action is not None and steps[0].action.kind == "click" and steps[0].target[1] > 560
         assert window.state_label.text().startswith("Run finished after 2 steps")
     finally:
         hotkeys.stop()
