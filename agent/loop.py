@@ -42,6 +42,7 @@ __all__ = ["Agent", "describe_action", "perform"]
 
 logger = logging.getLogger(__name__)
 
+_BY_USER = "stopped by the user"
 _TIME_UP = "stopped: the run's time limit (max_seconds) ran out during the generation"
 
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
@@ -208,7 +209,7 @@ class Agent:
             return now
 
         if cancel.cancelled:
-            return replace(base, error="stopped by the user", result="stop request")
+            return replace(base, error=_BY_USER, result="stop request")
         try:
             self._policy.check_limits(run.index, t0 - run.started)
         except SafetyStop as exc:
@@ -230,7 +231,7 @@ class Agent:
         try:
             reply = self._model.generate(request, on_token=self._on_token, cancel=generation)
         except ModelError as exc:
-            stopped = "stopped by the user" if cancel.cancelled else _TIME_UP if generation.cancelled else str(exc)
+            stopped = _BY_USER if cancel.cancelled else _TIME_UP if generation.cancelled else str(exc)
             return replace(base, observation=observation, error=stopped, timings=timings)
         finally:
             timer.cancel()
@@ -245,7 +246,7 @@ class Agent:
             reused_tokens=reply.reused_tokens,
         )
         if reply.stop_reason == "cancelled" or generation.cancelled:
-            stopped = "stopped by the user" if cancel.cancelled else _TIME_UP
+            stopped = _BY_USER if cancel.cancelled else _TIME_UP
             return self._finish(run, replace(base, error=stopped, timings=timings), "")
 
         try:
@@ -350,15 +351,23 @@ class Agent:
         if self._safety_config.dry_run:
             step = replace(base, status="planned", result="dry run: not carried out", timings=timings)
             return self._finish(run, step, parsed.thought, summary)
+        if cancel.cancelled:  # the stop came after the generation: do not start the action
+            step = replace(base, status="stopped", error=_BY_USER, result="not carried out", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
         try:
             self._act(mapped, cancel)
         except SafetyStop as exc:
             self._release_quietly()
-            step = replace(base, status="stopped", error=str(exc), timings=timings)
+            error, result = (_BY_USER, str(exc)) if cancel.cancelled else (str(exc), "")
+            step = replace(base, status="stopped", error=error, result=result, timings=timings)
             return self._finish(run, step, parsed.thought, summary)
         except ActionError as exc:
             self._release_quietly()
             step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=timings)
+            return self._finish(run, step, parsed.thought, summary)
+        if cancel.cancelled:  # stopped during the action: no settling, the run ends now
+            self._lap(timings, "act", t)
+            step = replace(base, status="stopped", error=_BY_USER, result="stopped during the action", timings=timings)
             return self._finish(run, step, parsed.thought, summary)
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()

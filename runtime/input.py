@@ -6,6 +6,9 @@
   shorter delay loses characters in Qt apps), hotkeys through ``xdotool key``.
 - :meth:`PyAutoGuiInput.release_all` asks the X server which buttons and keys are down (python-xlib) and
   releases exactly those through XTest — also the ones a crash or an interrupted drag left pressed.
+  Called from another thread (the stop request's), it also ends a drag in flight: the drag is a series
+  of small moves that waits on a stop event between them, so it gives up within one wake-up and raises
+  :class:`SafetyStop` (``reason="released"``) instead of dragging on with the button up.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import math
 import shutil
 import subprocess
 import threading
@@ -46,6 +50,7 @@ def _own_input(method: Callable[Concatenate[PyAutoGuiInput, _P], _R]) -> Callabl
 
 
 _DRAG_STEPS = 12
+_DRAG_STEP_SECONDS = 0.02
 
 
 class PyAutoGuiInput:
@@ -59,6 +64,7 @@ class PyAutoGuiInput:
         self._busy_lock = threading.Lock()
         self._busy: list[tuple[float, float]] = []
         self._busy_since: float | None = None
+        self._drag_stop: threading.Event | None = None
 
     @contextlib.contextmanager
     def _acting(self) -> Iterator[None]:
@@ -182,17 +188,35 @@ class PyAutoGuiInput:
         gui = self._gui()
         if button not in _BUTTONS:
             raise InputError(f"unknown mouse button {button!r}")
-        self._call("move to the drag start", gui.moveTo, x0, y0)
-        self._call("press for the drag", gui.mouseDown, button=button)
+        stop = threading.Event()
+        with self._busy_lock:
+            self._drag_stop = stop
         try:
-            for i in range(1, _DRAG_STEPS + 1):  # intermediate motion: toolkits need it to start a drag
-                x = round(x0 + (x1 - x0) * i / _DRAG_STEPS)
-                y = round(y0 + (y1 - y0) * i / _DRAG_STEPS)
-                self._call("drag", gui.moveTo, x, y, _pause=False)
-                if self._drag_seconds:
-                    time.sleep(self._drag_seconds / _DRAG_STEPS)
+            self._call("move to the drag start", gui.moveTo, x0, y0)
+            self._call("press for the drag", gui.mouseDown, button=button)
+            try:
+                self._drag_moves(gui, (x0, y0, x1, y1), stop)
+            finally:  # also after release_all: a release of a button that is already up changes nothing
+                self._release(lambda: self._call("release the drag", gui.mouseUp, button=button))
         finally:
-            self._release(lambda: self._call("release the drag", gui.mouseUp, button=button))
+            with self._busy_lock:
+                self._drag_stop = None
+
+    def _drag_moves(self, gui: ModuleType, line: tuple[int, int, int, int], stop: threading.Event) -> None:
+        """Small moves along ``line`` (toolkits need intermediate motion to start a drag), ``drag_seconds``
+        in all, waiting on ``stop`` between them."""
+        x0, y0, x1, y1 = line
+        steps = max(_DRAG_STEPS, math.ceil(self._drag_seconds / _DRAG_STEP_SECONDS))
+        pause = self._drag_seconds / steps
+        for i in range(steps + 1):
+            if i:
+                x, y = round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps)
+                self._call("drag", gui.moveTo, x, y, _pause=False)
+            if stop.wait(pause if i else 0):
+                raise SafetyStop(
+                    f"stopped: the drag was interrupted after {i} of {steps} moves (buttons released)",
+                    reason="released",
+                )
 
     def _release(self, release: Callable[[], object]) -> None:
         """Release what an action pressed; if pyautogui refuses (the fail-safe trips again), release
@@ -236,8 +260,12 @@ class PyAutoGuiInput:
         """Release every mouse button and key the X server reports as held.
 
         Uses a private X connection: a stop request calls this from another thread while the loop's
-        thread may be inside pyautogui, and Xlib connections are not thread-safe.
+        thread may be inside pyautogui, and Xlib connections are not thread-safe. A drag in flight stops
+        at its next move (see the module doc).
         """
+        with self._busy_lock:
+            if self._drag_stop is not None:
+                self._drag_stop.set()
         self._gui()
         from Xlib import X
         from Xlib import error as xerror
