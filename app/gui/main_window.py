@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
             self.state_label.setText("Still working out what you said before; speak again in a moment")
 
     def _on_voice_understood(self, understood: Understood) -> None:
+        self.come_back(keep_hidden_flag=True)  # spoken with the window hidden: show what was understood
         if understood.risky:
             self.voice_bar.ask(understood.text, understood.reason)
             self.state_label.setText("Confirm the spoken command above before it runs")

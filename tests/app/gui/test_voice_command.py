@@ -230,10 +230,9 @@ def test_push_to_talk_hotkey_sends_the_held_speech_to_the_model(qtbot, tmp_path,
             interpreter=runner,
         )
         qtbot.addWidget(window)
-        window.show()
-        window.start_status_source()
+        window.start_status_source()  # the window stays hidden (in the tray): the hotkey works anyway
         qtbot.waitUntil(lambda: "ready" in window.model_label.text(), timeout=5000)
-        assert window.voice is not None
+        assert window.voice is not None and not window.isVisible()
         with qtbot.waitSignal(window.voice.level, timeout=5000):
             subprocess.run(["xdotool", "keydown", combo], check=True, env=env, timeout=10)
             held_from = time.monotonic()
@@ -241,8 +240,8 @@ def test_push_to_talk_hotkey_sends_the_held_speech_to_the_model(qtbot, tmp_path,
         qtbot.wait(300)
         held_until = time.monotonic()
         subprocess.run(["xdotool", "keyup", combo], check=True, env=env, timeout=10)
-        qtbot.waitUntil(window.voice_bar.isVisible, timeout=10000)
-        assert window.voice_bar.task == RESTATED
+        qtbot.waitUntil(window.voice_bar.isVisible, timeout=10000)  # the window came back to show it
+        assert window.isVisible() and window.voice_bar.task == RESTATED
         qtbot.mouseClick(window.voice_bar.cancel_button, Qt.MouseButton.LeftButton)
     finally:
         hotkeys.stop()
