@@ -1,0 +1,227 @@
+"""Kill-switch latency: from a stop request to the work actually ending, printed as one table.
+
+    .venv/bin/python bench/bench_kill_switch.py [--trials 12]
+
+The stop request comes from another thread (like the GUI's stop button, the global hotkey or MCP's
+stop_task) at a random moment of:
+
+- decode: :class:`OmniSession` on the bench-size random ``nemotron_h_moe`` (bench/bench_runtime.py's cached
+  model) decoding a long answer; latency = cancel() to ``generate`` returning; baseline = one decode step
+  (median ``decode_seconds / completion_tokens`` of uncancelled runs in this process);
+- prefill: the same session evaluating a long prompt from scratch (``reset()`` first); latency = cancel()
+  to ``generate`` returning with ``stop_reason == "cancelled"`` and no token; baseline = one micro-batch
+  of the prefill (``prefill_seconds`` / micro-batches of an uncancelled run);
+- drag: the :class:`Agent` (scripted model, fake frames, real :class:`PyAutoGuiInput`) dragging for 3 s
+  on a private Xvfb started here; the stop arrives while the X server reports the button down; latency =
+  cancel() to the run's generator ending, and the X server must then report no button held; baseline =
+  one ``release_all`` with nothing held (a private X connection, a query, a sync: the stop path's floor).
+
+Target: ≤ 200 ms each (median and p95 are both shown against it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_runtime import SYSTEM, _files
+from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.loop import Agent
+from omnidesk.agent.ports import CancelToken, ChatMessage, ModelRequest, TokenDelta
+from omnidesk.app.compose import SystemClock
+from omnidesk.runtime.input import PyAutoGuiInput
+from omnidesk.runtime.llama.session import OmniSession
+from tests.fakes import FakeModel, FakeSampler, ScriptedConfirmer, StaticScreen, make_frame
+from tests.models.tiny_gguf import BenchSize
+from tests.rig.xserver import start_xvfb
+
+TARGET_S = 0.200
+N_UBATCH = 32
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _cancel_from_thread(trigger: threading.Event, token: CancelToken, delay: float, stamp: list[float]) -> None:
+    """On another thread: wait for ``trigger``, then ``delay`` s, then stamp and cancel."""
+
+    def work() -> None:
+        trigger.wait()
+        time.sleep(delay)
+        stamp.append(time.perf_counter())
+        token.cancel()
+
+    threading.Thread(target=work, name="stopper", daemon=True).start()
+
+
+def bench_decode(session: OmniSession, trials: int, rng: random.Random) -> tuple[list[float], float]:
+    request = ModelRequest(
+        (SYSTEM, ChatMessage.text("user", "Write a long story.")), max_tokens=2000, top_k=1, enable_thinking=False
+    )
+    steps = []
+    for _ in range(3):
+        reply = session.generate(ModelRequest(request.messages, max_tokens=48, top_k=1, enable_thinking=False))
+        steps.append(reply.decode_seconds / max(1, reply.completion_tokens))
+    step = statistics.median(steps)
+    latencies = []
+    for _ in range(trials):
+        token, trigger, stamp = CancelToken(), threading.Event(), []
+        seen: list[TokenDelta] = []
+
+        def on_token(delta: TokenDelta, seen: list[TokenDelta] = seen, trigger: threading.Event = trigger) -> None:
+            seen.append(delta)
+            if len(seen) == 4:
+                trigger.set()
+
+        _cancel_from_thread(trigger, token, rng.uniform(0, 10 * step), stamp)
+        reply = session.generate(request, on_token=on_token, cancel=token)
+        ended = time.perf_counter()
+        if reply.stop_reason != "cancelled" or not stamp:
+            raise RuntimeError(f"the decode was not stopped ({reply.stop_reason}, {reply.completion_tokens} tokens)")
+        latencies.append(ended - stamp[0])
+    return latencies, step
+
+
+def bench_prefill(session: OmniSession, trials: int, rng: random.Random) -> tuple[list[float], float, float]:
+    long_text = "Task history line with some words in it.\n" * 80
+    request = ModelRequest((SYSTEM, ChatMessage.text("user", long_text)), max_tokens=1, top_k=1)
+    session.reset()
+    full = session.generate(request)
+    batches = max(1, -(-full.prompt_tokens // N_UBATCH))
+    latencies = []
+    for _ in range(trials):
+        session.reset()
+        token, trigger, stamp = CancelToken(), threading.Event(), []
+        _cancel_from_thread(trigger, token, rng.uniform(0.1, 0.7) * full.prefill_seconds, stamp)
+        trigger.set()
+        reply = session.generate(request, cancel=token)
+        ended = time.perf_counter()
+        if reply.stop_reason != "cancelled" or reply.completion_tokens or not stamp:
+            raise RuntimeError("the stop did not land inside the prefill; the prompt is too short for this CPU")
+        latencies.append(ended - stamp[0])
+    session.reset()
+    return latencies, full.prefill_seconds / batches, full.prefill_seconds
+
+
+def _button_down() -> bool:
+    from Xlib import X
+    from Xlib.display import Display
+
+    display = Display()
+    try:
+        return bool(display.screen().root.query_pointer().mask & (X.Button1Mask | X.Button2Mask | X.Button3Mask))
+    finally:
+        display.close()
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for the drag's button press")
+        time.sleep(0.002)
+
+
+def _run(agent: Agent, token: CancelToken, statuses: list[str], ended: list[float]) -> None:
+    """Consume a run (the worker thread's body); stamp when its generator is exhausted."""
+    statuses.extend(step.status for step in agent.run("drag", token))
+    ended.append(time.perf_counter())
+
+
+def bench_drag(trials: int, rng: random.Random) -> tuple[list[float], float]:
+    device = PyAutoGuiInput(drag_seconds=3.0)
+    releases = []
+    for _ in range(20):
+        start = time.perf_counter()
+        device.release_all()
+        releases.append(time.perf_counter() - start)
+    drag = "## Action:\ndrag\n## Code:\npyautogui.moveTo(x=0.2, y=0.4)\npyautogui.dragTo(x=0.8, y=0.6)"
+    latencies = []
+    for _ in range(trials):
+        agent = Agent(
+            FakeModel([drag]),
+            FakeSampler(StaticScreen([make_frame()])),
+            device,
+            ScriptedConfirmer(),
+            SystemClock(),
+            AgentConfig(),
+            SafetyConfig(pause_on_user_input=False),
+        )
+        token, ended, statuses = CancelToken(), list[float](), list[str]()
+
+        worker = threading.Thread(target=_run, args=(agent, token, statuses, ended), name="agent-run", daemon=True)
+        worker.start()
+        _wait(_button_down, 10)
+        time.sleep(rng.uniform(0, 1.0))
+        requested = time.perf_counter()
+        token.cancel()
+        worker.join(10)
+        if not ended or statuses[-1:] != ["stopped"] or _button_down():
+            raise RuntimeError(f"the drag did not stop cleanly: {statuses}, button down: {_button_down()}")
+        latencies.append(ended[0] - requested)
+    return latencies, statistics.median(releases)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    model, mmproj = _files()
+    with OmniSession.open(model, mmproj, n_ctx=8192, n_ubatch=N_UBATCH) as session:
+        decode, step = bench_decode(session, args.trials, rng)
+        prefill, batch, prefill_total = bench_prefill(session, args.trials, rng)
+    with tempfile.TemporaryDirectory(prefix="bench-kill-") as tmp:
+        xvfb = start_xvfb(Path(tmp))
+        saved = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = xvfb.display
+        try:
+            drag, release = bench_drag(args.trials, rng)
+        finally:
+            xvfb.stop()
+            if saved is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = saved
+
+    size_mb = model.stat().st_size / 2**20
+    print(f"random nemotron_h_moe {size_mb:.0f} MB ({BenchSize.pattern}), {args.trials} trials each, seed {seed}")
+    print(f"prefill of the stop-test prompt: {prefill_total:.3f} s (n_ubatch {N_UBATCH})")
+    rows = [
+        ("decode", decode, "one decode step", step),
+        ("prefill", prefill, f"one {N_UBATCH}-token micro-batch", batch),
+        ("drag (3 s, real XTest)", drag, "one release_all (nothing held)", release),
+    ]
+    print(
+        f"{'stop during':<24} {'median s':>9} {'p95 s':>8} {'max s':>8}  {'baseline':<30} {'base s':>8}  "
+        f"{'median/base':>11}  {'p95/target':>10}  ok"
+    )
+    ok = True
+    for name, values, base_name, base in rows:
+        median, p95 = statistics.median(values), _p95(values)
+        passed = p95 <= TARGET_S
+        ok &= passed
+        print(
+            f"{name:<24} {median:>9.4f} {p95:>8.4f} {max(values):>8.4f}  {base_name:<30} {base:>8.4f}  "
+            f"{median / base:>10.2f}x  {p95 / TARGET_S:>10.2f}  {'yes' if passed else 'NO'}"
+        )
+    print(f"target: stop latency <= {TARGET_S * 1000:.0f} ms (p95)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
