@@ -6,9 +6,10 @@
   shorter delay loses characters in Qt apps), hotkeys through ``xdotool key``.
 - :meth:`PyAutoGuiInput.release_all` asks the X server which buttons and keys are down (python-xlib) and
   releases exactly those through XTest — also the ones a crash or an interrupted drag left pressed.
-  Called from another thread (the stop request's), it also ends a drag in flight: the drag is a series
-  of small moves that waits on a stop event between them, so it gives up within one wake-up and raises
-  :class:`SafetyStop` (``reason="released"``) instead of dragging on with the button up.
+  Called from another thread (the stop request's), it also ends the action in flight, which then raises
+  :class:`SafetyStop` (``reason="released"``): a drag is a series of small moves that waits on a stop
+  event between them, so it gives up within one wake-up instead of dragging on with the button up; the
+  xdotool of a long ``type_text`` is terminated before the keymap is read.
 """
 
 from __future__ import annotations
@@ -64,7 +65,20 @@ class PyAutoGuiInput:
         self._busy_lock = threading.Lock()
         self._busy: list[tuple[float, float]] = []
         self._busy_since: float | None = None
-        self._drag_stop: threading.Event | None = None
+        self._action_stop: threading.Event | None = None  # set by release_all: the action in flight stops
+        self._child: subprocess.Popen[bytes] | None = None  # the xdotool in flight, ended by release_all
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[threading.Event]:
+        """The stop event of the action in flight (see the module doc)."""
+        stop = threading.Event()
+        with self._busy_lock:
+            self._action_stop = stop
+        try:
+            yield stop
+        finally:
+            with self._busy_lock:
+                self._action_stop, self._child = None, None
 
     @contextlib.contextmanager
     def _acting(self) -> Iterator[None]:
@@ -143,13 +157,26 @@ class PyAutoGuiInput:
         path = shutil.which(self._xdotool_name)
         if path is None:
             raise InputError("xdotool is not installed; install it (apt install xdotool) to type text and keys")
-        try:
-            subprocess.run([path, *args], check=True, timeout=timeout, capture_output=True)
-        except subprocess.CalledProcessError as exc:
-            message = exc.stderr.decode(errors="replace").strip()
-            raise InputError(f"xdotool {args[0]} failed: {message or exc.returncode}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise InputError(f"xdotool {args[0]} did not finish in {timeout:.0f} s") from exc
+        with self._interruptible() as stop:
+            try:
+                child = subprocess.Popen([path, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            except OSError as exc:
+                raise InputError(f"could not start xdotool: {exc}") from exc
+            with self._busy_lock:
+                self._child = child
+            if stop.is_set():  # the stop came while it started
+                child.terminate()
+            try:
+                _, err = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                child.kill()
+                child.communicate()
+                raise InputError(f"xdotool {args[0]} did not finish in {timeout:.0f} s") from exc
+        if stop.is_set():
+            raise SafetyStop(f"stopped: xdotool {args[0]} was interrupted (keys released)", reason="released")
+        if child.returncode != 0:
+            message = err.decode(errors="replace").strip()
+            raise InputError(f"xdotool {args[0]} failed: {message or child.returncode}")
 
     # --- the port ---------------------------------------------------------------------------------------
 
@@ -188,19 +215,13 @@ class PyAutoGuiInput:
         gui = self._gui()
         if button not in _BUTTONS:
             raise InputError(f"unknown mouse button {button!r}")
-        stop = threading.Event()
-        with self._busy_lock:
-            self._drag_stop = stop
-        try:
+        with self._interruptible() as stop:
             self._call("move to the drag start", gui.moveTo, x0, y0)
             self._call("press for the drag", gui.mouseDown, button=button)
             try:
                 self._drag_moves(gui, (x0, y0, x1, y1), stop)
             finally:  # also after release_all: a release of a button that is already up changes nothing
                 self._release(lambda: self._call("release the drag", gui.mouseUp, button=button))
-        finally:
-            with self._busy_lock:
-                self._drag_stop = None
 
     def _drag_moves(self, gui: ModuleType, line: tuple[int, int, int, int], stop: threading.Event) -> None:
         """Small moves along ``line`` (toolkits need intermediate motion to start a drag), ``drag_seconds``
@@ -264,8 +285,13 @@ class PyAutoGuiInput:
         at its next move (see the module doc).
         """
         with self._busy_lock:
-            if self._drag_stop is not None:
-                self._drag_stop.set()
+            if self._action_stop is not None:
+                self._action_stop.set()
+            child = self._child
+        if child is not None:  # end the typing first, so the keymap read below is final
+            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(2)
         self._gui()
         from Xlib import X
         from Xlib import error as xerror

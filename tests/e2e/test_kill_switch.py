@@ -196,6 +196,41 @@ def test_stop_during_a_drag(target_app: Launcher, tmp_path: Path) -> None:
     log.info("target app events: %s", app.events)
 
 
+LONG_TEXT = "the quick brown fox jumps over the lazy dog " * 10
+
+
+def typing_model(field: tuple[int, int]) -> FakeModel:
+    """Click the text field, then type a long text (about 5 s at xdotool's 12 ms per key)."""
+
+    def script(request: ModelRequest) -> str:
+        point = from_desktop(*field, request_images(request)[-1].transform, "fraction")
+        if len(request_images(request)) == 1:
+            return f"## Action:\nclick the field\n## Code:\npyautogui.click(x={point.x:.4f}, y={point.y:.4f})"
+        return f"## Action:\ntype\n## Code:\npyautogui.write(message={LONG_TEXT!r})"
+
+    return FakeModel(script)
+
+
+@pytest.mark.desktop
+@pytest.mark.slow
+def test_stop_while_typing(target_app: Launcher, tmp_path: Path) -> None:
+    """A long text is being typed (xdotool); the stop ends the typing and leaves no key down."""
+    app = target_app(x=150, y=100)
+    model = typing_model(app.widget_center("text_field"))
+    app.clear()
+    with build_agent_session(Settings(), model=model, confirmer=ScriptedConfirmer()) as session:
+        run = BackgroundRun(session, tmp_path / "bundle", "type a long text").start()
+        app.wait_for({"type": "text", "widget": "text_field", "text": lambda t: len(t) >= 3}, timeout=30)
+        latency = run.stop()
+        assert_stopped_cleanly(run, latency, "typing")
+    typed = [e["text"] for e in app.events if e["type"] == "text"]
+    time.sleep(0.5)
+    assert [e["text"] for e in app.events if e["type"] == "text"] == typed, "typing went on after the stop"
+    log.info("%d of %d characters were typed before the stop", len(typed[-1]), len(LONG_TEXT))
+    assert LONG_TEXT.startswith(typed[-1]) and len(typed[-1]) < len(LONG_TEXT) // 2, typed[-1]
+    assert "interrupted" in run.steps[-1].result, run.steps[-1].result
+
+
 DRAG = "## Action:\ndrag\n## Code:\npyautogui.moveTo(x=0.1, y=0.4)\npyautogui.dragTo(x=0.9, y=0.6)"
 
 
