@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_recording.py [--seconds 60] [--memory-seconds 600] [--fps 30] [--no-audio]
 
 Everything runs on a private Xvfb 1920×1080 (started here) showing the Qt target app full screen, which
-"types" into its text field every frame and recolours its item list twice a second. Measured:
+"types" into its text field every frame and recolours its item list twice a second (driven from a child
+process, so only recording is in this process's CPU and memory). Measured:
 
 - a bare capture loop (``CaptureStream`` at ``--fps`` read the way the recorder reads it, frames thrown
   away) for ``--seconds``: the baseline for CPU;
@@ -20,6 +21,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from omnidesk.agent.ports import CancelToken
 from omnidesk.runtime.capture import CaptureStream, MssScreen
 from omnidesk.runtime.recording import Progress, SegmentedRecorder, record
-from tests.rig.target_client import TargetApp, launch_target
+from tests.rig.target_client import launch_target
 from tests.rig.xserver import start_xvfb
 
 COLORS = ["#ff00ff", "#ffffff", "#ff8000", "#00c8c8"]
@@ -69,30 +71,45 @@ class Run:
         return 100 * self.cpu / self.seconds
 
 
-@contextmanager
-def changing_screen(work: Path, fps: float) -> Iterator[TargetApp]:
-    """The target app full screen, typing every frame and recolouring its list twice a second."""
-    app = launch_target(work / "app", x=0, y=0, width=1920, height=1080, title="bench recording")
+def drive_screen(fps: float) -> int:
+    """Run in a child process: the target app full screen, typing every frame and recolouring its list
+    twice a second, until stdin closes. (Kept out of the measured process: the app's client keeps every
+    report it receives.)"""
+    app = launch_target(Path(tempfile.mkdtemp(prefix="bench-app-")), x=0, y=0, width=1920, height=1080)
     stop = threading.Event()
-
-    def drive() -> None:
-        n = 0
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    print("ready", flush=True)
+    n = 0
+    try:
         while not stop.wait(1.0 / fps):
             n += 1
             app.send({"cmd": "set_text", "text": f"typing {n} " + "x" * (n % 60)})
             if n % max(1, round(fps / 2)) == 0:
                 app.send({"cmd": "set_color", "widget": "item_list", "color": COLORS[n % len(COLORS)]})
-            if n % 100 == 0:
-                app.clear()  # the app's reports pile up otherwise
-
-    driver = threading.Thread(target=drive, name="bench-driver", daemon=True)
-    driver.start()
-    try:
-        yield app
     finally:
-        stop.set()
-        driver.join(5)
         app.close()
+    return 0
+
+
+@contextmanager
+def changing_screen(fps: float) -> Iterator[None]:
+    """`drive_screen` in a child process on this DISPLAY, for the duration of the block."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--drive", str(fps)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the screen driver did not start")
+        yield
+    finally:
+        child.stdin.close()
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        child.stdout.close()
 
 
 def bare_capture(fps: float, seconds: float) -> Run:
@@ -162,7 +179,10 @@ def main() -> int:
     parser.add_argument("--memory-seconds", type=float, default=600.0, help="Seconds of the RSS run (0: skip).")
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--audio", action=argparse.BooleanOptionalAction, default=True, help="Record the mic too.")
+    parser.add_argument("--drive", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.drive:
+        return drive_screen(args.drive)
 
     work = Path(tempfile.mkdtemp(prefix="bench-recording-"))
     server = start_xvfb(work)
@@ -170,7 +190,7 @@ def main() -> int:
     microphone, close_mic = open_microphone(work) if args.audio else (None, lambda: None)
     rows: list[tuple[str, str, str]] = []
     try:
-        with changing_screen(work, args.fps):
+        with changing_screen(args.fps):
             time.sleep(1.0)
             bare = bare_capture(args.fps, args.seconds)
             rec = recording(args.fps, args.seconds, work / "rec", microphone)
@@ -225,6 +245,10 @@ def main() -> int:
                 "",
             )
         )
+        settled = [(t, m) for t, m in mem.rss if t >= 60.0]
+        if len(settled) >= 2 and settled[-1][0] > settled[0][0]:
+            (t0, m0), (t1, m1) = settled[0], settled[-1]
+            rows.append(("  RSS growth after the first minute", f"{60 * (m1 - m0) / (t1 - t0):+.2f} MiB/min", ""))
         print("RSS samples (s, MiB): " + ", ".join(f"{t:.0f}:{m:.0f}" for t, m in mem.rss), flush=True)
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement':<{width}}  {'result':<80}  ratio")
