@@ -372,7 +372,9 @@ class Agent:
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()
         t = self._lap(timings, "act", t)
-        settle = self._sampler.wait_settled(still_for=self._config.settle_seconds, timeout=self._config.settle_timeout)
+        settle = self._sampler.wait_settled(
+            still_for=self._config.settle_seconds, timeout=self._config.settle_timeout, cancel=cancel
+        )
         self._lap(timings, "settle", t)
         result = (
             "done" if settle.settled else f"done; the screen was still changing after {settle.waited_seconds:.1f} s"

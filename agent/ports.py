@@ -180,8 +180,10 @@ class FrameSampler(Protocol):
         """Images for the model since the last observation: a keyframe overview and/or changed crops."""
         ...
 
-    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
-        """Block until the screen has been still for ``still_for`` s, or ``timeout`` (animations)."""
+    def wait_settled(
+        self, *, still_for: float = 0.3, timeout: float = 3.0, cancel: CancelToken | None = None
+    ) -> SettleResult:
+        """Block until the screen has been still for ``still_for`` s, ``timeout`` (animations), or ``cancel``."""
         ...
 
 

@@ -66,7 +66,9 @@ class OverviewSampler:
         frame = Frame(self._frames[self._n % 4], time.monotonic(), MONITOR, self._n)
         return Observation((overview_image(frame, self._size),), frame.timestamp, True, 1.0)
 
-    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
+    def wait_settled(
+        self, *, still_for: float = 0.3, timeout: float = 3.0, cancel: CancelToken | None = None
+    ) -> SettleResult:
         return SettleResult(True, 0.0)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from omnidesk.agent.geometry import MonitorInfo, Rect
-from omnidesk.agent.ports import Frame, ModelImage, Observation, SettleResult
+from omnidesk.agent.ports import CancelToken, Frame, ModelImage, Observation, SettleResult
 from omnidesk.runtime.config import EvsConfig
 from omnidesk.runtime.evs import DEFAULT_CELL, EvsCore, EvsDecision, PatchGrid, SettleTracker
 from omnidesk.runtime.images import crop_image, overview_image
@@ -27,6 +27,9 @@ from omnidesk.runtime.images import crop_image, overview_image
 __all__ = ["EvsSampler", "FrameSource", "SamplerStats", "pack_boxes"]
 
 log = logging.getLogger(__name__)
+
+# How often a settle wait looks at its cancel token (a stop must not sit out the wait).
+_CANCEL_POLL = 0.05
 
 
 def pack_boxes(boxes: Sequence[Rect], size: int) -> list[Rect]:
@@ -192,23 +195,28 @@ class EvsSampler:
             notes=(note,),
         )
 
-    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
+    def wait_settled(
+        self, *, still_for: float = 0.3, timeout: float = 3.0, cancel: CancelToken | None = None
+    ) -> SettleResult:
         """Block until the screen has been still for ``still_for`` s, or only animations keep changing.
 
         Returns ``settled=True`` when everything was still; ``settled=False`` with ``animating_boxes``
         when only some regions kept changing for a while (a spinner, a video: waiting longer would not
-        help), or at ``timeout``.
+        help), or at ``timeout``. A ``cancel`` ends the wait within :data:`_CANCEL_POLL` s (a stop request
+        must not sit out the settle wait).
         """
         start = self._clock()
         deadline = start + timeout
         window = max(1.5, 2 * still_for)
         tracker: SettleTracker | None = None
         seq = 0
-        while True:
+        while cancel is None or not cancel.cancelled:
             remaining = deadline - self._clock()
-            frame = self._source.poll_frame(seq, max(remaining, 0.0))
+            frame = self._source.poll_frame(seq, min(max(remaining, 0.0), _CANCEL_POLL))
             if frame is None:
-                break
+                if remaining <= 0:
+                    break
+                continue
             seq = frame.seq
             if tracker is None:
                 grid = PatchGrid(frame.width, frame.height, self._config.patch_size, self._core.cell)

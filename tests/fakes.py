@@ -137,6 +137,7 @@ class FakeSampler:
         self._monitor: MonitorInfo | None = None
         self.observations: list[Observation] = []
         self.settle_calls = 0
+        self.settle_cancels: list[CancelToken | None] = []
 
     @property
     def monitor(self) -> MonitorInfo:
@@ -160,8 +161,11 @@ class FakeSampler:
         self.observations.append(obs)
         return obs
 
-    def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> SettleResult:
+    def wait_settled(
+        self, *, still_for: float = 0.3, timeout: float = 3.0, cancel: CancelToken | None = None
+    ) -> SettleResult:
         self.settle_calls += 1
+        self.settle_cancels.append(cancel)
         return SettleResult(settled=self._settled, waited_seconds=0.0)
 
 

@@ -377,7 +377,7 @@ def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
             crop = dc_replace(obs.images[0], kind="crop", label="changed box")
             return Observation((crop,), obs.timestamp, False, 0.01)
 
-        def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0) -> object:
+        def wait_settled(self, *, still_for: float = 0.3, timeout: float = 3.0, cancel: object = None) -> object:
             return inner.wait_settled()
 
     sampler = CropsFirst()
@@ -406,3 +406,13 @@ def test_time_limit_ends_a_generation_in_flight() -> None:
     steps = run_all(agent)
     assert [s.status for s in steps] == ["stopped"]
     assert "time limit" in steps[0].error and device.actions == []
+
+
+def test_the_settle_wait_gets_the_runs_cancel_token() -> None:
+    """A stop while the agent waits for the screen to settle must reach that wait (not sit it out)."""
+    agent, _, _ = make_agent([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate(status='success')")])
+    cancel = CancelToken()
+    run_all(agent, cancel=cancel)
+    sampler = agent._sampler
+    assert isinstance(sampler, FakeSampler)
+    assert sampler.settle_cancels and all(c is cancel for c in sampler.settle_cancels)

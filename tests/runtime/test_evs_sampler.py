@@ -53,7 +53,8 @@ class ScriptedSource:
     def poll_frame(self, after_seq: int, timeout: float) -> Frame | None:
         if self._current is not None and self._current.seq > after_seq:
             return self._current
-        if self._current is not None and 1.0 / self._fps > timeout:
+        # The next frame arrives one period after the current one; a shorter wait sees none.
+        if self._current is not None and self._current.timestamp + 1.0 / self._fps > self._clock.now + timeout:
             self._clock.now += timeout
             return None
         try:
@@ -199,3 +200,27 @@ def test_realistic_session_saves_three_quarters_of_the_tokens() -> None:
     assert stats.observations == 120 and stats.tokens_without_evs == 120 * 256
     assert stats.tokens_sent <= 0.25 * stats.tokens_without_evs, stats
     assert stats.keyframes == 6  # the start and one every 10 s
+
+
+def test_a_stop_request_ends_the_settle_wait() -> None:
+    """Typing all over never settles; a cancel after a few frames ends the wait long before its timeout."""
+    from omnidesk.agent.ports import CancelToken
+
+    sampler, source = _sampler([(0.0, "type", "x" * 200)], EvsConfig(), fps=10)
+    cancel = CancelToken()
+    polls = 0
+    poll_frame = source.poll_frame
+
+    def counting_poll(after_seq: int, timeout: float) -> Frame | None:
+        nonlocal polls
+        polls += 1
+        assert timeout <= 0.05  # the wait looks at the token at least every 50 ms
+        if polls == 3:
+            cancel.cancel()
+        return poll_frame(after_seq, timeout)
+
+    source.poll_frame = counting_poll  # type: ignore[method-assign]
+    result = sampler.wait_settled(still_for=0.3, timeout=10.0, cancel=cancel)
+    assert not result.settled
+    assert polls == 3
+    assert result.waited_seconds < 1.0
