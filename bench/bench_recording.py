@@ -245,7 +245,7 @@ def main() -> int:
                 "",
             )
         )
-        settled = [(t, m) for t, m in mem.rss if t >= 60.0]
+        settled = [(t, m) for t, m in mem.rss[:-1] if t >= 60.0]  # the last sample is after closing
         if len(settled) >= 2 and settled[-1][0] > settled[0][0]:
             (t0, m0), (t1, m1) = settled[0], settled[-1]
             rows.append(("  RSS growth after the first minute", f"{60 * (m1 - m0) / (t1 - t0):+.2f} MiB/min", ""))
