@@ -114,7 +114,7 @@ def changing_screen(fps: float) -> Iterator[None]:
 
 def bare_capture(fps: float, seconds: float) -> Run:
     """The capture thread at ``fps`` read like ``record`` reads it; frames are thrown away."""
-    with CaptureStream(MssScreen(), monitor=1, fps=fps, buffer_frames=max(8, int(fps * 2))) as stream:
+    with CaptureStream(MssScreen(), monitor=1, fps=fps, buffer_frames=max(8, int(fps / 2))) as stream:
         time.sleep(0.5)
         cpu0, t0 = cpu_seconds(), time.monotonic()
         captured0 = stream.stats().captured
@@ -133,7 +133,7 @@ def bare_capture(fps: float, seconds: float) -> Run:
 def recording(fps: float, seconds: float, out: Path, microphone: Any, sample_every: float = 10.0) -> Run:
     """``record`` for ``seconds`` at ``fps`` into ``out``; RSS sampled every ``sample_every`` s."""
     rss = [(0.0, rss_mib())]
-    with CaptureStream(MssScreen(), monitor=1, fps=fps, buffer_frames=max(8, int(fps * 2))) as stream:
+    with CaptureStream(MssScreen(), monitor=1, fps=fps, buffer_frames=max(8, int(fps / 2))) as stream:
         recorder = SegmentedRecorder(
             out, monitor={"index": 1}, size=(1920, 1080), fps=fps, audio=microphone is not None
         )

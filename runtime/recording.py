@@ -37,6 +37,9 @@ __all__ = ["Progress", "RecordingIndex", "SegmentInfo", "SegmentedRecorder", "fi
 
 log = logging.getLogger(__name__)
 
+# How long a recording waits for the microphone's first audio before it starts without it.
+_FIRST_AUDIO_WAIT = 2.0
+
 MAX_WIDTH, MAX_HEIGHT = 1920, 1080
 AUDIO_RATE = 16000
 _MS = Fraction(1, 1000)
@@ -317,6 +320,16 @@ def record(
     started = time.monotonic()
     last_ts, last_seq = -math.inf, 0
     audio_seq = microphone.last_seq if microphone is not None else 0
+    if microphone is not None:
+        # Both streams start together: frames captured before the first sound the microphone delivers
+        # are left out, so the first segment's audio covers all of its video (the microphone opens
+        # after the capture thread has already taken a few frames).
+        first = microphone.blocks_after(audio_seq, _FIRST_AUDIO_WAIT)
+        if first:
+            last_ts = first[0].start
+            latest = stream.latest()
+            if latest is not None and latest.timestamp <= last_ts:
+                last_seq = latest.seq
     frames = 0
     try:
         while not stop.cancelled and (seconds is None or time.monotonic() - started < seconds):

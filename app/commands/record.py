@@ -54,7 +54,7 @@ def record_command(
     rate = fps or settings.recording.fps
     folder = out or context.paths.recordings_dir / time.strftime("%Y%m%d-%H%M%S")
     capture = build_capture(
-        settings, monitor=monitor, fps=rate, buffer_frames=max(8, int(rate * 2)), allow_desktop=True
+        settings, monitor=monitor, fps=rate, buffer_frames=max(8, int(rate / 2)), allow_desktop=True
     )
     microphone = None
     try:
