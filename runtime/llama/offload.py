@@ -255,33 +255,14 @@ def default_threads(cpuinfo: Iterable[str] | None = None, cpu_count: int | None 
 
 
 def detect_memory(gpu_offload_supported: bool) -> DeviceMemory:
-    """Free RAM from ``/proc/meminfo`` and free VRAM from ``nvidia-smi`` (0 when there is none)."""
-    import shutil
-    import subprocess
+    """Free RAM (MemAvailable) and the first NVIDIA GPU's free VRAM (0 without a usable GPU)."""
+    from omnidesk.runtime.system_probe import available_memory_bytes, nvidia_gpus
 
-    free_ram = 0
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    free_ram = int(line.split()[1]) * 1024
+        free_ram = available_memory_bytes()
     except (OSError, ValueError):
-        pass
-    free_vram, name = 0, ""
-    smi = shutil.which("nvidia-smi")
-    if gpu_offload_supported and smi:
-        try:
-            out = subprocess.run(
-                [smi, "--query-gpu=memory.free,name", "--format=csv,noheader,nounits"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            ).stdout
-            first = out.strip().splitlines()[0]
-            mib, _, name = first.partition(",")
-            free_vram = int(mib.strip()) * MiB
-            name = name.strip()
-        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-            free_vram = 0
-    return DeviceMemory(free_vram, free_ram, gpu_offload_supported, name)
+        free_ram = 0
+    gpus = nvidia_gpus() if gpu_offload_supported else []
+    if not gpus:
+        return DeviceMemory(0, free_ram, gpu_offload_supported, "")
+    return DeviceMemory(gpus[0].free_bytes, free_ram, gpu_offload_supported, gpus[0].name)

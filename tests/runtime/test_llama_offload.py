@@ -122,3 +122,15 @@ def test_gpu_offload_with_experts_in_ram(tiny_omni: TinyModel) -> None:
         on_cpu = cpu.generate(request)
     assert on_gpu.completion_tokens >= 1 and on_gpu.stop_reason in ("length", "stop")
     assert on_gpu.prompt_tokens == on_cpu.prompt_tokens
+
+
+def test_detect_memory_reads_this_machine() -> None:
+    from omnidesk.runtime.llama.offload import detect_memory
+    from omnidesk.runtime.system_probe import available_memory_bytes, nvidia_gpus
+
+    memory = detect_memory(gpu_offload_supported=False)
+    assert memory.free_vram == 0 and memory.gpu_name == ""  # no GPU backend: VRAM does not count
+    assert abs(memory.free_ram - available_memory_bytes()) < 2**30
+    with_gpu = detect_memory(gpu_offload_supported=True)
+    gpus = nvidia_gpus()
+    assert with_gpu.free_vram == (gpus[0].free_bytes if gpus else 0)
