@@ -22,6 +22,7 @@ __all__ = [
     "ProfileOption",
     "RemoteOption",
     "get_context",
+    "stdin_is_terminal",
     "terminal_consent",
 ]
 
@@ -90,8 +91,17 @@ def get_context(ctx: typer.Context) -> CliContext:
     return obj
 
 
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer on standard input (it may be closed altogether, e.g. under CI)."""
+    stdin = sys.stdin
+    try:
+        return stdin is not None and stdin.isatty()
+    except ValueError:  # closed file
+        return False
+
+
 def terminal_consent() -> Callable[[str], bool] | None:
     """A yes/no question on the terminal for remote-engine consent; None without a terminal to ask on."""
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         return None
     return lambda question: typer.confirm(question, default=False, err=True)

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from omnidesk.app.cli_options import (
     ProfileOption,
     RemoteOption,
     get_context,
+    stdin_is_terminal,
     terminal_consent,
 )
 from omnidesk.app.instance import InstanceLock
@@ -41,7 +41,7 @@ class TerminalConfirmer:
     """The Confirmer port on a terminal; without one (a pipe, a service) every risky action is refused."""
 
     def __init__(self, *, interactive: bool | None = None) -> None:
-        self._interactive = sys.stdin.isatty() if interactive is None else interactive
+        self._interactive = stdin_is_terminal() if interactive is None else interactive
 
     def confirm(self, request: ConfirmationRequest) -> bool:
         if not self._interactive:
