@@ -211,12 +211,20 @@ def test_speech_played_into_mic_feed_is_recorded(pulse_audio: PulseAudioRig) -> 
     enough = threading.Event()
     wanted = len(source) + SAMPLE_RATE  # the speech plus a second of slack for latency
 
+    listening = threading.Event()
+
     def callback(data: np.ndarray, frames: int, when: object, status: object) -> None:
         chunks.append(data[:, 0].copy())
-        if started and sum(map(len, chunks)) >= started[0] + wanted:
+        recorded_so_far = sum(map(len, chunks))
+        if recorded_so_far >= SAMPLE_RATE // 5:
+            listening.set()
+        if started and recorded_so_far >= started[0] + wanted:
             enough.set()
 
     with sounddevice.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32", callback=callback):
+        # Play only once the stream delivers audio: speech that starts before the first recorded block
+        # has its head cut off, and the alignment below would then latch onto the wrong lag.
+        assert listening.wait(30), "the input stream delivered no audio"
         playback = pulse_audio.play_async(speech)
         started.append(sum(map(len, chunks)))
         playback.wait()
