@@ -43,26 +43,12 @@ from tests.fakes import (
 )
 from tests.models.plugin import TinyModel
 from tests.rig.plugin import Launcher
+from tests.rig.xserver import held_state
 
 log = logging.getLogger(__name__)
 
 STOP_BOUND_S = 1.0
 MAX_TOKENS = 8000
-
-
-def held_state() -> tuple[int, list[int]]:
-    """The X server's pointer button mask (buttons 1-3) and the keycodes it reports as down."""
-    from Xlib import X
-    from Xlib.display import Display
-
-    display = Display()
-    try:
-        mask = display.screen().root.query_pointer().mask & (X.Button1Mask | X.Button2Mask | X.Button3Mask)
-        keymap = display.query_keymap()
-        keys = [i * 8 + b for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)]
-        return mask, keys
-    finally:
-        display.close()
 
 
 @dataclass

@@ -27,6 +27,7 @@ __all__ = [
     "WindowManager",
     "XServer",
     "XorgDummy",
+    "held_state",
     "start_openbox",
     "start_xorg_dummy",
     "start_xvfb",
@@ -320,3 +321,18 @@ def start_openbox(display: str, workdir: Path) -> WindowManager:
         manager.stop()
         raise
     return manager
+
+
+def held_state() -> tuple[int, list[int]]:
+    """The X server's pointer button mask (buttons 1-3) and the keycodes it reports as down (on DISPLAY)."""
+    from Xlib import X
+    from Xlib.display import Display
+
+    display = Display()
+    try:
+        mask = display.screen().root.query_pointer().mask & (X.Button1Mask | X.Button2Mask | X.Button3Mask)
+        keymap = display.query_keymap()
+        keys = [i * 8 + b for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)]
+        return mask, keys
+    finally:
+        display.close()

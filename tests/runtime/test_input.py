@@ -11,24 +11,9 @@ import pytest
 from omnidesk.agent.errors import InputError, SafetyStop
 from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
 from tests.rig.plugin import Launcher
-from tests.rig.xserver import XorgDummy
+from tests.rig.xserver import XorgDummy, held_state
 
 pytestmark = pytest.mark.desktop
-
-
-def held_state() -> tuple[int, list[int]]:
-    """The X server's pointer button mask and the keycodes it reports as down."""
-    from Xlib import X
-    from Xlib.display import Display
-
-    display = Display()
-    try:
-        mask = display.screen().root.query_pointer().mask & (X.Button1Mask | X.Button2Mask | X.Button3Mask)
-        keymap = display.query_keymap()
-        keys = [i * 8 + b for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)]
-        return mask, keys
-    finally:
-        display.close()
 
 
 def test_click_lands_on_the_button(target_app: Launcher) -> None:
