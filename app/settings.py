@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import platformdirs
 import tomli_w
@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     hotkeys: HotkeyConfig = Field(default_factory=HotkeyConfig)
     gui: GuiConfig = Field(default_factory=GuiConfig)
 
+    read_environment: ClassVar[bool] = True
+    """Whether ``OMNIDESK_*`` variables override the file (not when editing the file itself)."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -166,7 +169,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init kwargs; the environment wins over them.
-        return (env_settings, init_settings)
+        return (env_settings, init_settings) if cls.read_environment else (init_settings,)
 
 
 def _from_unversioned(data: dict[str, Any]) -> dict[str, Any]:
@@ -213,16 +216,7 @@ def _move_aside(path: Path) -> Path:
 class _FileSettings(Settings):
     """Settings from the file and defaults only: what ``config set`` edits and saves."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    read_environment: ClassVar[bool] = False
 
 
 def _read_file(file: Path) -> dict[str, Any]:
