@@ -31,6 +31,7 @@ from omnidesk.app.gui.preview import PreviewWidget
 from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
 from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
+from omnidesk.app.gui.style import titled
 from omnidesk.app.gui.task_bar import TaskBar
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
@@ -122,14 +123,14 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         central.setObjectName("central")
         side = QSplitter(Qt.Orientation.Vertical, self)
-        side.addWidget(_titled("Steps", self.timeline))
-        side.addWidget(_titled("Selected step", self.details))
+        side.addWidget(titled("Steps", self.timeline))
+        side.addWidget(titled("Selected step", self.details))
         side.setSizes([520, 300])
         self.side_tabs.addTab(side, "This run")
         self.side_tabs.addTab(self.automations, "Automations")
         self.side_tabs.addTab(self.history, "History")
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(_titled("Live view", self.preview))
+        split.addWidget(titled("Live view", self.preview))
         split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -487,15 +488,3 @@ class MainWindow(QMainWindow):
         if self.hotkeys is not None:
             self.hotkeys.stop()
         event.accept()
-
-
-def _titled(title: str, widget: QWidget) -> QWidget:
-    box = QWidget(widget.parentWidget())
-    label = QLabel(title, box)
-    label.setObjectName("section_title")
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(4)
-    layout.addWidget(label)
-    layout.addWidget(widget, 1)
-    return box

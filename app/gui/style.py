@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib.resources import files
 
 from PyQt6.QtGui import QColor, QPalette
-from PyQt6.QtWidgets import QApplication
+from PyQt6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
-__all__ = ["STYLE_SHEET", "apply_style", "icon_path"]
+__all__ = ["STYLE_SHEET", "apply_style", "icon_path", "titled"]
 
 STYLE_SHEET = """
 QMainWindow, QWidget#central { background: #1e2026; }
@@ -85,3 +85,16 @@ def apply_style(app: QApplication) -> None:
 def icon_path(name: str) -> str:
     """The file path of an icon in ``assets/icons`` (Qt style sheets and QIcon need a real path)."""
     return str(files("omnidesk.assets").joinpath("icons", name))
+
+
+def titled(title: str, widget: QWidget) -> QWidget:
+    """``widget`` under a section title styled as ``QLabel#section_title``."""
+    box = QWidget(widget.parentWidget())
+    label = QLabel(title, box)
+    label.setObjectName("section_title")
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box
