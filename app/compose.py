@@ -5,14 +5,10 @@ Nothing else in Omnidesk constructs adapters; tests build their own graphs from 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import (
@@ -25,9 +21,9 @@ from omnidesk.agent.ports import (
     TokenDelta,
 )
 from omnidesk.app.cli_options import ModelOptions
-from omnidesk.app.doctor import Check
+from omnidesk.app.model_files import find_mmproj, resolve_model_path
+from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
 from omnidesk.app.settings import AppPaths, Settings
-from omnidesk.runtime.llama.gguf_file import GGUFFile
 
 if TYPE_CHECKING:
     from omnidesk.agent.loop import Agent
@@ -39,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentSession",
     "ScreenCapture",
-    "SystemClock",
     "agent_parser_for",
     "build_agent_session",
     "build_capture",
@@ -47,169 +42,12 @@ __all__ = [
     "build_model_client",
     "build_sampler",
     "build_screen",
-    "find_mmproj",
-    "is_loopback_url",
-    "model_checks",
-    "require_remote_consent",
-    "resolve_model_path",
 ]
 
 log = logging.getLogger(__name__)
 
 
-# --- model -----------------------------------------------------------------------------------------
-
-
-def resolve_model_path(settings: Settings, paths: AppPaths) -> Path | None:
-    """The configured GGUF: a path as given, or a NAME looked up in the data dir's models folder."""
-    name = settings.model.model
-    if not name:
-        return None
-    candidate = Path(name).expanduser()
-    if candidate.suffix == ".gguf" or candidate.is_absolute() or candidate.exists():
-        return candidate
-    folder = paths.models_dir / name
-    ggufs = sorted(p for p in folder.glob("*.gguf") if "mmproj" not in p.name.lower()) if folder.is_dir() else []
-    return ggufs[0] if ggufs else folder
-
-
-def model_checks(settings: Settings, paths: AppPaths) -> list[Check]:
-    """Doctor lines for the configured model: files present and valid, whether it fits, and how fast."""
-    if settings.model.remote_url:
-        return [_remote_check(settings)]
-    from omnidesk.runtime.llama.validate import validate_model_files
-    from omnidesk.runtime.profiles import load_profile
-
-    model = resolve_model_path(settings, paths)
-    if model is None:
-        return [
-            Check(
-                "model",
-                False,
-                "no model configured",
-                "run `omnidesk models pull` or `omnidesk config set model.model /path/to/model.gguf`",
-            )
-        ]
-    try:
-        profile = load_profile(settings.model.profile)
-        text, mmproj = validate_model_files(model, settings.model.mmproj, tuple(profile.architectures))
-    except OmnideskError as exc:
-        return [Check("model", False, str(exc), "fix or re-download the model files (`omnidesk models verify`)")]
-    checks = [
-        Check("model", True, f"{text.name or text.path.name} ({text.architecture}, {_gib(text.header.file_size)})")
-    ]
-    if mmproj is None:
-        checks.append(
-            Check(
-                "mmproj",
-                False,
-                "no mmproj configured: the model cannot see the screen",
-                "`omnidesk config set model.mmproj /path/to/mmproj.gguf`",
-            )
-        )
-    else:
-        checks.append(
-            Check("mmproj", mmproj.has_vision, f"vision {'✓' if mmproj.has_vision else '✗'} ({mmproj.path.name})")
-        )
-        checks.append(
-            Check(
-                "voice",
-                mmproj.has_audio,
-                "the mmproj has an audio encoder" if mmproj.has_audio else "this mmproj has no audio encoder",
-                "use an mmproj with the Parakeet audio encoder for voice commands",
-                needed=False,
-            )
-        )
-    checks.append(_fit_check(settings, text.header, mmproj.header if mmproj else None))
-    return checks
-
-
-def _gib(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB"
-
-
-def _remote_check(settings: Settings) -> Check:
-    from omnidesk.runtime.system_probe import probe_remote
-
-    url = settings.model.remote_url
-    try:
-        models = probe_remote(url, settings.model.remote_api_key)
-    except OmnideskError as exc:
-        return Check("model", False, str(exc), "start the engine, fix model.remote_url, or clear it to run locally")
-    served = ", ".join(models[:3]) or "no models listed"
-    return Check("model", True, f"remote engine {url} serves {served}")
-
-
-def _fit_check(settings: Settings, text: GGUFFile, mmproj: GGUFFile | None) -> Check:
-    """Whether weights + KV cache + mmproj fit free RAM/VRAM, with a suggestion and seconds per step."""
-    from omnidesk.runtime.llama.offload import detect_memory, footprint_from_gguf, plan_offload
-    from omnidesk.runtime.performance import estimate_step, measure_cpu, model_work
-    from omnidesk.runtime.system_probe import llama_gpu_offload
-
-    footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
-    memory = detect_memory(llama_gpu_offload())
-    plan = plan_offload(footprint, memory)
-    estimate = estimate_step(model_work(text, mmproj), plan, footprint.n_layer, measure_cpu())
-    fits = plan.ram_bytes <= memory.free_ram
-    detail = f"{plan.explanation} Estimate: {estimate.describe()}."
-    fix = ""
-    if not fits:
-        fix = (
-            "pick a smaller quantisation (`omnidesk config set model.quant UD-IQ4_NL`), lower "
-            "model.context_length, or point model.remote_url at a GPU server"
-        )
-    elif estimate.seconds > 60:
-        fix = "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster"
-    return Check("fit", fits, detail, fix)
-
-
 # --- model client (ask, agent runs) ----------------------------------------------------------------
-
-
-def find_mmproj(model: Path) -> Path | None:
-    """An ``mmproj*.gguf`` next to the model file (how ``models pull`` and most repos lay them out)."""
-    candidates = sorted(model.parent.glob("mmproj*.gguf")) if model.parent.is_dir() else []
-    return candidates[0] if candidates else None
-
-
-RemoteConsent = Callable[[str], bool]
-"""Asks the person whether their screen may go to a remote engine (the question is the argument)."""
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether a URL points at this machine (the screen never leaves it then)."""
-    host = (urlsplit(url).hostname or "").strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def require_remote_consent(settings: Settings, paths: AppPaths, url: str, ask: RemoteConsent | None) -> None:
-    """Before the screen first goes to a remote engine that is not on loopback, the person allows it.
-
-    The answer is remembered per URL in ``model.remote_confirmed``; without a way to ask (no terminal,
-    an MCP client) an unconfirmed URL is refused with the command that allows it.
-    """
-    from omnidesk.agent.errors import ConfigError
-    from omnidesk.app.settings import load_settings, save_settings
-
-    if is_loopback_url(url) or url in settings.model.remote_confirmed:
-        return
-    question = (
-        f"Omnidesk will send your screen, your questions and your voice to {url}, which is not this machine. Allow it?"
-    )
-    if ask is None or not ask(question):
-        raise ConfigError(
-            f"your screen is not sent to {url} without your consent; allow it once with "
-            f"`omnidesk config set model.remote_confirmed '[\"{url}\"]'` or confirm when asked"
-        )
-    stored = load_settings(paths, environment=False)
-    stored.model.remote_confirmed = [*stored.model.remote_confirmed, url]
-    save_settings(stored, paths)
-    log.info("remote engine %s allowed by the user", url)
 
 
 def build_model_client(
@@ -271,19 +109,6 @@ def build_model_client(
 # --- agent runs (`omnidesk run`, the GUI's runs, end-to-end tests) ----------------------------------
 
 
-class SystemClock:
-    """The Clock port on the process's real clocks."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def wall_time(self) -> float:
-        return time.time()
-
-
 @dataclass
 class AgentSession:
     """An :class:`Agent` wired to real capture and input; ``close()`` stops capture and frees the model."""
@@ -343,6 +168,7 @@ def build_agent_session(
 
     from omnidesk.agent.loop import Agent
     from omnidesk.runtime.capture import CaptureStream, MssScreen, resolve_monitor
+    from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.evs_sampler import EvsSampler
     from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
     from omnidesk.runtime.secrets import KeyringSecretStore

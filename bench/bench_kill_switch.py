@@ -41,7 +41,7 @@ from bench.bench_runtime import SYSTEM, _files
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.ports import CancelToken, ChatMessage, ModelRequest, Step, TokenDelta
-from omnidesk.app.compose import SystemClock
+from omnidesk.runtime.clock import SystemClock
 from omnidesk.runtime.input import PyAutoGuiInput
 from omnidesk.runtime.llama.session import OmniSession
 from tests.fakes import FakeModel, FakeSampler, ScriptedConfirmer, StaticScreen, make_frame

@@ -16,7 +16,7 @@ __all__ = ["register"]
 def doctor(ctx: typer.Context, as_json_output: JsonOption = False) -> None:
     """Check Python, packages, GPU, display, input, microphone and the model; exit 0 when ready."""
     context = get_context(ctx)
-    from omnidesk.app.compose import model_checks
+    from omnidesk.app.doctor_model import model_checks
 
     checks = run_checks(context.settings, context.paths, os.environ, model_checks=model_checks)
     if as_json_output:

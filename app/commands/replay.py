@@ -191,8 +191,8 @@ def replay(
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.agent.trajectory import load_bundle
     from omnidesk.app.commands.run import TerminalConfirmer
-    from omnidesk.app.compose import SystemClock
     from omnidesk.runtime.capture import MssScreen
+    from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.display import require_x11
     from omnidesk.runtime.input import PyAutoGuiInput
     from omnidesk.runtime.secrets import KeyringSecretStore

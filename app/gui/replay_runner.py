@@ -27,7 +27,8 @@ def replay_run(settings: Settings, confirmer: Confirmer, request: RunRequest, ca
     """Replay ``request.replay`` on the screen (its monitor, else the recorded one); one Step per action."""
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.app.commands.replay import replay_steps
-    from omnidesk.app.compose import SystemClock, build_screen
+    from omnidesk.app.compose import build_screen
+    from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.input import PyAutoGuiInput
     from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.windows import X11WindowInspector

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from omnidesk.agent.errors import ConfigError
-from omnidesk.app.compose import is_loopback_url, require_remote_consent
+from omnidesk.app.remote_consent import is_loopback_url, require_remote_consent
 from omnidesk.app.settings import AppPaths, load_settings
 from tests.app.cli_helpers import isolated_env, run_cli
 
