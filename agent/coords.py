@@ -6,6 +6,12 @@ image), then the overview's resize/letterbox/crop (:class:`ImageTransform`), the
 the X virtual desktop. A point in the letterbox bars, off the image or off the monitor is a
 :class:`CoordinateError` — never a click somewhere else.
 
+Each name says its direction: ``model_point_to_image`` / ``_to_monitor`` / ``_to_desktop`` walk the path
+from a model's point, :func:`action_to_desktop` maps every point of an action, :func:`point_to_image` puts a
+point of any space on the overview (for drawing), :func:`desktop_to_model_point` goes back. The single
+steps are methods of the geometry: ``ImageTransform.image_to_monitor`` / ``monitor_to_image`` /
+``image_to_desktop`` / ``desktop_to_image`` and ``MonitorInfo.monitor_to_desktop``.
+
 Monitor ``scale`` (HiDPI) needs no step of its own: frames are grabbed in device pixels and the input
 device takes device pixels, so the overview's transform already carries it.
 """
@@ -18,17 +24,24 @@ from omnidesk.agent.actions import Action, Click, CoordinateSpace, Drag, Move, P
 from omnidesk.agent.errors import CoordinateError
 from omnidesk.agent.geometry import ImageTransform
 
-__all__ = ["from_desktop", "map_action", "to_desktop", "to_image", "to_monitor"]
+__all__ = [
+    "action_to_desktop",
+    "desktop_to_model_point",
+    "model_point_to_desktop",
+    "model_point_to_image",
+    "model_point_to_monitor",
+    "point_to_image",
+]
 
 
 def _model_size(transform: ImageTransform, model_size: tuple[int, int] | None) -> tuple[int, int]:
     return model_size or (transform.image_width, transform.image_height)
 
 
-def to_image(
+def model_point_to_image(
     point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
 ) -> tuple[float, float]:
-    """The point in continuous pixels of the overview image.
+    """A point in a model's space, in continuous pixels of the overview image.
 
     ``model_size`` is the size of the image as the model's own preprocessor resized it (e.g. Qwen2.5-VL
     rounds to multiples of 28); ``image_pixels`` points are relative to it. Defaults to the overview's size.
@@ -60,19 +73,23 @@ def to_image(
     return min(x, math.nextafter(width, 0)), min(y, math.nextafter(height, 0))
 
 
-def to_monitor(
+def model_point_to_monitor(
     point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
 ) -> tuple[float, float]:
-    """The point in pixels of the captured monitor (letterbox bars rejected)."""
+    """A point in a model's space (or already in ``monitor`` space), in pixels of the captured monitor.
+
+    Letterbox bars are rejected.
+    """
     if point.space == "monitor":
         return point.x, point.y
-    return transform.to_monitor(*to_image(point, transform, model_size=model_size))
+    return transform.image_to_monitor(*model_point_to_image(point, transform, model_size=model_size))
 
 
-def to_desktop(
+def model_point_to_desktop(
     point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
 ) -> tuple[int, int]:
-    """The point in virtual-desktop device pixels, what the input device takes.
+    """A point in a model's space (or already ``monitor``/``desktop``), in virtual-desktop device pixels —
+    what the input device takes.
 
     Raises:
         CoordinateError: the point is off the image, in the letterbox, or off the monitor.
@@ -82,10 +99,25 @@ def to_desktop(
         if not geometry.contains(point.x, point.y):
             raise CoordinateError(f"desktop point ({point.x:g}, {point.y:g}) is not on monitor {geometry}")
         return int(point.x), int(point.y)
-    return transform.monitor.to_desktop(*to_monitor(point, transform, model_size=model_size))
+    return transform.monitor.monitor_to_desktop(*model_point_to_monitor(point, transform, model_size=model_size))
 
 
-def from_desktop(
+def point_to_image(
+    point: Point, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """A point in any space, in pixels of the overview image: where to draw it (the preview, bundles).
+
+    Raises:
+        CoordinateError: a model-space point off the image (desktop and monitor points are not checked).
+    """
+    if point.space == "desktop":
+        return transform.desktop_to_image(point.x, point.y)
+    if point.space == "monitor":
+        return transform.monitor_to_image(point.x, point.y)
+    return model_point_to_image(point, transform, model_size=model_size)
+
+
+def desktop_to_model_point(
     x: float,
     y: float,
     transform: ImageTransform,
@@ -100,7 +132,7 @@ def from_desktop(
         return Point(x=x, y=y, space=space)
     if space == "monitor":
         return Point(x=mx, y=my, space=space)
-    ix, iy = transform.to_image(mx, my)
+    ix, iy = transform.monitor_to_image(mx, my)
     if space == "fraction":
         return Point(x=ix / transform.image_width, y=iy / transform.image_height, space=space)
     if space == "thousandths":
@@ -110,11 +142,13 @@ def from_desktop(
 
 
 def _desktop(point: Point, transform: ImageTransform, model_size: tuple[int, int] | None) -> Point:
-    x, y = to_desktop(point, transform, model_size=model_size)
+    x, y = model_point_to_desktop(point, transform, model_size=model_size)
     return Point(x=x, y=y, space="desktop")
 
 
-def map_action(action: Action, transform: ImageTransform, *, model_size: tuple[int, int] | None = None) -> Action:
+def action_to_desktop(
+    action: Action, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+) -> Action:
     """The same action with every point in ``desktop`` space (actions without points unchanged).
 
     Raises:

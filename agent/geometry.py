@@ -75,7 +75,7 @@ class MonitorInfo:
     def is_virtual_desktop(self) -> bool:
         return self.index == 0
 
-    def to_desktop(self, x: float, y: float) -> tuple[int, int]:
+    def monitor_to_desktop(self, x: float, y: float) -> tuple[int, int]:
         """Map a point in this monitor's pixels to virtual-desktop pixels, rejecting points outside."""
         if not (0 <= x < self.geometry.width and 0 <= y < self.geometry.height):
             raise CoordinateError(
@@ -107,7 +107,7 @@ class ImageTransform:
         if self.scale_x <= 0 or self.scale_y <= 0:
             raise ValueError("ImageTransform scales must be positive")
 
-    def to_monitor(self, x: float, y: float) -> tuple[float, float]:
+    def image_to_monitor(self, x: float, y: float) -> tuple[float, float]:
         """Map an image pixel to monitor pixels; points in the padding or outside are an error."""
         if not self.content.contains(x, y):
             raise CoordinateError(
@@ -116,14 +116,18 @@ class ImageTransform:
             )
         return self.offset_x + x * self.scale_x, self.offset_y + y * self.scale_y
 
-    def to_image(self, x: float, y: float) -> tuple[float, float]:
-        """Map monitor pixels into this image (the inverse of :meth:`to_monitor`, unchecked)."""
+    def monitor_to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Map monitor pixels into this image (the inverse of :meth:`image_to_monitor`, unchecked)."""
         return (x - self.offset_x) / self.scale_x, (y - self.offset_y) / self.scale_y
 
-    def to_desktop(self, x: float, y: float) -> tuple[int, int]:
-        """Map an image pixel all the way to virtual-desktop pixels."""
-        mx, my = self.to_monitor(x, y)
-        return self.monitor.to_desktop(mx, my)
+    def image_to_desktop(self, x: float, y: float) -> tuple[int, int]:
+        """Map an image pixel all the way to virtual-desktop pixels (checked like the two steps)."""
+        mx, my = self.image_to_monitor(x, y)
+        return self.monitor.monitor_to_desktop(mx, my)
+
+    def desktop_to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Map a virtual-desktop pixel into this image (unchecked)."""
+        return self.monitor_to_image(x - self.monitor.geometry.x, y - self.monitor.geometry.y)
 
     @property
     def monitor_box(self) -> Rect:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Scroll, TypeText, Wait
 from omnidesk.agent.config import AgentConfig, SafetyConfig
-from omnidesk.agent.coords import map_action
+from omnidesk.agent.coords import action_to_desktop
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
 from omnidesk.agent.json_actions import action_json_schema
 from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
@@ -305,7 +305,7 @@ class Agent:
         t: float,
     ) -> Step:
         action = parsed.action
-        mapped = map_action(action, overview.transform, model_size=self._model_size)
+        mapped = action_to_desktop(action, overview.transform, model_size=self._model_size)
         run.model_errors = 0
         points = action_points(mapped)
         target = (int(points[-1].x), int(points[-1].y)) if points else None

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnidesk.agent.actions import ACTION_ADAPTER, Action
-from omnidesk.agent.coords import to_image
+from omnidesk.agent.coords import point_to_image
 from omnidesk.agent.errors import CoordinateError, RecordingError
 from omnidesk.agent.ports import ModelImage, Step
 from omnidesk.agent.safety import action_points
@@ -57,7 +57,7 @@ def draw_action(image: ModelImage, action: Action | None) -> Pixels:
     points = []
     for point in action_points(action):
         try:
-            points.append(to_image(point, image.transform))
+            points.append(point_to_image(point, image.transform))
         except CoordinateError:  # a point off the image is not drawn (the step records the error)
             continue
     h, w = canvas.shape[:2]
@@ -220,8 +220,10 @@ class TrajectoryWriter:
         patches = []
         for n, point in enumerate(action_points(action)):
             try:
-                x, y = to_image(point, image.transform)
+                x, y = point_to_image(point, image.transform)
             except CoordinateError:
+                continue
+            if not (0 <= x < w and 0 <= y < h):
                 continue
             x0, y0 = max(0, int(x) - PATCH_RADIUS), max(0, int(y) - PATCH_RADIUS)
             x1, y1 = min(w, int(x) + PATCH_RADIUS), min(h, int(y) + PATCH_RADIUS)

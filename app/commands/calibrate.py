@@ -82,7 +82,7 @@ def check_model(
     seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """Ask the model to click a red disc ``trials`` times per monitor; distances in device pixels."""
-    from omnidesk.agent.coords import to_desktop
+    from omnidesk.agent.coords import model_point_to_desktop
     from omnidesk.agent.errors import ActionError, ModelOutputError
     from omnidesk.agent.ports import Observation
     from omnidesk.agent.prompt import PromptBuilder
@@ -107,7 +107,7 @@ def check_model(
                 points = action_points(parser.parse(reply.text).action)
                 if not points:
                     raise ModelOutputError("the answer has no point")
-                x, y = to_desktop(points[0], image.transform)
+                x, y = model_point_to_desktop(points[0], image.transform)
             except (ModelOutputError, ActionError) as exc:
                 failures.append(str(exc)[:160])
                 continue

@@ -129,7 +129,6 @@ def replay_steps(
         ActionError: a target is missing or ambiguous. SafetyStop: a step was refused or declined.
         RecordingError: the bundle is incomplete.
     """
-    from omnidesk.agent.coords import to_desktop
     from omnidesk.agent.errors import SafetyStop
     from omnidesk.agent.loop import describe_action, perform
     from omnidesk.agent.ports import ConfirmationRequest
@@ -158,7 +157,7 @@ def replay_steps(
             for patch in patches:
                 x, y, score = find_patch(overview.pixels, _read_png(bundle / patch["file"]), min_score=min_score)
                 ax, ay = patch["anchor"]
-                dx, dy = to_desktop(Point(x=x + ax, y=y + ay, space="image_pixels"), overview.transform)
+                dx, dy = overview.transform.image_to_desktop(x + ax, y + ay)
                 found.append(Point(x=dx, y=dy, space="desktop"))
                 scores.append(round(score, 3))
         live = with_points(action, found) if found else action

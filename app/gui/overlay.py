@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from omnidesk.agent.actions import Click, Drag, Hotkey, Move, Point, Scroll, TypeText
+from omnidesk.agent.coords import point_to_image
+from omnidesk.agent.errors import CoordinateError
 from omnidesk.agent.geometry import ImageTransform, Rect
 from omnidesk.agent.ports import ModelImage, Step
 
-__all__ = ["Box", "Overlay", "build_overlay", "point_to_image"]
+__all__ = ["Box", "Overlay", "build_overlay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +40,17 @@ class Overlay:
     status: str = ""
 
 
-def point_to_image(point: Point, transform: ImageTransform) -> tuple[float, float]:
-    """Map an action point in any coordinate space into the overview image's pixels."""
-    if point.space == "fraction":
-        return point.x * transform.image_width, point.y * transform.image_height
-    if point.space == "thousandths":
-        return point.x / 1000 * transform.image_width, point.y / 1000 * transform.image_height
-    if point.space == "image_pixels":
-        return point.x, point.y
-    x, y = point.x, point.y
-    if point.space == "desktop":
-        x -= transform.monitor.geometry.x
-        y -= transform.monitor.geometry.y
-    return transform.to_image(x, y)
+def _point(point: Point, transform: ImageTransform) -> tuple[float, float] | None:
+    """Where a point of any space is drawn; None for a model point off the image (the step says why)."""
+    try:
+        return point_to_image(point, transform)
+    except CoordinateError:
+        return None
 
 
 def _rect_to_image(rect: Rect, transform: ImageTransform, kind: str) -> Box:
-    x0, y0 = transform.to_image(rect.x, rect.y)
-    x1, y1 = transform.to_image(rect.right, rect.bottom)
+    x0, y0 = transform.monitor_to_image(rect.x, rect.y)
+    x1, y1 = transform.monitor_to_image(rect.right, rect.bottom)
     return Box(x0, y0, x1 - x0, y1 - y0, kind)
 
 
@@ -98,9 +93,10 @@ def build_overlay(step: Step, image: ModelImage | None = None) -> Overlay:
     point: tuple[float, float] | None = None
     path = None
     if isinstance(action, Drag):
-        path = (point_to_image(action.start, transform), point_to_image(action.end, transform))
+        start, end = _point(action.start, transform), _point(action.end, transform)
+        path = (start, end) if start is not None and end is not None else None
     elif step.target is not None:
-        point = point_to_image(Point(x=step.target[0], y=step.target[1], space="desktop"), transform)
+        point = _point(Point(x=step.target[0], y=step.target[1], space="desktop"), transform)
     elif isinstance(action, Click | Move | Scroll) and action.point is not None:
-        point = point_to_image(action.point, transform)
+        point = _point(action.point, transform)
     return Overlay(overview, tuple(boxes), point, path, _label(step), step.status)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from omnidesk.agent.actions import Click, Drag, Point, Scroll, TypeText
-from omnidesk.agent.coords import from_desktop, map_action, to_desktop
+from omnidesk.agent.coords import action_to_desktop, desktop_to_model_point, model_point_to_desktop, point_to_image
 from omnidesk.agent.errors import CoordinateError
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 
@@ -70,9 +70,9 @@ def test_golden_targets_land_on_their_widgets(layout: str, scale: float, convent
         ]:
             target_x = monitor.geometry.x + lx * scale
             target_y = monitor.geometry.y + ly * scale
-            ix, iy = transform.to_image(target_x - monitor.geometry.x, target_y - monitor.geometry.y)
+            ix, iy = transform.monitor_to_image(target_x - monitor.geometry.x, target_y - monitor.geometry.y)
             point = model_answer(ix, iy, convention)
-            dx, dy = to_desktop(point, transform)
+            dx, dy = model_point_to_desktop(point, transform)
             tolerance = quantum(convention, transform)
             assert abs(dx - target_x) <= tolerance and abs(dy - target_y) <= tolerance, (point, dx, dy)
             assert monitor.geometry.contains(dx, dy)
@@ -97,7 +97,7 @@ def test_golden_targets_land_on_their_widgets(layout: str, scale: float, convent
     ],
 )
 def test_unit_goldens(monitor: MonitorInfo, point: Point, expected: tuple[int, int]) -> None:
-    assert to_desktop(point, letterbox_transform(monitor)) == expected
+    assert model_point_to_desktop(point, letterbox_transform(monitor)) == expected
 
 
 @pytest.mark.parametrize(
@@ -116,32 +116,33 @@ def test_unit_goldens(monitor: MonitorInfo, point: Point, expected: tuple[int, i
 )
 def test_out_of_bounds_is_a_coordinate_error(point: Point) -> None:
     with pytest.raises(CoordinateError):
-        to_desktop(point, letterbox_transform(mon(1, 0, 0, 1920, 1080)))
+        model_point_to_desktop(point, letterbox_transform(mon(1, 0, 0, 1920, 1080)))
 
 
 def test_model_resized_pixels() -> None:
     """Qwen2.5-VL sees our 512² overview as 504² (multiples of 28): its pixels are scaled back."""
     transform = letterbox_transform(mon(1, 0, 0, 1920, 1080))
-    assert to_desktop(Point(x=252, y=252, space="image_pixels"), transform, model_size=(504, 504)) == (960, 540)
+    point = Point(x=252, y=252, space="image_pixels")
+    assert model_point_to_desktop(point, transform, model_size=(504, 504)) == (960, 540)
 
 
 @pytest.mark.parametrize("space", ["fraction", "thousandths", "image_pixels", "monitor", "desktop"])
-def test_from_desktop_inverts(space: str) -> None:
+def test_desktop_to_model_point_inverts(space: str) -> None:
     transform = letterbox_transform(mon(2, 1920, 0, 1280, 1024))
-    point = from_desktop(2000.5, 700.5, transform, space)  # type: ignore[arg-type]
-    assert to_desktop(point, transform) == (2000, 700)
+    point = desktop_to_model_point(2000.5, 700.5, transform, space)  # type: ignore[arg-type]
+    assert model_point_to_desktop(point, transform) == (2000, 700)
 
 
-def test_map_action_moves_every_point_to_desktop() -> None:
+def test_action_to_desktop_moves_every_point_to_desktop() -> None:
     transform = letterbox_transform(mon(1, 0, 0, 1920, 1080))
     f = Point(x=0.5, y=0.5, space="fraction")
-    assert map_action(Click(point=f), transform) == Click(point=Point(x=960, y=540, space="desktop"))
-    drag = map_action(Drag(start=f, end=Point(x=0.75, y=0.5, space="fraction")), transform)
+    assert action_to_desktop(Click(point=f), transform) == Click(point=Point(x=960, y=540, space="desktop"))
+    drag = action_to_desktop(Drag(start=f, end=Point(x=0.75, y=0.5, space="fraction")), transform)
     assert isinstance(drag, Drag) and (drag.start.x, drag.end.x) == (960, 1440)
-    assert map_action(Scroll(dy=3), transform) == Scroll(dy=3)
-    assert map_action(TypeText(text="x"), transform) == TypeText(text="x")
+    assert action_to_desktop(Scroll(dy=3), transform) == Scroll(dy=3)
+    assert action_to_desktop(TypeText(text="x"), transform) == TypeText(text="x")
     with pytest.raises(CoordinateError):
-        map_action(Click(point=Point(x=0.5, y=0.01, space="fraction")), transform)
+        action_to_desktop(Click(point=Point(x=0.5, y=0.01, space="fraction")), transform)
 
 
 def test_end_to_end_with_the_runtime_overview() -> None:
@@ -157,5 +158,29 @@ def test_end_to_end_with_the_runtime_overview() -> None:
         ys, xs = np.nonzero((image.pixels[:, :, 0] > 200) & (image.pixels[:, :, 2] < 50))
         for convention in CONVENTIONS:
             point = model_answer(xs.mean() + 0.5, ys.mean() + 0.5, convention)
-            x, y = to_desktop(point, image.transform)
+            x, y = model_point_to_desktop(point, image.transform)
             assert box.translated(monitor.geometry.x, monitor.geometry.y).contains(x, y), (convention, x, y)
+
+
+# A 1280×1024 monitor right of a 1920-wide one, letterboxed into a 1000×1000 image: content 1000×800
+# starting at y=100, 1.28 monitor px per image px.
+RIGHT_LETTERBOX = ImageTransform(mon(2, 1920, 0, 1280, 1024), 1000, 1000, Rect(0, 100, 1000, 800), 1.28, 1.28, 0, -128)
+
+
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [
+        (Point(x=0.5, y=0.25, space="fraction"), (500, 250)),
+        (Point(x=500, y=250, space="thousandths"), (500, 250)),
+        (Point(x=500, y=250, space="image_pixels"), (500, 250)),
+        (Point(x=640, y=512, space="monitor"), (500, 500)),
+        (Point(x=1920 + 640, y=512, space="desktop"), (500, 500)),
+    ],
+)
+def test_point_to_image_puts_every_space_on_the_same_overview_pixel(point: Point, expected: tuple[int, int]) -> None:
+    assert point_to_image(point, RIGHT_LETTERBOX) == pytest.approx(expected)
+
+
+def test_point_to_image_rejects_a_model_point_off_the_image() -> None:
+    with pytest.raises(CoordinateError, match="outside the fraction range"):
+        point_to_image(Point(x=1.2, y=0.5, space="fraction"), RIGHT_LETTERBOX)

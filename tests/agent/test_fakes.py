@@ -16,7 +16,7 @@ def test_letterbox_maps_a_box_back_onto_itself() -> None:
     image = letterbox(frame, 512)
     red = (image.pixels[:, :, 0] == 255) & (image.pixels[:, :, 1] == 0)
     ys, xs = red.nonzero()
-    cx, cy = image.transform.to_desktop(xs.mean() + 0.5, ys.mean() + 0.5)
+    cx, cy = image.transform.image_to_desktop(xs.mean() + 0.5, ys.mean() + 0.5)
     assert abs(cx - 1520) <= 3 and abs(cy - 915) <= 3
     assert image.transform.content.y > 0  # 16:9 in a square: bars above and below
 

@@ -22,7 +22,7 @@ import pytest
 
 from omnidesk.agent.actions import Drag
 from omnidesk.agent.config import AgentConfig, SafetyConfig
-from omnidesk.agent.coords import from_desktop
+from omnidesk.agent.coords import desktop_to_model_point
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.ports import CancelToken, ConfirmationRequest, ModelClient, ModelRequest, Step, TokenDelta
 from omnidesk.agent.trajectory import TrajectoryWriter, load_bundle
@@ -143,7 +143,7 @@ def dragging_model(start: tuple[int, int], end: tuple[int, int]) -> FakeModel:
 
     def script(request: ModelRequest) -> str:
         transform = request_images(request)[-1].transform
-        p0, p1 = (from_desktop(x, y, transform, "fraction") for x, y in (start, end))
+        p0, p1 = (desktop_to_model_point(x, y, transform, "fraction") for x, y in (start, end))
         code = f"pyautogui.moveTo(x={p0.x:.4f}, y={p0.y:.4f})\npyautogui.dragTo(x={p1.x:.4f}, y={p1.y:.4f})"
         return f"Drag the big button onto OK.\n## Action:\ndrag\n## Code:\n{code}"
 
@@ -190,7 +190,7 @@ def typing_model(field: tuple[int, int]) -> FakeModel:
     """Click the text field, then type a long text (about 5 s at xdotool's 12 ms per key)."""
 
     def script(request: ModelRequest) -> str:
-        point = from_desktop(*field, request_images(request)[-1].transform, "fraction")
+        point = desktop_to_model_point(*field, request_images(request)[-1].transform, "fraction")
         if len(request_images(request)) == 1:
             return f"## Action:\nclick the field\n## Code:\npyautogui.click(x={point.x:.4f}, y={point.y:.4f})"
         return f"## Action:\ntype\n## Code:\npyautogui.write(message={LONG_TEXT!r})"

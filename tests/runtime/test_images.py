@@ -45,7 +45,7 @@ def test_overview_marker_maps_back_within_one_image_pixel(width: int, height: in
     assert image.pixels.shape == (64, 64, 3)
     assert image.kind == "overview"
     ix, iy = _find_red(image.pixels)
-    mx, my = image.transform.to_monitor(ix, iy)
+    mx, my = image.transform.image_to_monitor(ix, iy)
     assert abs(mx - cx) <= image.transform.scale_x
     assert abs(my - cy) <= image.transform.scale_y
     # The letterbox covers the full frame with the content; padding is black and not clickable.
@@ -53,7 +53,7 @@ def test_overview_marker_maps_back_within_one_image_pixel(width: int, height: in
     if width > height:
         assert image.pixels[0, 32].tolist() == [0, 0, 0]
         with pytest.raises(CoordinateError):
-            image.transform.to_monitor(32, 0.5)
+            image.transform.image_to_monitor(32, 0.5)
 
 
 def test_native_crop_marker_maps_back_within_one_monitor_pixel() -> None:
@@ -65,10 +65,10 @@ def test_native_crop_marker_maps_back_within_one_monitor_pixel() -> None:
     assert image.transform.scale_x == pytest.approx(1.0)
     assert image.transform.scale_y == pytest.approx(1.0)
     ix, iy = _find_red(image.pixels)
-    mx, my = image.transform.to_monitor(ix, iy)
+    mx, my = image.transform.image_to_monitor(ix, iy)
     assert abs(mx - 1500) <= 1 and abs(my - 700) <= 1
     # And into the virtual desktop (monitor right of the first one).
-    dx, dy = image.transform.to_desktop(ix, iy)
+    dx, dy = image.transform.image_to_desktop(ix, iy)
     assert abs(dx - (1920 + 1500)) <= 1 and abs(dy - 700) <= 1
 
 
@@ -79,7 +79,7 @@ def test_large_crop_is_shrunk_just_enough_to_fit() -> None:
     image = crop_image(frame, box, 128)
     assert image.transform.scale_x == pytest.approx(4.0, rel=0.02)
     ix, iy = _find_red(image.pixels)
-    mx, my = image.transform.to_monitor(ix, iy)
+    mx, my = image.transform.image_to_monitor(ix, iy)
     assert abs(mx - 400) <= 1 and abs(my - 500) <= 1
     shown = image.transform.monitor_box
     assert shown.intersect(box) == box  # the whole box is visible
@@ -92,7 +92,7 @@ def test_crop_at_the_frame_edge_stays_inside_the_frame() -> None:
     box = image.transform.monitor_box
     assert box.right <= 1920 and box.bottom <= 1080
     ix, iy = _find_red(image.pixels)
-    mx, my = image.transform.to_monitor(ix, iy)
+    mx, my = image.transform.image_to_monitor(ix, iy)
     assert abs(mx - 1915) <= 1 and abs(my - 1075) <= 1
 
 
@@ -121,7 +121,9 @@ def test_content_hash_tells_pixels_apart() -> None:
     fy=st.floats(0, 0.999),
     crop=st.booleans(),
 )
-def test_to_image_inverts_to_monitor(width: int, height: int, size: int, fx: float, fy: float, crop: bool) -> None:
+def test_monitor_to_image_inverts_image_to_monitor(
+    width: int, height: int, size: int, fx: float, fy: float, crop: bool
+) -> None:
     frame = _frame(width, height)
     if crop:
         box = Rect(int(fx * width * 0.5), int(fy * height * 0.5), max(1, width // 3), max(1, height // 4))
@@ -132,8 +134,8 @@ def test_to_image_inverts_to_monitor(width: int, height: int, size: int, fx: flo
     content = t.content
     x = content.x + fx * content.width
     y = content.y + fy * content.height
-    mx, my = t.to_monitor(x, y)
+    mx, my = t.image_to_monitor(x, y)
     assert 0 <= mx <= width and 0 <= my <= height
-    back = t.to_image(mx, my)
+    back = t.monitor_to_image(mx, my)
     assert back[0] == pytest.approx(x, abs=1e-6)
     assert back[1] == pytest.approx(y, abs=1e-6)

@@ -5,30 +5,11 @@ from __future__ import annotations
 import pytest
 
 from omnidesk.agent.actions import Click, Done, Drag, Hotkey, Point, Scroll, TypeText, Wait
-from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
+from omnidesk.agent.geometry import Rect
 from omnidesk.agent.ports import Step
 from omnidesk.app.gui.describe import describe_action, describe_step, describe_timings
-from omnidesk.app.gui.overlay import build_overlay, point_to_image
+from omnidesk.app.gui.overlay import build_overlay
 from tests.app.gui.scripts import click_step, overview, step
-
-# A 1280×1024 monitor right of a 1920-wide one, letterboxed into a 1000×1000 image: content 1000×800
-# starting at y=100, 1.28 monitor px per image px.
-RIGHT = MonitorInfo(2, "DUMMY1", Rect(1920, 0, 1280, 1024))
-LETTERBOX = ImageTransform(RIGHT, 1000, 1000, Rect(0, 100, 1000, 800), 1.28, 1.28, 0, -128)
-
-
-@pytest.mark.parametrize(
-    ("point", "expected"),
-    [
-        (Point(x=0.5, y=0.25, space="fraction"), (500, 250)),
-        (Point(x=500, y=250, space="thousandths"), (500, 250)),
-        (Point(x=500, y=250, space="image_pixels"), (500, 250)),
-        (Point(x=640, y=512, space="monitor"), (500, 500)),
-        (Point(x=1920 + 640, y=512, space="desktop"), (500, 500)),
-    ],
-)
-def test_every_coordinate_space_lands_on_the_same_image_pixel(point: Point, expected: tuple[int, int]) -> None:
-    assert point_to_image(point, LETTERBOX) == pytest.approx(expected)
 
 
 def test_overlay_uses_the_mapped_target_and_maps_boxes() -> None:
@@ -49,6 +30,11 @@ def test_overlay_of_a_step_without_frames_reuses_the_latest_overview() -> None:
     assert overlay.point == pytest.approx((96, 108))
     assert overlay.label == "scroll dx=0 dy=-3"
     assert build_overlay(bare).image is None
+
+
+def test_a_model_point_off_the_image_is_not_drawn() -> None:
+    off = build_overlay(step(3, Click(point=Point(x=1.5, y=0.5, space="fraction"))))
+    assert off.image is not None and off.point is None and off.path is None
 
 
 def test_drag_draws_a_path_and_typing_a_label() -> None:
