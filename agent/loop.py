@@ -17,6 +17,7 @@ from typing import Literal
 from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Scroll, TypeText, Wait
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.coords import action_to_desktop
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
 from omnidesk.agent.json_actions import action_json_schema
 from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
@@ -38,7 +39,7 @@ from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, HistoryEntry, PromptBuilder
 from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, action_points, user_moved
 from omnidesk.agent.secrets import SecretStore, fill_secrets
 
-__all__ = ["Agent", "describe_action", "perform"]
+__all__ = ["Agent", "perform"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,33 +81,6 @@ def perform(
                 chunk = min(0.1, remaining)
                 clock.sleep(chunk)
                 remaining -= chunk
-
-
-def describe_action(action: Action) -> str:
-    """A short, log-safe description (typed text is never shown, only its length)."""
-    match action:
-        case Click(point=p, button=b, count=n):
-            return f"{b} click x{n} at ({p.x:g}, {p.y:g}) [{p.space}]"
-        case Move(point=p):
-            return f"move to ({p.x:g}, {p.y:g}) [{p.space}]"
-        case Drag(start=s, end=e):
-            return f"drag ({s.x:g}, {s.y:g}) → ({e.x:g}, {e.y:g}) [{s.space}]"
-        case Scroll(point=p, dx=dx, dy=dy):
-            where = "" if p is None else f" at ({p.x:g}, {p.y:g})"
-            return f"scroll dx={dx} dy={dy}{where}"
-        case TypeText(text=t):
-            return f"type {len(t)} characters"
-        case Hotkey(keys=k):
-            return "press " + "+".join(k)
-        case Wait(seconds=s):
-            return f"wait {s:g} s"
-        case Done(answer=a):
-            return f"done: {a}" if a else "done"
-        case Fail(reason=r):
-            return f"fail: {r}"
-        case AskUser(question=q):
-            return f"ask the user: {q}"
-    return action.kind  # pragma: no cover
 
 
 @dataclass
@@ -313,7 +287,8 @@ class Agent:
         summary = parsed.summary or describe_action(action)
 
         if isinstance(action, Done | Fail):
-            result = f"finished: {describe_action(action)}"
+            outcome = action.answer if isinstance(action, Done) else action.reason  # in full, not shortened
+            result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
             return self._finish(run, replace(base, status="finished", result=result, timings=timings), parsed.thought)
         if isinstance(action, AskUser):
             answer = self._confirmer.ask(action.question)

@@ -94,7 +94,7 @@ class Runner:
         cancel: CancelToken,
         progress: Progress,
     ) -> dict[str, Any]:
-        from omnidesk.agent.loop import describe_action
+        from omnidesk.agent.describe import describe_action
         from omnidesk.agent.trajectory import TrajectoryWriter
         from omnidesk.app.commands.run import TerminalConfirmer, bundle_folder
         from omnidesk.app.compose import build_agent_session

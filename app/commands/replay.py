@@ -129,8 +129,9 @@ def replay_steps(
         ActionError: a target is missing or ambiguous. SafetyStop: a step was refused or declined.
         RecordingError: the bundle is incomplete.
     """
+    from omnidesk.agent.describe import describe_action
     from omnidesk.agent.errors import SafetyStop
-    from omnidesk.agent.loop import describe_action, perform
+    from omnidesk.agent.loop import perform
     from omnidesk.agent.ports import ConfirmationRequest
     from omnidesk.agent.safety import action_points
     from omnidesk.agent.trajectory import load_bundle
@@ -186,7 +187,7 @@ def replay(
     as_json: JsonOption = False,
 ) -> None:
     """Repeat a recorded run's actions, finding each target again on the current screen."""
-    from omnidesk.agent.loop import describe_action
+    from omnidesk.agent.describe import describe_action
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.agent.trajectory import load_bundle
     from omnidesk.app.commands.run import TerminalConfirmer

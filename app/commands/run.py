@@ -85,7 +85,7 @@ def _stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
 
 
 def _line(step: Step) -> str:
-    from omnidesk.agent.loop import describe_action
+    from omnidesk.agent.describe import describe_action
 
     what = describe_action(step.action) if step.action is not None else ""
     where = f" → {step.target}" if step.target else ""

@@ -7,8 +7,9 @@ from html import escape
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from omnidesk.agent.actions import TypeText
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.ports import ConfirmationRequest
-from omnidesk.app.gui.describe import describe_action
 
 __all__ = ["ConfirmBar"]
 
@@ -61,6 +62,8 @@ class ConfirmBar(QFrame):
     def ask_confirmation(self, request: ConfirmationRequest) -> None:
         self._mode = "confirm"
         action = describe_action(request.action)
+        if isinstance(request.action, TypeText):  # the person must see the text they are asked to allow
+            action += f": “{request.action.text}”"
         question = request.question or "Allow this action?"
         self._question = f"{question} (It wants to {action}.)"
         self.message.setText(

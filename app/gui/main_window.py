@@ -14,6 +14,7 @@ from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
@@ -24,7 +25,6 @@ from omnidesk.app.gui.confirm_bar import ConfirmBar
 from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
 from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
-from omnidesk.app.gui.describe import describe_action
 from omnidesk.app.gui.history import HistoryPanel
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget

@@ -8,8 +8,9 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.ports import Step
-from omnidesk.app.gui.describe import describe_action, describe_timings
+from omnidesk.app.gui.describe import describe_timings
 from omnidesk.app.gui.preview import to_qimage
 
 __all__ = ["StepDetails"]

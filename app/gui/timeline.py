@@ -6,8 +6,9 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.ports import Step
-from omnidesk.app.gui.describe import describe_action, describe_timings
+from omnidesk.app.gui.describe import describe_timings
 
 __all__ = ["TimelineWidget"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from omnidesk.agent.actions import Click, Done, Drag, Hotkey, Point, Scroll, TypeText, Wait
+from omnidesk.agent.describe import describe_action
 from omnidesk.agent.geometry import Rect
 from omnidesk.agent.ports import Step
-from omnidesk.app.gui.describe import describe_action, describe_step, describe_timings
+from omnidesk.app.gui.describe import describe_step, describe_timings
 from omnidesk.app.gui.overlay import build_overlay
 from tests.app.gui.scripts import click_step, overview, step
 
@@ -57,7 +58,8 @@ def test_drag_draws_a_path_and_typing_a_label() -> None:
             (10, 20),
             "ctrl right click at (10, 20)",
         ),
-        (TypeText(text="hello\nworld"), None, "type “hello world”"),
+        (TypeText(text="hello\nworld"), None, "type 11 characters"),
+        (TypeText(text="x"), None, "type 1 character"),
         (Hotkey(keys=("ctrl", "s")), None, "press ctrl+s"),
         (Scroll(dy=-5), None, "scroll down 5"),
         (Wait(seconds=1.5), None, "wait 1.5 s"),
