@@ -83,6 +83,11 @@ def perform(
                 remaining -= chunk
 
 
+def _frozen(timings: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    """A step's laps as the frozen Step keeps them (in the order they were taken)."""
+    return tuple(timings.items())
+
+
 @dataclass
 class _Run:
     """Mutable state of one run (kept out of the Agent so one Agent can run tasks one after another)."""
@@ -206,7 +211,7 @@ class Agent:
             reply = self._model.generate(request, on_token=self._on_token, cancel=generation)
         except ModelError as exc:
             stopped = _BY_USER if cancel.cancelled else _TIME_UP if generation.cancelled else str(exc)
-            return replace(base, observation=observation, error=stopped, timings=timings)
+            return replace(base, observation=observation, error=stopped, timings=_frozen(timings))
         finally:
             timer.cancel()
         t = lap("generate", t)
@@ -221,7 +226,7 @@ class Agent:
         )
         if reply.stop_reason == "cancelled" or generation.cancelled:
             stopped = _BY_USER if cancel.cancelled else _TIME_UP
-            return self._finish(run, replace(base, error=stopped, timings=timings), "")
+            return self._finish(run, replace(base, error=stopped, timings=_frozen(timings)), "")
 
         try:
             parsed = self._parser.parse(reply.text)
@@ -260,7 +265,7 @@ class Agent:
         run.model_errors += 1
         message = f"your last output could not be used: {exc}"
         run.notes.append(message)
-        step = replace(base, status="model_error", error=str(exc), timings=timings)
+        step = replace(base, status="model_error", error=str(exc), timings=_frozen(timings))
         if run.model_errors > self._safety_config.model_error_retries:
             step = replace(step, status="stopped", result="too many unusable outputs in a row")
         return self._finish(run, step, "", result=message)
@@ -289,15 +294,17 @@ class Agent:
         if isinstance(action, Done | Fail):
             outcome = action.answer if isinstance(action, Done) else action.reason  # in full, not shortened
             result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
-            return self._finish(run, replace(base, status="finished", result=result, timings=timings), parsed.thought)
+            return self._finish(
+                run, replace(base, status="finished", result=result, timings=_frozen(timings)), parsed.thought
+            )
         if isinstance(action, AskUser):
             answer = self._confirmer.ask(action.question)
             if answer is None:
-                step = replace(base, status="stopped", result="the user did not answer", timings=timings)
+                step = replace(base, status="stopped", result="the user did not answer", timings=_frozen(timings))
                 return self._finish(run, step, parsed.thought, summary)
             return self._finish(
                 run,
-                replace(base, status="acted", result=f"the user answered: {answer}", timings=timings),
+                replace(base, status="acted", result=f"the user answered: {answer}", timings=_frozen(timings)),
                 parsed.thought,
                 summary,
             )
@@ -317,32 +324,34 @@ class Agent:
                 decision = replace(decision, decision="refuse", reason=f"the user declined ({decision.reason})")
         if decision.decision == "refuse":
             run.notes.append(f"that action was refused: {decision.reason}; choose another way")
-            step = replace(base, status="refused", error=decision.reason, timings=timings)
+            step = replace(base, status="refused", error=decision.reason, timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         t = self._lap(timings, "safety", t)
 
         if self._safety_config.pause_on_user_input and self._user_active(run):
             return self._pause(run, base, parsed, timings, summary)
         if self._safety_config.dry_run:
-            step = replace(base, status="planned", result="dry run: not carried out", timings=timings)
+            step = replace(base, status="planned", result="dry run: not carried out", timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         if cancel.cancelled:  # the stop came after the generation: do not start the action
-            step = replace(base, status="stopped", error=_BY_USER, result="not carried out", timings=timings)
+            step = replace(base, status="stopped", error=_BY_USER, result="not carried out", timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         try:
             self._act(mapped, cancel)
         except SafetyStop as exc:
             self._release_quietly()
             error, result = (_BY_USER, str(exc)) if cancel.cancelled else (str(exc), "")
-            step = replace(base, status="stopped", error=error, result=result, timings=timings)
+            step = replace(base, status="stopped", error=error, result=result, timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         except ActionError as exc:
             self._release_quietly()
-            step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=timings)
+            step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         if cancel.cancelled:  # stopped during the action: no settling, the run ends now
             self._lap(timings, "act", t)
-            step = replace(base, status="stopped", error=_BY_USER, result="stopped during the action", timings=timings)
+            step = replace(
+                base, status="stopped", error=_BY_USER, result="stopped during the action", timings=_frozen(timings)
+            )
             return self._finish(run, step, parsed.thought, summary)
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()
@@ -354,7 +363,9 @@ class Agent:
         result = (
             "done" if settle.settled else f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
         )
-        return self._finish(run, replace(base, status="acted", result=result, timings=timings), parsed.thought, summary)
+        return self._finish(
+            run, replace(base, status="acted", result=result, timings=_frozen(timings)), parsed.thought, summary
+        )
 
     def _user_active(self, run: _Run) -> bool:
         """The pointer is not where Omnidesk left it, or the person typed/clicked since its last action."""
@@ -384,19 +395,19 @@ class Agent:
                 "it was not carried out again — re-plan and try a different way"
             )
             run.notes.append(note)
-            step = replace(base, status="refused", error="loop detected: re-planning", timings=timings)
+            step = replace(base, status="refused", error="loop detected: re-planning", timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary, result=note)
         answer = self._confirmer.ask(
             f"Omnidesk seems stuck on '{run.task}': it keeps trying '{describe_action(parsed.action)}' without "
             "effect. How should it go on? (no answer stops the task)"
         )
         if not answer:
-            step = replace(base, status="stopped", error="loop detected: stopped", timings=timings)
+            step = replace(base, status="stopped", error="loop detected: stopped", timings=_frozen(timings))
             return self._finish(run, step, parsed.thought, summary)
         loops.reset()
         run.notes.append(f"the user says: {answer}")
         step = replace(base, status="refused", error="loop detected: asked the user", result=f"the user says: {answer}")
-        return self._finish(run, replace(step, timings=timings), parsed.thought, summary)
+        return self._finish(run, replace(step, timings=_frozen(timings)), parsed.thought, summary)
 
     def _pause(self, run: _Run, base: Step, parsed: Parsed, timings: dict[str, float], summary: str) -> Step:
         self._release_quietly()
@@ -406,16 +417,20 @@ class Agent:
         run.quiet_since = self._clock.monotonic()
         run.force_keyframe = True
         if not resume:
-            step = replace(base, status="stopped", error="paused by user input and not resumed", timings=timings)
+            step = replace(
+                base, status="stopped", error="paused by user input and not resumed", timings=_frozen(timings)
+            )
             return self._finish(run, step, parsed.thought, summary)
         run.notes.append("the user used the computer meanwhile; look at the new screenshot before acting")
-        step = replace(base, status="refused", error="paused by user input; the action was dropped", timings=timings)
+        step = replace(
+            base, status="refused", error="paused by user input; the action was dropped", timings=_frozen(timings)
+        )
         return self._finish(run, step, parsed.thought, summary)
 
     def _finish(self, run: _Run, step: Step, thought: str, summary: str = "", *, result: str = "") -> Step:
         outcome = result or step.result or step.error or step.status
         run.prompt.add_history(HistoryEntry(step.index, thought, summary or "(no valid action)", outcome))
-        total = sum(step.timings.values())
+        total = step.seconds
         logger.info("step %d %s: %s (%.2f s)", step.index + 1, step.status, summary or step.error, total)
         return step
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -425,14 +425,15 @@ class Step:
 
     ``status`` is ``acted`` (the action was carried out), ``planned`` (dry run), ``refused`` (safety),
     ``model_error`` (unparsable output, fed back as an observation), ``finished`` (done/fail), or
-    ``stopped`` (stop request, limit, loop detector).
+    ``stopped`` (stop request, limit, loop detector). ``timings`` are ``(phase, seconds)`` pairs in the
+    order the phases ran (frozen all the way down; bundles store them as a JSON object).
     """
 
     index: int
     task: str
     started_at: float
     status: Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: tuple[tuple[str, float], ...] = ()
     observation: Observation | None = None
     raw_output: str = ""
     reasoning: str = ""
@@ -443,3 +444,8 @@ class Step:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_tokens: int = 0
+
+    @property
+    def seconds(self) -> float:
+        """The step's time: the sum of its timings."""
+        return sum(seconds for _, seconds in self.timings)

@@ -83,7 +83,7 @@ def step_record(step: Step, png: str | None) -> dict[str, Any]:
         "index": step.index,
         "status": step.status,
         "started_at": step.started_at,
-        "timings": step.timings,
+        "timings": dict(step.timings),
         "raw_output": step.raw_output,
         "reasoning": step.reasoning,
         "action": None if step.action is None else ACTION_ADAPTER.dump_python(step.action, mode="json"),

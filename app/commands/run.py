@@ -90,8 +90,7 @@ def _line(step: Step) -> str:
     what = describe_action(step.action) if step.action is not None else ""
     where = f" → {step.target}" if step.target else ""
     detail = step.error or step.result
-    took = sum(step.timings.values())
-    return f"{step.index + 1:3d} {step.status:<11} {what}{where}  {detail}  ({took:.1f} s)".rstrip()
+    return f"{step.index + 1:3d} {step.status:<11} {what}{where}  {detail}  ({step.seconds:.1f} s)".rstrip()
 
 
 def _json(step: Step, png: str | None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from omnidesk.agent.describe import describe_action
 from omnidesk.agent.ports import Step
 
@@ -17,12 +19,13 @@ _STATUS = {
 }
 
 
-def describe_timings(timings: dict[str, float]) -> str:
-    """``2.41 s (model 2.20, act 0.11)``; empty when there are none."""
+def describe_timings(timings: Sequence[tuple[str, float]]) -> str:
+    """``2.41 s (model 2.20, act 0.11)`` from a step's ``(phase, seconds)`` pairs; empty when there are none."""
     if not timings:
         return ""
-    total = timings.get("total", sum(v for k, v in timings.items() if k != "total"))
-    parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items() if k != "total")
+    laps = dict(timings)
+    total = laps.pop("total", sum(laps.values()))
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in laps.items())
     return f"{total:.2f} s ({parts})" if parts else f"{total:.2f} s"
 
 

@@ -60,7 +60,7 @@ def replay_run(settings: Settings, confirmer: Confirmer, request: RunRequest, ca
                 task=request.task,
                 started_at=time.time(),
                 status=status,
-                timings={"replay": time.monotonic() - started},
+                timings=(("replay", time.monotonic() - started),),
                 action=done.action,
                 target=done.targets[0] if done.targets else None,
                 result=f"found again (match {', '.join(f'{s:.2f}' for s in done.scores)})" if done.scores else "done",

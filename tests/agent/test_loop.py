@@ -90,7 +90,7 @@ def test_clicks_what_it_finds_in_the_pixels_then_finishes() -> None:
     assert call[0] == "click"
     assert BUTTON.translated(RIGHT.geometry.x, RIGHT.geometry.y).contains(call[1], call[2])  # type: ignore[arg-type]
     assert steps[0].target == (call[1], call[2])
-    assert {"observe", "prompt", "generate", "parse", "act", "settle"} <= set(steps[0].timings)
+    assert {"observe", "prompt", "generate", "parse", "act", "settle"} <= set(dict(steps[0].timings))
     assert steps[1].result == "finished: done: pressed"
 
 

@@ -70,6 +70,8 @@ def test_bundle_of_a_whole_run(tmp_path: Path) -> None:
     assert [s["status"] for s in bundle.steps] == ["acted", "model_error", "acted", "finished"]
     assert bundle.steps[0]["action"]["kind"] == "click" and bundle.steps[0]["target"] == [480, 540]
     assert bundle.steps[2]["action"]["text"] == "{{secret:pw}}"
+    # the frozen (phase, seconds) pairs of a Step stay a JSON object on disk, as in older bundles
+    assert bundle.steps[0]["timings"] == dict(steps[0].timings) and "generate" in bundle.steps[0]["timings"]
     assert "hunter2" not in (tmp_path / "b" / "steps.jsonl").read_text()
     picture = cv2.imread(str(tmp_path / "b" / bundle.steps[0]["png"]))
     assert picture.shape == (512, 512, 3)

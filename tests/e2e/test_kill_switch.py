@@ -235,7 +235,7 @@ def test_a_stop_during_an_action_ends_the_run_without_settling() -> None:
     assert [(s.status, s.error, s.result) for s in steps] == [
         ("stopped", "stopped by the user", "stopped during the action")
     ]
-    assert "settle" not in steps[0].timings and device.calls[-1] == ("release_all",)
+    assert "settle" not in dict(steps[0].timings) and device.calls[-1] == ("release_all",)
 
 
 class _StopWhileAsking(ScriptedConfirmer):

@@ -76,14 +76,14 @@ def _observation(screen: np.ndarray, t: float, crops: list[Rect]) -> Observation
 
 def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
     task = "turn on dark mode and apply"
-    timings = {"observe": 0.04, "model": 1.82, "act": 0.12}
+    timings = (("observe", 0.04), ("model", 1.82), ("act", 0.12))
     return [
         Step(
             1,
             task,
             0.0,
             "acted",
-            dict(timings),
+            timings,
             _observation(before, 1.0, []),
             reasoning="The Appearance page is open. Dark mode has a switch on the right of its row.",
             action=Click(point=Point(x=0.6417, y=0.4815, space="fraction")),
@@ -99,7 +99,7 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             task,
             2.0,
             "acted",
-            dict(timings),
+            timings,
             _observation(after, 2.0, [Rect(1200, 490, 120, 60)]),
             reasoning="The switch changed. Now press Apply to keep the setting.",
             action=Click(point=Point(x=0.643, y=0.706, space="fraction")),
@@ -114,7 +114,7 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             task,
             4.0,
             "planned",
-            dict(timings),
+            timings,
             _observation(after, 3.0, [Rect(1140, 730, 200, 64)]),
             reasoning="Settings applied. I will note it in the open text field.",
             action=TypeText(text="dark mode on"),

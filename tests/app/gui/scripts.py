@@ -57,7 +57,7 @@ def step(
         task="test task",
         started_at=float(index),
         status=status,  # type: ignore[arg-type]
-        timings={"observe": 0.01, "model": 0.5, "act": 0.02},
+        timings=(("observe", 0.01), ("model", 0.5), ("act", 0.02)),
         observation=observation,
         reasoning=f"thinking about step {index}",
         action=action,
