@@ -2,16 +2,16 @@
 
 Coordinates are integers (or floats for sub-pixel model points) in *device pixels*. A monitor's
 ``geometry`` is its place in the X virtual desktop; an :class:`ImageTransform` maps a pixel of an image
-the model saw back to pixels of that monitor.
+the model saw back to pixels of that monitor. :func:`resolve_monitor` says which monitor a setting names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omnidesk.agent.errors import CoordinateError
+from omnidesk.agent.errors import CaptureError, ConfigError, CoordinateError
 
-__all__ = ["ImageTransform", "MonitorInfo", "Rect"]
+__all__ = ["ImageTransform", "MonitorInfo", "Rect", "resolve_monitor"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +140,31 @@ class ImageTransform:
             round(self.content.width * self.scale_x),
             round(self.content.height * self.scale_y),
         )
+
+
+def resolve_monitor(monitors: list[MonitorInfo], selector: int | str | None, *, allow_desktop: bool = False) -> int:
+    """The monitor index for a selector: an index (``--monitor N``), an output name, or the primary.
+
+    Indices are the :class:`~omnidesk.agent.ports.Screen` port's: 1..n single monitors, 0 the whole desktop.
+
+    ``0`` (the whole virtual desktop) is accepted only with ``allow_desktop`` (recording, not the agent,
+    whose coordinates refer to one monitor).
+    """
+    if not monitors:
+        raise CaptureError("the X server reports no monitors; is a screen attached?")
+    if selector is None or selector == "":
+        return next((m.index for m in monitors if m.primary), monitors[0].index)
+    if isinstance(selector, str):
+        if selector.isdigit():
+            return resolve_monitor(monitors, int(selector), allow_desktop=allow_desktop)
+        for m in monitors:
+            if m.name == selector:
+                return m.index
+        names = ", ".join(m.name for m in monitors)
+        raise ConfigError(f"no monitor named {selector!r}; this desktop has {names}. Set capture.monitor to one")
+    if selector == 0 and allow_desktop:
+        return 0
+    if not 1 <= selector <= len(monitors):
+        lowest = 0 if allow_desktop else 1
+        raise ConfigError(f"no monitor {selector}; choose {lowest}..{len(monitors)} (0 = whole desktop)")
+    return selector

@@ -166,8 +166,9 @@ def build_agent_session(
     """
     import os
 
+    from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.agent.loop import Agent
-    from omnidesk.runtime.capture import CaptureStream, MssScreen, resolve_monitor
+    from omnidesk.runtime.capture import CaptureStream, MssScreen
     from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.evs_sampler import EvsSampler
     from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
@@ -258,7 +259,8 @@ def build_capture(
     allow_desktop: bool = False,
 ) -> ScreenCapture:
     """A started capture stream of the chosen monitor (``--monitor N``, a RandR name, or the primary)."""
-    from omnidesk.runtime.capture import CaptureStream, resolve_monitor
+    from omnidesk.agent.geometry import resolve_monitor
+    from omnidesk.runtime.capture import CaptureStream
 
     screen = build_screen(settings)
     try:

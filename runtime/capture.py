@@ -33,7 +33,6 @@ __all__ = [
     "MssScreen",
     "RegionScreen",
     "randr_monitors",
-    "resolve_monitor",
 ]
 
 log = logging.getLogger(__name__)
@@ -206,32 +205,6 @@ def _virtual_desktop(monitors: list[MonitorInfo]) -> MonitorInfo:
     x1 = max(m.geometry.right for m in monitors)
     y1 = max(m.geometry.bottom for m in monitors)
     return MonitorInfo(0, "desktop", Rect(x0, y0, x1 - x0, y1 - y0))
-
-
-def resolve_monitor(monitors: list[MonitorInfo], selector: int | str | None, *, allow_desktop: bool = False) -> int:
-    """The mss index for a monitor selector: an index (``--monitor N``), a RandR output name, or the primary.
-
-    ``0`` (the whole virtual desktop) is accepted only with ``allow_desktop`` (recording, not the agent,
-    whose coordinates refer to one monitor).
-    """
-    if not monitors:
-        raise CaptureError("the X server reports no monitors; is a screen attached?")
-    if selector is None or selector == "":
-        return next((m.index for m in monitors if m.primary), monitors[0].index)
-    if isinstance(selector, str):
-        if selector.isdigit():
-            return resolve_monitor(monitors, int(selector), allow_desktop=allow_desktop)
-        for m in monitors:
-            if m.name == selector:
-                return m.index
-        names = ", ".join(m.name for m in monitors)
-        raise ConfigError(f"no monitor named {selector!r}; this desktop has {names}. Set capture.monitor to one")
-    if selector == 0 and allow_desktop:
-        return 0
-    if not 1 <= selector <= len(monitors):
-        lowest = 0 if allow_desktop else 1
-        raise ConfigError(f"no monitor {selector}; choose {lowest}..{len(monitors)} (0 = whole desktop)")
-    return selector
 
 
 @dataclass(frozen=True, slots=True)

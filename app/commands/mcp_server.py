@@ -162,8 +162,8 @@ class Runner:
 
     def grab(self, monitor: int | None) -> Frame:
         """One masked frame of a monitor (the primary by default), as the agent's capture sees it."""
+        from omnidesk.agent.geometry import resolve_monitor
         from omnidesk.app.compose import build_screen
-        from omnidesk.runtime.capture import resolve_monitor
 
         try:
             screen = build_screen(self._settings)

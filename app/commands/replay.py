@@ -131,11 +131,11 @@ def replay_steps(
     """
     from omnidesk.agent.describe import describe_action
     from omnidesk.agent.errors import SafetyStop
+    from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.agent.loop import perform
     from omnidesk.agent.ports import ConfirmationRequest
     from omnidesk.agent.safety import action_points
     from omnidesk.agent.trajectory import load_bundle
-    from omnidesk.runtime.capture import resolve_monitor
     from omnidesk.runtime.images import overview_image
 
     steps = replayable_steps(load_bundle(bundle))

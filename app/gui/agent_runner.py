@@ -110,8 +110,8 @@ def _default_model_factory(settings: Settings, paths: AppPaths, consent: Callabl
 
 def _default_overview(settings: Settings, monitor: str | None, size: int) -> ModelImage:
     """One grab of the monitor, letterboxed to the model's image size (Omnidesk's own windows masked)."""
+    from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.app.compose import build_screen
-    from omnidesk.runtime.capture import resolve_monitor
     from omnidesk.runtime.images import overview_image
 
     screen = build_screen(settings)

@@ -1,4 +1,4 @@
-"""The capture thread and monitor selection, with in-memory screens (no X server)."""
+"""The capture thread with in-memory screens (no X server)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ import pytest
 from omnidesk.agent.errors import CaptureError, ConfigError
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame
-from omnidesk.runtime.capture import CaptureStream, resolve_monitor
+from omnidesk.runtime.capture import CaptureStream
 from tests.fakes import make_frame
 
 SMALL = MonitorInfo(1, "DUMMY0", Rect(0, 0, 64, 48), primary=False)
-MONITORS = [
-    MonitorInfo(1, "DUMMY0", Rect(0, 0, 1920, 1080)),
-    MonitorInfo(2, "HDMI-1", Rect(1920, 0, 1280, 1024), primary=True),
-]
 
 
 class CountingScreen:
@@ -107,25 +103,3 @@ def test_fps_is_bounded() -> None:
 def test_region_needs_a_region_screen() -> None:
     with pytest.raises(ConfigError, match="region"):
         CaptureStream(CountingScreen(), region=Rect(0, 0, 10, 10))
-
-
-def test_monitor_selection() -> None:
-    assert resolve_monitor(MONITORS, None) == 2  # the RandR primary
-    assert resolve_monitor(MONITORS, "") == 2
-    assert resolve_monitor(MONITORS, "DUMMY0") == 1
-    assert resolve_monitor(MONITORS, 1) == 1
-    assert resolve_monitor(MONITORS, "2") == 2
-    assert resolve_monitor(MONITORS, 0, allow_desktop=True) == 0
-    no_primary = [MonitorInfo(1, "screen", Rect(0, 0, 10, 10))]
-    assert resolve_monitor(no_primary, None) == 1
-
-
-@pytest.mark.parametrize("selector", [0, 3, -1, "DP-9"])
-def test_bad_monitor_selection_names_the_choices(selector: int | str) -> None:
-    with pytest.raises(ConfigError, match=r"DUMMY0, HDMI-1|1\.\.2"):
-        resolve_monitor(MONITORS, selector)
-
-
-def test_no_monitors_is_a_capture_error() -> None:
-    with pytest.raises(CaptureError):
-        resolve_monitor([], None)

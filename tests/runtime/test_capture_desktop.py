@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from omnidesk.agent.geometry import Rect
+from omnidesk.agent.geometry import Rect, resolve_monitor
 from omnidesk.agent.ports import Frame
-from omnidesk.runtime.capture import CaptureStream, MssScreen, resolve_monitor
+from omnidesk.runtime.capture import CaptureStream, MssScreen
 from omnidesk.runtime.windows import WindowMask, X11WindowInspector
 from tests.rig.target_client import TargetApp
 from tests.rig.xserver import XorgDummy
