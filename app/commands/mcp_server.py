@@ -96,9 +96,10 @@ class Runner:
     ) -> dict[str, Any]:
         from omnidesk.agent.describe import describe_action
         from omnidesk.agent.trajectory import TrajectoryWriter
-        from omnidesk.app.commands.run import TerminalConfirmer, bundle_folder
+        from omnidesk.app.commands.run import bundle_folder
         from omnidesk.app.compose import build_agent_session
         from omnidesk.app.instance import InstanceLock
+        from omnidesk.app.terminal import TerminalConfirmer
         from omnidesk.runtime.png import CvPngEncoder
 
         self._claim("starting a task")

@@ -190,7 +190,7 @@ def replay(
     from omnidesk.agent.describe import describe_action
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.agent.trajectory import load_bundle
-    from omnidesk.app.commands.run import TerminalConfirmer
+    from omnidesk.app.terminal import TerminalConfirmer
     from omnidesk.runtime.capture import MssScreen
     from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.display import require_x11

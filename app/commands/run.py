@@ -10,16 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from omnidesk.agent.ports import CancelToken, ConfirmationRequest, Step
+from omnidesk.agent.ports import CancelToken, Step
 from omnidesk.app.cli_options import (
     JsonOption,
     MmprojOption,
@@ -29,32 +26,12 @@ from omnidesk.app.cli_options import (
     ProfileOption,
     RemoteOption,
     get_context,
-    stdin_is_terminal,
     terminal_consent,
 )
 from omnidesk.app.instance import InstanceLock
+from omnidesk.app.terminal import TerminalConfirmer, step_line, stop_on_interrupt
 
-__all__ = ["TerminalConfirmer", "bundle_folder", "register"]
-
-
-class TerminalConfirmer:
-    """The Confirmer port on a terminal; without one (a pipe, a service) every risky action is refused."""
-
-    def __init__(self, *, interactive: bool | None = None) -> None:
-        self._interactive = stdin_is_terminal() if interactive is None else interactive
-
-    def confirm(self, request: ConfirmationRequest) -> bool:
-        if not self._interactive:
-            typer.echo(f"refused (no terminal to ask): {request.question}", err=True)
-            return False
-        return bool(typer.confirm(request.question, default=False, err=True))
-
-    def ask(self, question: str) -> str | None:
-        if not self._interactive:
-            typer.echo(f"the agent asks, but there is no terminal to answer: {question}", err=True)
-            return None
-        answer = str(typer.prompt(question, default="", show_default=False, err=True)).strip()
-        return answer or None
+__all__ = ["bundle_folder", "register"]
 
 
 def bundle_folder(runs_dir: Path, task: str, now: float | None = None) -> Path:
@@ -67,30 +44,6 @@ def bundle_folder(runs_dir: Path, task: str, now: float | None = None) -> Path:
         folder = runs_dir / f"{stamp}-{slug}-{n}"
         n += 1
     return folder
-
-
-@contextmanager
-def _stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
-    """Ctrl+C cancels the run (reaching into the generation) instead of killing the process."""
-
-    def handler(signum: int, frame: object) -> None:
-        typer.echo("\nstopping…", err=True)
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _line(step: Step) -> str:
-    from omnidesk.agent.describe import describe_action
-
-    what = describe_action(step.action) if step.action is not None else ""
-    where = f" → {step.target}" if step.target else ""
-    detail = step.error or step.result
-    return f"{step.index + 1:3d} {step.status:<11} {what}{where}  {detail}  ({step.seconds:.1f} s)".rstrip()
 
 
 def _json(step: Step, png: str | None) -> dict[str, Any]:
@@ -143,7 +96,7 @@ def run(
     with (
         session,
         TrajectoryWriter(folder, task, encoder=CvPngEncoder(), meta=meta) as writer,
-        _stop_on_interrupt(cancel),
+        stop_on_interrupt(cancel),
     ):
         if not as_json:
             typer.echo(
@@ -155,7 +108,7 @@ def run(
                 png = f"step-{step.index:04d}.png" if step.observation is not None else None
                 typer.echo(json.dumps(_json(step, png), ensure_ascii=False))
             else:
-                typer.echo(_line(step))
+                typer.echo(step_line(step))
     succeeded = (
         last is not None and last.status == "finished" and last.action is not None and last.action.kind == "done"
     )
