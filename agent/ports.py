@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -55,6 +56,9 @@ __all__ = [
     "Screen",
     "SettleResult",
     "Step",
+    "TargetLocator",
+    "TargetMatch",
+    "TargetPatch",
     "TextPart",
     "TokenDelta",
     "WindowInfo",
@@ -125,6 +129,42 @@ class WindowInspector(Protocol):
 
     def window_at(self, x: int, y: int) -> WindowInfo | None:
         """The topmost window under a virtual-desktop point."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPatch:
+    """A recorded action target: a small RGB picture of what was under the point, to find it again.
+
+    ``file`` is a PNG; ``anchor`` is the action point inside it, in patch pixels; ``image_size`` is the side
+    of the square letterboxed overview it was cut from, which sets the scale to search at (see
+    ``agent/replay.py`` for how a bundle records them).
+    """
+
+    file: Path
+    anchor: tuple[float, float]
+    image_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMatch:
+    """Where a target's anchor is on the screen now (virtual-desktop pixels), and how well it matched (0..1)."""
+
+    x: int
+    y: int
+    score: float
+
+
+class TargetLocator(Protocol):
+    """Finds a recorded target on a freshly grabbed frame (the replay engine's eyes)."""
+
+    def locate(self, frame: Frame, patch: TargetPatch) -> TargetMatch:
+        """Where ``patch``'s anchor is on ``frame``, in virtual-desktop pixels.
+
+        Raises:
+            ActionError: the target is not on the frame, is there twice, or has nothing to find it by.
+            RecordingError: the patch cannot be read.
+        """
         ...
 
 

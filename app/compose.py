@@ -28,18 +28,21 @@ from omnidesk.app.settings import AppPaths, Settings
 if TYPE_CHECKING:
     from omnidesk.agent.loop import Agent
     from omnidesk.agent.parsing import OutputParser
+    from omnidesk.agent.replay import Replayer
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream, MssScreen
     from omnidesk.runtime.evs_sampler import EvsSampler
 
 __all__ = [
     "AgentSession",
+    "ReplaySession",
     "ScreenCapture",
     "agent_parser_for",
     "build_agent_session",
     "build_capture",
     "build_microphone",
     "build_model_client",
+    "build_replay_session",
     "build_sampler",
     "build_screen",
 ]
@@ -215,6 +218,66 @@ def build_agent_session(
             activity=activity,
         )
         return AgentSession(agent, model, sampler, sampler.monitor, closers)
+    except BaseException:
+        _close_all(closers)
+        raise
+
+
+# --- replays (`omnidesk replay`, the GUI's replay automations) ---------------------------------------
+
+
+@dataclass
+class ReplaySession:
+    """A :class:`Replayer` wired to the masked screen, template matching and real input; ``close()`` frees them."""
+
+    replayer: Replayer
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        _close_all(self.closers)
+
+    def __enter__(self) -> ReplaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_replay_session(
+    settings: Settings,
+    *,
+    confirmer: Confirmer,
+    dry_run: bool = False,
+    min_score: float = 0.8,
+) -> ReplaySession:
+    """The replay engine on this desktop: the privacy-masked screen, OpenCV template matching, XTest input,
+    the window list for the safety policy's deny-list, the keyring for secrets."""
+    from omnidesk.agent.replay import Replayer
+    from omnidesk.agent.safety import SafetyPolicy
+    from omnidesk.runtime.clock import SystemClock
+    from omnidesk.runtime.input import PyAutoGuiInput
+    from omnidesk.runtime.secrets import KeyringSecretStore
+    from omnidesk.runtime.template_locator import TemplateLocator
+    from omnidesk.runtime.windows import X11WindowInspector
+
+    screen = build_screen(settings)
+    closers: list[Callable[[], None]] = [screen.close]
+    try:
+        windows = X11WindowInspector()
+        closers.append(windows.close)
+        replayer = Replayer(
+            screen,
+            TemplateLocator(min_score=min_score),
+            PyAutoGuiInput(),
+            confirmer,
+            SystemClock(),
+            SafetyPolicy(settings.safety, windows=windows),
+            secrets=KeyringSecretStore(),
+            dry_run=dry_run,
+            settle_seconds=settings.agent.settle_seconds,
+            settle_timeout=settings.agent.settle_timeout,
+        )
+        return ReplaySession(replayer, closers)
     except BaseException:
         _close_all(closers)
         raise

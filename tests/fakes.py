@@ -6,7 +6,7 @@ They are passed in through constructors like the real adapters; none of them pat
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -25,6 +25,8 @@ from omnidesk.agent.ports import (
     ModelRequest,
     Observation,
     SettleResult,
+    TargetMatch,
+    TargetPatch,
     TokenDelta,
     WindowInfo,
 )
@@ -35,8 +37,10 @@ __all__ = [
     "FakeModel",
     "FakeSampler",
     "FakeSecretStore",
+    "FakeTargetLocator",
     "FakeUserActivity",
     "FakeWindowInspector",
+    "MonitorsScreen",
     "RecordingInputDevice",
     "ScriptedConfirmer",
     "StaticScreen",
@@ -114,6 +118,21 @@ class StaticScreen:
         self._next += 1
         self.grabs += 1
         return frame
+
+
+class MonitorsScreen:
+    """A Screen of several monitors, each showing one frame: ``grab(n)`` is monitor ``n``'s; ``grabbed`` records n."""
+
+    def __init__(self, frames: Sequence[Frame]) -> None:
+        self._frames = {frame.monitor.index: frame for frame in frames}
+        self.grabbed: list[int] = []
+
+    def monitors(self) -> list[MonitorInfo]:
+        return [frame.monitor for frame in self._frames.values()]
+
+    def grab(self, monitor: int) -> Frame:
+        self.grabbed.append(monitor)
+        return self._frames[monitor]
 
 
 class FakeSampler:
@@ -453,3 +472,21 @@ class FakeSecretStore:
     def get(self, name: str) -> str | None:
         self.lookups.append(name)
         return self._secrets.get(name)
+
+
+class FakeTargetLocator:
+    """A TargetLocator answering from a table: patch file name → where its anchor is now, or what to raise.
+
+    ``calls`` records ``(frame, patch)`` for every lookup.
+    """
+
+    def __init__(self, found: Mapping[str, tuple[int, int] | Exception]) -> None:
+        self._found = dict(found)
+        self.calls: list[tuple[Frame, TargetPatch]] = []
+
+    def locate(self, frame: Frame, patch: TargetPatch) -> TargetMatch:
+        self.calls.append((frame, patch))
+        answer = self._found[patch.file.name]
+        if isinstance(answer, Exception):
+            raise answer
+        return TargetMatch(answer[0], answer[1], 0.99)

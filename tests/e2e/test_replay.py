@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from omnidesk.agent.ports import CancelToken
 from omnidesk.agent.trajectory import TrajectoryWriter, load_bundle
-from omnidesk.app.commands.replay import find_patch
 from omnidesk.app.compose import build_agent_session
 from omnidesk.app.settings import Settings
 from omnidesk.runtime.png import CvPngEncoder
@@ -53,18 +51,3 @@ def test_replay_refuses_when_the_target_is_gone(target_app: Launcher, tmp_path: 
     app.close()
     result = run_cli(["replay", str(bundle)], isolated_env(tmp_path))
     assert result.returncode == 1 and "not on the screen" in result.stderr
-
-
-def test_find_patch_rejects_ambiguous_and_featureless_targets() -> None:
-    from omnidesk.agent.errors import ActionError
-
-    rng = np.random.default_rng(1)
-    patch = rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)
-    screen = np.zeros((200, 300, 3), np.uint8)
-    screen[50:70, 80:100] = patch
-    assert find_patch(screen, patch)[:2] == (80.0, 50.0)
-    screen[120:140, 200:220] = patch
-    with pytest.raises(ActionError, match="two places"):
-        find_patch(screen, patch)
-    with pytest.raises(ActionError, match="no features"):
-        find_patch(screen, np.full((20, 20, 3), 7, np.uint8))

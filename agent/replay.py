@@ -1,0 +1,245 @@
+"""Replay: a recorded run done again without the model, yielding the same :class:`Step` records as the Agent.
+
+Points are not replayed blindly. Each recorded action point comes with a *target patch* — a small picture
+of what was under it — and the :class:`TargetLocator` port finds that patch again on the current screen,
+so a window that moved since the recording is still hit. A target that cannot be found, or is found in
+two places, stops the replay (``ActionError``) instead of clicking elsewhere; the safety policy reviews
+every action as in a run (refused or declined: ``SafetyStop``); after each action the screen settles.
+
+The bundle → replay contract (:func:`load_replay`; what a recording must hold to be replayable, whether
+the agent wrote it or it was cut from a person's demonstration):
+
+- ``run.json``: ``task``.
+- ``steps.jsonl``: the steps with ``status`` ``acted`` or ``planned`` and an ``action`` (the action
+  JSON of :data:`~omnidesk.agent.actions.ACTION_ADAPTER`, any coordinate space) are replayed in order;
+  ``ask_user``/``done``/``fail`` are skipped. An action with points needs one entry in ``patches`` per
+  point, in :func:`~omnidesk.agent.safety.action_points` order: ``file`` (an RGB PNG in the bundle
+  folder), ``anchor`` (``[x, y]``, the point inside the patch, in patch pixels) and ``image_size``
+  (``[side, side]`` of the square letterboxed overview the patch was cut from, which sets the scale the
+  patch is searched at: a patch cut at a monitor's native resolution gives its longer side).
+  ``observation.monitor.name`` of the first step names the monitor replayed on by default.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll
+from omnidesk.agent.describe import describe_action
+from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop
+from omnidesk.agent.geometry import resolve_monitor
+from omnidesk.agent.loop import perform
+from omnidesk.agent.ports import (
+    CancelToken,
+    Clock,
+    ConfirmationRequest,
+    Confirmer,
+    InputDevice,
+    Screen,
+    Step,
+    TargetLocator,
+    TargetMatch,
+    TargetPatch,
+)
+from omnidesk.agent.safety import SafetyPolicy, action_points
+from omnidesk.agent.secrets import SecretStore
+from omnidesk.agent.trajectory import load_bundle
+
+__all__ = ["ReplayScript", "ReplayStep", "Replayer", "load_replay", "with_points"]
+
+logger = logging.getLogger(__name__)
+
+_BY_USER = "stopped by the user"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStep:
+    """One recorded action to do again, with a target patch per point (``index``: its step in the recording)."""
+
+    index: int
+    action: Action
+    patches: tuple[TargetPatch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayScript:
+    """What a bundle says to replay: the task, the monitor it was recorded on, and the steps."""
+
+    folder: Path
+    task: str
+    monitor: str | None
+    steps: tuple[ReplayStep, ...]
+
+
+def load_replay(folder: Path) -> ReplayScript:
+    """Read a bundle as a replay (see the module doc for the contract), checking it all before any action.
+
+    Raises:
+        RecordingError: not a bundle, or a step with points lacks its target patches.
+    """
+    bundle = load_bundle(folder)
+    steps: list[ReplayStep] = []
+    monitor: str | None = None
+    for record in bundle.steps:
+        if record.get("status") not in {"acted", "planned"} or not record.get("action"):
+            continue
+        if monitor is None:
+            monitor = ((record.get("observation") or {}).get("monitor") or {}).get("name")
+        action: Action = ACTION_ADAPTER.validate_python(record["action"])
+        if isinstance(action, Done | Fail | AskUser):
+            continue
+        patches = tuple(_patch(folder, patch) for patch in record.get("patches", []))
+        if len(patches) != len(action_points(action)):
+            raise RecordingError(f"step {record['index'] + 1} has no saved target patches; it cannot be replayed")
+        steps.append(ReplayStep(int(record["index"]), action, patches))
+    return ReplayScript(folder, str(bundle.summary.get("task", "")), monitor, tuple(steps))
+
+
+def _patch(folder: Path, record: dict[str, Any]) -> TargetPatch:
+    try:
+        ax, ay = record["anchor"]
+        return TargetPatch(folder / record["file"], (float(ax), float(ay)), int(record["image_size"][0]))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise RecordingError(f"a target patch in {folder} is malformed ({exc!r}); record the run again") from exc
+
+
+def with_points(action: Action, points: list[Point]) -> Action:
+    """The action with its points replaced, in order (start, end for a drag)."""
+    match action:
+        case Click() | Move() | Scroll():
+            return action.model_copy(update={"point": points[0]})
+        case Drag():
+            return action.model_copy(update={"start": points[0], "end": points[1]})
+    return action
+
+
+class Replayer:
+    """Replays :class:`ReplayScript` s through the ports; see :meth:`run`."""
+
+    def __init__(  # noqa: PLR0917 - the ports in the Agent's order: screen, locator, input, confirmer, clock
+        self,
+        screen: Screen,
+        locator: TargetLocator,
+        input_device: InputDevice,
+        confirmer: Confirmer,
+        clock: Clock,
+        policy: SafetyPolicy,
+        *,
+        secrets: SecretStore | None = None,
+        dry_run: bool = False,
+        settle_seconds: float = 0.3,
+        settle_timeout: float = 3.0,
+    ) -> None:
+        self._screen = screen
+        self._locator = locator
+        self._input = input_device
+        self._confirmer = confirmer
+        self._clock = clock
+        self._policy = policy
+        self._secrets = secrets
+        self._dry_run = dry_run
+        self._settle_seconds = settle_seconds
+        self._settle_timeout = settle_timeout
+
+    def run(self, script: ReplayScript, cancel: CancelToken, *, monitor: int | str | None = None) -> Iterator[Step]:
+        """Do ``script``'s steps again on ``monitor`` (None: the one recorded on), one Step each, then a
+        ``finished`` step; a stop request ends it with a ``stopped`` step.
+
+        Raises:
+            ActionError: a target is missing or ambiguous, or the input device failed.
+            SafetyStop: a step was refused, or declined by the person.
+            RecordingError: a patch file is unreadable.
+        """
+        selector = monitor if monitor is not None else script.monitor
+        index = resolve_monitor(self._screen.monitors(), selector)
+        if not self._dry_run:
+            cancel.on_cancel(self._release_quietly)
+        done = 0
+        try:
+            for recorded in script.steps:
+                if cancel.cancelled:
+                    break
+                step = self._step(done, script.task, recorded, index, cancel)
+                yield step
+                if step.status == "stopped":
+                    return
+                done += 1
+            last = Step(index=done, task=script.task, started_at=self._clock.wall_time(), status="stopped")
+            if cancel.cancelled:
+                yield replace(last, error=_BY_USER, result="stop request")
+            else:
+                answer = f"replayed {done} steps without the model"
+                yield replace(last, status="finished", action=Done(answer=answer), result=f"finished: {answer}")
+        finally:
+            if not self._dry_run:
+                self._release_quietly()
+            logger.info("replayed %d of %d steps of %s", done, len(script.steps), script.folder)
+
+    def _step(self, index: int, task: str, recorded: ReplayStep, monitor: int, cancel: CancelToken) -> Step:
+        started, t0 = self._clock.wall_time(), self._clock.monotonic()
+        matches = self._locate(recorded, monitor)
+        live = with_points(recorded.action, [Point(x=m.x, y=m.y, space="desktop") for m in matches])
+        t1 = self._clock.monotonic()
+        self._review(recorded, live)
+        base = Step(index=index, task=task, started_at=started, status="planned", action=live)
+        if matches:
+            scores = ", ".join(f"{m.score:.2f}" for m in matches)
+            base = replace(base, target=(matches[-1].x, matches[-1].y), result=f"found again (match {scores})")
+        if self._dry_run:
+            return replace(base, timings=(("locate", t1 - t0),), result=base.result or "dry run: not carried out")
+        if cancel.cancelled:
+            return replace(base, status="stopped", error=_BY_USER, result="not carried out")
+        try:
+            perform(live, self._input, clock=self._clock, cancel=cancel, secrets=self._secrets)
+        except SafetyStop:
+            if not cancel.cancelled:
+                raise
+        t2 = self._clock.monotonic()
+        if cancel.cancelled:  # stopped during the action: no settling, the replay ends now
+            return replace(base, status="stopped", error=_BY_USER, result="stopped during the action")
+        settled = self._wait_still(monitor, cancel)
+        t3 = self._clock.monotonic()
+        result = base.result or "done"
+        if not settled:
+            result += f"; the screen was still changing after {t3 - t2:.1f} s"
+        timings = (("locate", t1 - t0), ("act", t2 - t1), ("settle", t3 - t2))
+        return replace(base, status="acted", result=result, timings=timings)
+
+    def _locate(self, recorded: ReplayStep, monitor: int) -> list[TargetMatch]:
+        if not recorded.patches:
+            return []
+        frame = self._screen.grab(monitor)
+        return [self._locator.locate(frame, patch) for patch in recorded.patches]
+
+    def _review(self, recorded: ReplayStep, live: Action) -> None:
+        verdict = self._policy.review(live)
+        if verdict.decision == "confirm":
+            question = f"Replay wants to {describe_action(live)}: {verdict.reason}. Allow it?"
+            if not self._confirmer.confirm(ConfirmationRequest(live, verdict.reason, question)):
+                raise SafetyStop(f"step {recorded.index + 1} declined: {verdict.reason}")
+        elif verdict.decision == "refuse":
+            raise SafetyStop(f"step {recorded.index + 1} refused: {verdict.reason}")
+
+    def _wait_still(self, monitor: int, cancel: CancelToken) -> bool:
+        """Until two grabs ``settle_seconds`` apart are identical; False after ``settle_timeout`` or a stop."""
+        deadline = self._clock.monotonic() + self._settle_timeout
+        previous = np.array(self._screen.grab(monitor).pixels, copy=True)  # grabs may reuse their buffer
+        while self._clock.monotonic() < deadline and not cancel.cancelled:
+            self._clock.sleep(self._settle_seconds)
+            current = self._screen.grab(monitor).pixels
+            if np.array_equal(previous, current):
+                return True
+            previous = np.array(current, copy=True)
+        return False
+
+    def _release_quietly(self) -> None:
+        try:
+            self._input.release_all()
+        except ActionError:
+            logger.exception("could not release held keys and buttons")
