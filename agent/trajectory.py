@@ -247,7 +247,9 @@ class TrajectoryWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc is None:
+        if isinstance(exc, GeneratorExit):  # the consumer stopped the run between steps
+            self.close("stopped")
+        elif exc is None:
             last = self._summary.get("last_step", {}).get("status", "")
             self.close("finished" if last == "finished" else "stopped")
         else:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from omnidesk.agent.loop import Agent
     from omnidesk.agent.parsing import OutputParser
     from omnidesk.agent.replay import Replayer
+    from omnidesk.agent.trajectory import PngEncoder
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream, MssScreen
     from omnidesk.runtime.evs_sampler import EvsSampler
@@ -42,6 +43,7 @@ __all__ = [
     "build_capture",
     "build_microphone",
     "build_model_client",
+    "build_png_encoder",
     "build_replay_session",
     "build_sampler",
     "build_screen",
@@ -353,6 +355,13 @@ def build_sampler(settings: Settings, capture: ScreenCapture, *, image_size: int
     from omnidesk.runtime.evs_sampler import EvsSampler
 
     return EvsSampler(capture.stream, settings.evs, image_size=image_size, tokens_per_image=tokens_per_image)
+
+
+def build_png_encoder(compression: int = 1) -> PngEncoder:
+    """PNGs for trajectory bundles and screenshots (OpenCV; 1 = fast, for bundles written during a run)."""
+    from omnidesk.runtime.png import CvPngEncoder
+
+    return CvPngEncoder(compression)
 
 
 def build_microphone(settings: Settings) -> SoundDeviceMicrophone:

@@ -39,7 +39,7 @@ from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import CancelToken
 
 if TYPE_CHECKING:
-    from omnidesk.agent.ports import Frame, ModelClient
+    from omnidesk.agent.ports import Frame, ModelClient, Step
     from omnidesk.app.settings import AppPaths, Settings
 
 __all__ = ["INSTRUCTIONS", "Runner", "build_server"]
@@ -95,12 +95,10 @@ class Runner:
         progress: Progress,
     ) -> dict[str, Any]:
         from omnidesk.agent.describe import describe_action
-        from omnidesk.agent.trajectory import TrajectoryWriter
-        from omnidesk.app.commands.run import bundle_folder
-        from omnidesk.app.compose import build_agent_session
+        from omnidesk.app.compose import build_agent_session, build_png_encoder
         from omnidesk.app.instance import InstanceLock
+        from omnidesk.app.recorded_run import RecordedRun
         from omnidesk.app.terminal import TerminalConfirmer
-        from omnidesk.runtime.png import CvPngEncoder
 
         self._claim("starting a task")
         # Like `omnidesk run`: no second hand on the mouse while another Omnidesk (the GUI, a run) works.
@@ -109,26 +107,26 @@ class Runner:
             self._cancel = cancel
         try:
             instance.acquire()
-            client = self._client()
             session = build_agent_session(
                 self._settings,
-                model=client,
+                model=self._client(),
                 confirmer=TerminalConfirmer(interactive=False),
                 monitor=monitor,
                 dry_run=dry_run,
                 max_steps=max_steps,
-                close_model=False,
+                close_model=False,  # the server keeps its model loaded for the next task
             )
-            folder = bundle_folder(self._paths.runs_dir, task)
+            recorded = RecordedRun.create(
+                session, task, runs_dir=self._paths.runs_dir, encoder=build_png_encoder(), dry_run=dry_run, via="mcp"
+            )
             lines: list[str] = []
-            last = None
-            with session, TrajectoryWriter(folder, task, encoder=CvPngEncoder(), meta={"via": "mcp"}) as writer:
-                for step in writer.consume(session.agent.run(task, cancel)):
-                    last = step
-                    what = describe_action(step.action) if step.action is not None else "-"
-                    line = f"{step.index + 1}. {step.status}: {what} {step.error or step.result}".strip()
-                    lines.append(line)
-                    progress(step.index + 1, line)
+            last: Step | None = None
+            for step in recorded.steps(cancel):
+                last = step
+                what = describe_action(step.action) if step.action is not None else "-"
+                line = f"{step.index + 1}. {step.status}: {what} {step.error or step.result}".strip()
+                lines.append(line)
+                progress(step.index + 1, line)
         except OmnideskError as exc:
             raise ToolError(str(exc)) from exc
         finally:
@@ -145,7 +143,7 @@ class Runner:
             "stopped_by_request": cancel.cancelled,
             "answer": answer,
             "steps": lines,
-            "bundle": str(folder),
+            "bundle": str(recorded.folder),
         }
 
     def stop(self) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,19 +29,7 @@ from omnidesk.app.cli_options import (
 from omnidesk.app.instance import InstanceLock
 from omnidesk.app.terminal import TerminalConfirmer, step_line, stop_on_interrupt
 
-__all__ = ["bundle_folder", "register"]
-
-
-def bundle_folder(runs_dir: Path, task: str, now: float | None = None) -> Path:
-    """``runs/20260514-101502-open-the-terminal`` (unique: a counter is added if needed)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "task"
-    folder = runs_dir / f"{stamp}-{slug}"
-    n = 2
-    while folder.exists():
-        folder = runs_dir / f"{stamp}-{slug}-{n}"
-        n += 1
-    return folder
+__all__ = ["register"]
 
 
 def _json(step: Step, png: str | None) -> dict[str, Any]:
@@ -70,10 +56,9 @@ def run(
 ) -> None:
     """Carry out TASK with the mouse and keyboard; exit 0 when the model reports it done."""
     context = get_context(ctx)
-    from omnidesk.agent.trajectory import TrajectoryWriter
-    from omnidesk.app.compose import build_agent_session, build_model_client
+    from omnidesk.app.compose import build_agent_session, build_model_client, build_png_encoder
+    from omnidesk.app.recorded_run import RecordedRun
     from omnidesk.runtime.display import require_x11
-    from omnidesk.runtime.png import CvPngEncoder
 
     require_x11(os.environ)  # before loading a model: say at once when there is no screen to work on
     # One Omnidesk at a time: never a second model or a second hand on the mouse (held until exit).
@@ -89,20 +74,22 @@ def run(
         dry_run=dry_run or None,
         max_steps=max_steps,
     )
-    folder = trajectory or bundle_folder(context.paths.runs_dir, task)
+    recorded = RecordedRun.create(
+        session,
+        task,
+        runs_dir=context.paths.runs_dir,
+        folder=trajectory,
+        encoder=build_png_encoder(),
+        dry_run=dry_run,
+        via="cli",
+    )
     cancel = CancelToken()
     last: Step | None = None
-    meta = {"model": client.capabilities.name, "monitor": session.monitor.name, "dry_run": dry_run}
-    with (
-        session,
-        TrajectoryWriter(folder, task, encoder=CvPngEncoder(), meta=meta) as writer,
-        stop_on_interrupt(cancel),
-    ):
+    with stop_on_interrupt(cancel):
         if not as_json:
-            typer.echo(
-                f"running on monitor {session.monitor.index} ({session.monitor.name}); bundle: {folder}", err=True
-            )
-        for step in writer.consume(session.agent.run(task, cancel)):
+            where = f"monitor {session.monitor.index} ({session.monitor.name})"
+            typer.echo(f"running on {where}; bundle: {recorded.folder}", err=True)
+        for step in recorded.steps(cancel):
             last = step
             if as_json:
                 png = f"step-{step.index:04d}.png" if step.observation is not None else None
@@ -114,7 +101,9 @@ def run(
     )
     if as_json:
         typer.echo(
-            json.dumps({"done": succeeded, "bundle": str(folder), "steps": 0 if last is None else last.index + 1})
+            json.dumps(
+                {"done": succeeded, "bundle": str(recorded.folder), "steps": 0 if last is None else last.index + 1}
+            )
         )
     raise typer.Exit(0 if succeeded else 1)
 

@@ -2,10 +2,10 @@
 
 The model loads once, on a worker (``load`` is the window's status source); each run then builds an
 agent session (capture + EVS + input) for the monitor and dry-run choice of the request, lending it the
-model so that closing the session does not unload it; every run is recorded as a trajectory bundle
-in the data dir's ``runs/`` (what the History panel shows). A spoken command goes to the omni model as
-an ``AudioPart`` with the current screen (:meth:`GuiAgentRunner.understand`); the model restates it and
-the window runs the restatement like a typed task.
+model (``close_model=False``) so that closing the session does not unload it; every run is recorded as a
+trajectory bundle in the data dir's ``runs/`` by :class:`RecordedRun` (what the History panel shows). A
+spoken command goes to the omni model as an ``AudioPart`` with the current screen
+(:meth:`GuiAgentRunner.understand`); the model restates it and the window runs it like a typed task.
 """
 
 from __future__ import annotations
@@ -26,15 +26,12 @@ from omnidesk.agent.ports import (
     ConfirmationRequest,
     Confirmer,
     ImagePart,
-    ModelCapabilities,
     ModelClient,
     ModelImage,
-    ModelReply,
     ModelRequest,
     Part,
     Step,
     TextPart,
-    TokenDelta,
 )
 from omnidesk.app.gui.controller import RunRequest
 from omnidesk.app.settings import AppPaths, Settings
@@ -68,6 +65,8 @@ OverviewSource = Callable[[Settings, "str | None", int], ModelImage]
 
 
 class SessionFactory(Protocol):
+    """``compose.build_agent_session``'s shape: the runner lends its model (``close_model=False``)."""
+
     def __call__(
         self,
         settings: Settings,
@@ -76,30 +75,8 @@ class SessionFactory(Protocol):
         confirmer: Confirmer,
         monitor: int | str | None = None,
         dry_run: bool | None = None,
+        close_model: bool = True,
     ) -> AgentSession: ...
-
-
-class _Borrowed:
-    """A ModelClient that does not close the model it wraps (the runner owns it, not the session)."""
-
-    def __init__(self, model: ModelClient) -> None:
-        self._model = model
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return self._model.capabilities
-
-    def generate(
-        self,
-        request: ModelRequest,
-        *,
-        on_token: Callable[[TokenDelta], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> ModelReply:
-        return self._model.generate(request, on_token=on_token, cancel=cancel)
-
-    def close(self) -> None:
-        """Nothing: the model stays loaded for the next run."""
 
 
 def _default_model_factory(settings: Settings, paths: AppPaths, consent: Callable[[str], bool]) -> ModelClient:
@@ -129,10 +106,13 @@ def _default_session_factory(
     confirmer: Confirmer,
     monitor: int | str | None = None,
     dry_run: bool | None = None,
+    close_model: bool = True,
 ) -> AgentSession:
     from omnidesk.app.compose import build_agent_session
 
-    return build_agent_session(settings, model=model, confirmer=confirmer, monitor=monitor, dry_run=dry_run)
+    return build_agent_session(
+        settings, model=model, confirmer=confirmer, monitor=monitor, dry_run=dry_run, close_model=close_model
+    )
 
 
 class GuiAgentRunner:
@@ -256,35 +236,29 @@ class GuiAgentRunner:
             log.info("spoken task transcribed (%d characters)", len(task))
         monitor = request.monitor.name if request.monitor is not None else None
         session = self._session_factory(
-            self._settings, model=_Borrowed(model), confirmer=self._confirmer, monitor=monitor, dry_run=request.dry_run
+            self._settings,
+            model=model,
+            confirmer=self._confirmer,
+            monitor=monitor,
+            dry_run=request.dry_run,
+            close_model=False,  # the model stays loaded for the next run
         )
-        with session:
-            if not self._record:
+        if not self._record:
+            with session:
                 yield from session.agent.run(task, cancel)
-                return
-            meta = {"model": model.capabilities.name, "monitor": session.monitor.name, "dry_run": request.dry_run}
-            yield from self._recorded(session.agent.run(task, cancel), task, meta)
+            return
+        from omnidesk.app.compose import build_png_encoder
+        from omnidesk.app.recorded_run import RecordedRun
 
-    def _recorded(self, steps: Iterator[Step], task: str, meta: dict[str, object]) -> Iterator[Step]:
-        """Pass the steps on while writing the run's trajectory bundle (the History panel reads them)."""
-        from omnidesk.agent.trajectory import TrajectoryWriter
-        from omnidesk.app.commands.run import bundle_folder
-        from omnidesk.runtime.png import CvPngEncoder
-
-        writer = TrajectoryWriter(bundle_folder(self._paths.runs_dir, task), task, encoder=CvPngEncoder(), meta=meta)
-        last = ""
-        try:
-            for step in steps:
-                writer.record(step)
-                last = step.status
-                yield step
-        except GeneratorExit:  # the worker stopped the run between steps
-            writer.close("stopped")
-            raise
-        except BaseException as exc:
-            writer.close("crashed", f"{type(exc).__name__}: {exc}")
-            raise
-        writer.close("finished" if last == "finished" else "stopped")
+        recorded = RecordedRun.create(
+            session,
+            task,
+            runs_dir=self._paths.runs_dir,
+            encoder=build_png_encoder(),
+            dry_run=request.dry_run,
+            via="gui",
+        )
+        yield from recorded.steps(cancel)
 
     def _wait_for_model(self, cancel: CancelToken) -> ModelClient | None:
         while not self._loaded.wait(0.1):

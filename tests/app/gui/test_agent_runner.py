@@ -41,12 +41,12 @@ class FakeSessions:
         self.calls: list[dict[str, object]] = []
         self.device = RecordingInputDevice()
 
-    def __call__(self, settings, *, model, confirmer, monitor=None, dry_run=None) -> AgentSession:  # type: ignore[no-untyped-def]
-        self.calls.append({"monitor": monitor, "dry_run": dry_run, "model": model})
+    def __call__(self, settings, *, model, confirmer, monitor=None, dry_run=None, close_model=True) -> AgentSession:  # type: ignore[no-untyped-def]
+        self.calls.append({"monitor": monitor, "dry_run": dry_run, "model": model, "close_model": close_model})
         sampler = FakeSampler(StaticScreen([make_frame()]))
         safety = settings.safety.model_copy(update={"dry_run": bool(dry_run)})
         agent = Agent(model, sampler, self.device, confirmer, FakeClock(), AgentConfig(), safety)
-        return AgentSession(agent, model, sampler, sampler.monitor, [model.close])
+        return AgentSession(agent, model, sampler, sampler.monitor, [model.close] if close_model else [])
 
 
 def _load(runner: GuiAgentRunner) -> list[str]:
@@ -78,6 +78,7 @@ def test_model_loads_once_and_outlives_each_runs_session(tmp_path) -> None:
         assert [s.status for s in steps] == ["planned" if dry else "acted", "finished"]
     assert len(loads) == 1 and not model.closed  # sessions closed, the model stays
     assert [c["dry_run"] for c in sessions.calls] == [False, True]
+    assert [c["model"] for c in sessions.calls] == [model, model]  # the model itself, lent (close_model=False)
     runner.close()
     assert model.closed
 
@@ -125,9 +126,15 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
         seen.append(images[-1].image.pixels.shape[:2])
         return code("pyautogui.click(x=0.25, y=0.5)") if len(seen) == 1 else code("computer.terminate()")
 
-    def sessions(settings, *, model, confirmer, monitor=None, dry_run=None):  # type: ignore[no-untyped-def]
+    def sessions(settings, *, model, confirmer, monitor=None, dry_run=None, close_model=True):  # type: ignore[no-untyped-def]
         return build_agent_session(
-            settings, model=model, confirmer=confirmer, monitor=monitor, dry_run=dry_run, input_device=device
+            settings,
+            model=model,
+            confirmer=confirmer,
+            monitor=monitor,
+            dry_run=dry_run,
+            input_device=device,
+            close_model=close_model,
         )
 
     confirmer = QtConfirmer()
