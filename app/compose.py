@@ -1,14 +1,25 @@
-"""The one composition root: builds the runtime adapters from settings and hands them to the agent.
+"""The one composition root: the only module that builds adapters (runtime/ classes, the hotkey listener).
 
-Nothing else in Omnidesk constructs adapters; tests build their own graphs from fakes instead.
+Everything that touches the world — screen, input, window list, hotkeys, model, microphone, keyring,
+clock, template matching, PNG encoding — is built here from settings and handed to the agent's ports in
+small closeable bundles (:class:`Desktop`, :class:`AgentSession`, :class:`ReplaySession`,
+:class:`ScreenCapture`). The CLI commands, the GUI and the MCP server call these builders; tests build
+their own graphs from fakes, and ``tests/app/test_composition_root.py`` checks that no other module of
+``app/`` constructs an adapter.
+
+The platform seam: screen capture, input, the window list and global hotkeys depend on the session type,
+so they come from one :class:`PlatformAdapters` set picked by :func:`choose_platform` — :class:`X11Platform`
+today; a Wayland set (portal ScreenCast + RemoteDesktop over PipeWire, GlobalShortcuts) is one more class
+(``docs/design/wayland.md``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, Self
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import (
@@ -18,8 +29,11 @@ from omnidesk.agent.ports import (
     ModelClient,
     MonitorInfo,
     Rect,
+    Screen,
     TokenDelta,
+    WindowInspector,
 )
+from omnidesk.agent.safety import UserActivity
 from omnidesk.app.cli_options import ModelOptions
 from omnidesk.app.model_files import find_mmproj, resolve_model_path
 from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
@@ -30,26 +44,58 @@ if TYPE_CHECKING:
     from omnidesk.agent.parsing import OutputParser
     from omnidesk.agent.replay import Replayer
     from omnidesk.agent.trajectory import PngEncoder
+    from omnidesk.app.hotkeys import GlobalHotkeys
     from omnidesk.runtime.audio import SoundDeviceMicrophone
-    from omnidesk.runtime.capture import CaptureStream, MssScreen
-    from omnidesk.runtime.evs_sampler import EvsSampler
+    from omnidesk.runtime.capture import CaptureStream
 
 __all__ = [
     "AgentSession",
+    "ClosableScreen",
+    "Desktop",
+    "PlatformAdapters",
     "ReplaySession",
     "ScreenCapture",
+    "X11Platform",
     "agent_parser_for",
     "build_agent_session",
     "build_capture",
+    "build_desktop",
+    "build_hotkeys",
     "build_microphone",
     "build_model_client",
     "build_png_encoder",
     "build_replay_session",
-    "build_sampler",
     "build_screen",
+    "choose_platform",
+    "list_monitors",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Newest first; a closer that fails is logged and the others still run."""
+    while closers:
+        closer = closers.pop()
+        try:
+            closer()
+        except OmnideskError:
+            log.exception("closing an adapter")
+
+
+class _Closing:
+    """A bundle that closes what it opened (its ``closers``) on ``close()`` or at the end of a ``with``."""
+
+    closers: list[Callable[[], None]]
+
+    def close(self) -> None:
+        _close_all(self.closers)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --- model client (ask, agent runs) ----------------------------------------------------------------
@@ -111,38 +157,6 @@ def build_model_client(
     )
 
 
-# --- agent runs (`omnidesk run`, the GUI's runs, end-to-end tests) ----------------------------------
-
-
-@dataclass
-class AgentSession:
-    """An :class:`Agent` wired to real capture and input; ``close()`` stops capture and frees the model."""
-
-    agent: Agent
-    model: ModelClient
-    sampler: FrameSampler
-    monitor: MonitorInfo
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        _close_all(self.closers)
-
-    def __enter__(self) -> AgentSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _close_all(closers: list[Callable[[], None]]) -> None:
-    while closers:
-        closer = closers.pop()
-        try:
-            closer()
-        except OmnideskError:
-            log.exception("closing the agent session")
-
-
 def agent_parser_for(profile_name: str) -> OutputParser | None:
     """The output parser a model profile needs (None: the Agent's default for the model's convention)."""
     from omnidesk.agent.parsing import parser_for
@@ -150,6 +164,128 @@ def agent_parser_for(profile_name: str) -> OutputParser | None:
     if "tars" in profile_name.lower():
         return parser_for("uitars")
     return None
+
+
+# --- the platform: this desktop's adapters, one set per session type --------------------------------
+
+
+class ClosableScreen(Screen, Protocol):
+    """A :class:`Screen` holding connections until ``close()`` (capture handles, the mask's window list)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Desktop(_Closing):
+    """This session's privacy-masked screen, input device and window list — and, when asked for, a watch
+    on the person's own mouse and keyboard — open until ``close()``."""
+
+    screen: ClosableScreen
+    input: InputDevice
+    windows: WindowInspector
+    activity: UserActivity | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class PlatformAdapters(Protocol):
+    """One session type's adapter set; every frame its screens grab is privacy-masked."""
+
+    def screen(self, settings: Settings, *, own_pids: Collection[int]) -> ClosableScreen:
+        """Monitors and grabs, with deny-listed windows and the windows of ``own_pids`` blacked out."""
+        ...
+
+    def desktop(self, settings: Settings, *, own_pids: Collection[int], watch_user: bool) -> Desktop:
+        """Screen, input and window list; ``watch_user`` also notices the person using mouse or keyboard."""
+        ...
+
+    def hotkeys(self, settings: Settings) -> GlobalHotkeys:
+        """The global hotkey listener (kill switch, pause, push-to-talk, automations), not yet started."""
+        ...
+
+
+class X11Platform:
+    """X11: mss capture behind the window mask, XTest input (pyautogui + xdotool), the EWMH window list,
+    pynput hotkeys over X RECORD, the person's input noticed by polling the X server."""
+
+    def screen(self, settings: Settings, *, own_pids: Collection[int]) -> ClosableScreen:
+        from omnidesk.runtime.capture import MssScreen
+        from omnidesk.runtime.windows import WindowMask, X11WindowInspector
+
+        mask = WindowMask(X11WindowInspector(), settings.safety.deny_windows, own_pids=own_pids)
+        return MssScreen(settings.capture.scale, mask=mask)
+
+    def desktop(self, settings: Settings, *, own_pids: Collection[int], watch_user: bool) -> Desktop:
+        from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
+        from omnidesk.runtime.windows import X11WindowInspector
+
+        screen = self.screen(settings, own_pids=own_pids)
+        windows = X11WindowInspector()
+        device = PyAutoGuiInput()
+        desktop = Desktop(screen, device, windows, closers=[screen.close, windows.close])
+        if watch_user:
+            try:
+                desktop.activity = XUserActivity(device).start()
+            except BaseException:
+                desktop.close()
+                raise
+            desktop.closers.append(desktop.activity.stop)
+        return desktop
+
+    def hotkeys(self, settings: Settings) -> GlobalHotkeys:
+        from omnidesk.app.hotkeys import GlobalHotkeys
+
+        return GlobalHotkeys(settings.hotkeys)
+
+
+def choose_platform(environ: Mapping[str, str]) -> PlatformAdapters:
+    """The adapter set for this session type.
+
+    Raises:
+        WaylandSessionError: a Wayland session (no backend yet; the message says what to do).
+        NoDisplayError: no display at all.
+    """
+    from omnidesk.runtime.display import require_x11
+
+    require_x11(environ)
+    return X11Platform()
+
+
+def build_screen(settings: Settings) -> ClosableScreen:
+    """The privacy-masked screen (deny-listed windows and Omnidesk's own blacked out); close it after use."""
+    return choose_platform(os.environ).screen(settings, own_pids=[os.getpid()])
+
+
+def list_monitors(settings: Settings) -> list[MonitorInfo]:
+    """This desktop's monitors: names, geometry, the scale from settings, the primary flagged."""
+    screen = build_screen(settings)
+    try:
+        return screen.monitors()
+    finally:
+        screen.close()
+
+
+def build_desktop(settings: Settings, *, watch_user: bool = False) -> Desktop:
+    """Screen, input and window list for acting on this desktop; close it after use."""
+    return choose_platform(os.environ).desktop(settings, own_pids=[os.getpid()], watch_user=watch_user)
+
+
+def build_hotkeys(settings: Settings) -> GlobalHotkeys:
+    """The global hotkey listener for this session type (``start()`` says why it cannot work, if so)."""
+    return choose_platform(os.environ).hotkeys(settings)
+
+
+# --- agent runs (`omnidesk run`, MCP run_task, the GUI's runs, end-to-end tests) ---------------------
+
+
+@dataclass
+class AgentSession(_Closing):
+    """An :class:`Agent` wired to real capture and input; ``close()`` stops capture and frees what it owns."""
+
+    agent: Agent
+    model: ModelClient
+    sampler: FrameSampler
+    monitor: MonitorInfo
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_agent_session(
@@ -164,85 +300,62 @@ def build_agent_session(
     on_token: Callable[[TokenDelta], None] | None = None,
     close_model: bool = True,
 ) -> AgentSession:
-    """Wire the agent to the screen (mss + EVS), the keyboard and mouse, the window list and the keyring.
+    """The agent on this desktop: masked capture + EVS, input, the window list, the keyring, the clock.
 
-    ``model`` is built by the caller (``build_model_client``, or a scripted fake in tests) and closed by
-    the session unless ``close_model`` is false (a server that keeps one model for many runs).
+    ``model`` is built by the caller (``build_model_client``, or a scripted fake in tests) and closed with
+    the session — unless ``close_model`` is false, the one way to share a loaded model (the GUI and the
+    MCP server keep theirs for many runs). ``input_device`` replaces the real one (tests).
     """
-    import os
-
     from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.agent.loop import Agent
-    from omnidesk.runtime.capture import CaptureStream, MssScreen
+    from omnidesk.runtime.capture import CaptureStream
     from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.evs_sampler import EvsSampler
-    from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
     from omnidesk.runtime.secrets import KeyringSecretStore
-    from omnidesk.runtime.windows import WindowMask, X11WindowInspector
 
     safety = settings.safety.model_copy(
         update={k: v for k, v in {"dry_run": dry_run, "max_steps": max_steps}.items() if v is not None}
     )
     closers: list[Callable[[], None]] = [model.close] if close_model else []
     try:
-        windows = X11WindowInspector()
-        closers.append(windows.close)
-        mask_windows = X11WindowInspector()
-        closers.append(mask_windows.close)
-        mask = WindowMask(mask_windows, safety.deny_windows, own_pids=[os.getpid()])
-        screen = MssScreen(settings.capture.scale, mask=mask)
-        index = resolve_monitor(screen.monitors(), monitor if monitor is not None else settings.capture.monitor)
-        stream = CaptureStream(
-            screen, monitor=index, fps=settings.capture.fps, buffer_frames=settings.capture.buffer_frames
-        ).start()
+        desktop = build_desktop(settings, watch_user=safety.pause_on_user_input and input_device is None)
+        closers.append(desktop.close)
+        selector = monitor if monitor is not None else settings.capture.monitor
+        index = resolve_monitor(desktop.screen.monitors(), selector)
+        fps, buffer_frames = settings.capture.fps, settings.capture.buffer_frames
+        stream = CaptureStream(desktop.screen, monitor=index, fps=fps, buffer_frames=buffer_frames).start()
         closers.append(stream.stop)
         image_size = model.capabilities.image_size or 512
         sampler = EvsSampler(stream, settings.evs, image_size=image_size, tokens_per_image=(image_size // 32) ** 2)
-        activity = None
-        if input_device is None:
-            real_input = PyAutoGuiInput()
-            input_device = real_input
-            if safety.pause_on_user_input:
-                activity = XUserActivity(real_input).start()
-                closers.append(activity.stop)
         agent = Agent(
             model,
             sampler,
-            input_device,
+            input_device or desktop.input,
             confirmer,
             SystemClock(),
             settings.agent,
             safety,
-            windows=windows,
+            windows=desktop.windows,
             secrets=KeyringSecretStore(),
             parser=agent_parser_for(settings.model.profile),
             on_token=on_token,
-            activity=activity,
+            activity=desktop.activity,
         )
-        return AgentSession(agent, model, sampler, sampler.monitor, closers)
     except BaseException:
         _close_all(closers)
         raise
+    return AgentSession(agent, model, sampler, sampler.monitor, closers)
 
 
 # --- replays (`omnidesk replay`, the GUI's replay automations) ---------------------------------------
 
 
 @dataclass
-class ReplaySession:
-    """A :class:`Replayer` wired to the masked screen, template matching and real input; ``close()`` frees them."""
+class ReplaySession(_Closing):
+    """A :class:`Replayer` on this desktop; ``close()`` frees the screen, input and window list."""
 
     replayer: Replayer
     closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        _close_all(self.closers)
-
-    def __enter__(self) -> ReplaySession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def build_replay_session(
@@ -252,67 +365,45 @@ def build_replay_session(
     dry_run: bool = False,
     min_score: float = 0.8,
 ) -> ReplaySession:
-    """The replay engine on this desktop: the privacy-masked screen, OpenCV template matching, XTest input,
-    the window list for the safety policy's deny-list, the keyring for secrets."""
+    """The replay engine on this desktop: the masked screen, OpenCV template matching (``min_score``), the
+    input device, the window list for the safety policy's deny-list, the keyring for secrets."""
     from omnidesk.agent.replay import Replayer
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.runtime.clock import SystemClock
-    from omnidesk.runtime.input import PyAutoGuiInput
     from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.template_locator import TemplateLocator
-    from omnidesk.runtime.windows import X11WindowInspector
 
-    screen = build_screen(settings)
-    closers: list[Callable[[], None]] = [screen.close]
+    desktop = build_desktop(settings)
     try:
-        windows = X11WindowInspector()
-        closers.append(windows.close)
         replayer = Replayer(
-            screen,
+            desktop.screen,
             TemplateLocator(min_score=min_score),
-            PyAutoGuiInput(),
+            desktop.input,
             confirmer,
             SystemClock(),
-            SafetyPolicy(settings.safety, windows=windows),
+            SafetyPolicy(settings.safety, windows=desktop.windows),
             secrets=KeyringSecretStore(),
             dry_run=dry_run,
             settle_seconds=settings.agent.settle_seconds,
             settle_timeout=settings.agent.settle_timeout,
         )
-        return ReplaySession(replayer, closers)
     except BaseException:
-        _close_all(closers)
+        desktop.close()
         raise
+    return ReplaySession(replayer, [desktop.close])
 
 
-# --- perception: screen, sampler, microphone (`record`, `evs`, voice) -------------------------------
+# --- perception: capture, microphone, pictures (`record`, `evs`, voice, screenshots) -----------------
 
 
 @dataclass
-class ScreenCapture:
-    """A started capture stream of one monitor and what it needs closed (window inspector, stream)."""
+class ScreenCapture(_Closing):
+    """A started capture stream of one monitor and what it needs closed (the screen, the stream)."""
 
-    screen: MssScreen
+    screen: ClosableScreen
     stream: CaptureStream
     monitor: MonitorInfo
     closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        _close_all(self.closers)
-
-
-def build_screen(settings: Settings, *, mask_own_windows: bool = True) -> MssScreen:
-    """The mss screen with RandR names, per-output scales from settings, and the privacy mask."""
-    import os
-
-    from omnidesk.runtime.capture import MssScreen
-    from omnidesk.runtime.display import require_x11
-    from omnidesk.runtime.windows import WindowMask, X11WindowInspector
-
-    require_x11(os.environ)
-    own = [os.getpid()] if mask_own_windows else []
-    mask = WindowMask(X11WindowInspector(), settings.safety.deny_windows, own_pids=own)
-    return MssScreen(settings.capture.scale, mask=mask)
 
 
 def build_capture(
@@ -348,13 +439,6 @@ def build_capture(
         capture.close()
         raise
     return capture
-
-
-def build_sampler(settings: Settings, capture: ScreenCapture, *, image_size: int, tokens_per_image: int) -> EvsSampler:
-    """EVS over a capture stream, with images of the model's size."""
-    from omnidesk.runtime.evs_sampler import EvsSampler
-
-    return EvsSampler(capture.stream, settings.evs, image_size=image_size, tokens_per_image=tokens_per_image)
 
 
 def build_png_encoder(compression: int = 1) -> PngEncoder:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from omnidesk.agent.errors import OmnideskError
+from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime import system_probe
 
@@ -100,7 +101,11 @@ def _gpu() -> list[Check]:
     return checks
 
 
-def _display(environ: Mapping[str, str]) -> list[Check]:
+Monitors = Callable[[], list[MonitorInfo]]
+"""Lists this desktop's monitors (the composition root's ``list_monitors``)."""
+
+
+def _display(environ: Mapping[str, str], monitors: Monitors) -> list[Check]:
     from omnidesk.runtime.display import require_x11
 
     try:
@@ -116,7 +121,7 @@ def _display(environ: Mapping[str, str]) -> list[Check]:
     except OmnideskError as exc:
         return [Check("display", False, str(exc), "check DISPLAY and that the X server runs")]
     checks.append(Check("display", True, f"X11 display {display}"))
-    checks.extend(_monitors())
+    checks.extend(_monitors(monitors))
     if "XTEST" in extensions:
         checks.append(Check("input", True, "XTest extension available for mouse and keyboard"))
     else:
@@ -136,11 +141,9 @@ def _display(environ: Mapping[str, str]) -> list[Check]:
     return checks
 
 
-def _monitors() -> list[Check]:
-    from omnidesk.runtime.capture import MssScreen
-
+def _monitors(list_monitors: Monitors) -> list[Check]:
     try:
-        monitors = MssScreen().monitors()
+        monitors = list_monitors()
     except OmnideskError as exc:
         return [Check("screen", False, str(exc), "check the X server's RandR setup")]
     lines = [
@@ -164,14 +167,18 @@ def run_checks(
     paths: AppPaths,
     environ: Mapping[str, str],
     *,
+    monitors: Monitors,
     model_checks: Callable[[Settings, AppPaths], list[Check]] | None = None,
 ) -> list[Check]:
-    """Run every check; a probe that fails unexpectedly becomes a failed line, never a crash."""
+    """Run every check; a probe that fails unexpectedly becomes a failed line, never a crash.
+
+    ``monitors`` and ``model_checks`` come from the composition root and ``app/doctor_model.py``.
+    """
     probes: list[tuple[str, Probe]] = [
         ("python", _python),
         ("packages", _packages),
         ("llama.cpp", _gpu),
-        ("display", lambda: _display(environ)),
+        ("display", lambda: _display(environ, monitors)),
         ("microphone", lambda: _microphone(settings)),
     ]
     if model_checks is not None:

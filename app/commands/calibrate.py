@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import time
@@ -142,19 +141,15 @@ def calibrate(
 ) -> None:
     """Check pointer placement on every monitor and how well the model points; exit 0 when both fit."""
     from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, load_prompt
-    from omnidesk.app.compose import agent_parser_for, build_model_client
-    from omnidesk.runtime.capture import MssScreen
-    from omnidesk.runtime.input import PyAutoGuiInput
+    from omnidesk.app.compose import agent_parser_for, build_desktop, build_model_client
 
     context = get_context(ctx)
     settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
-    from omnidesk.runtime.display import require_x11
-
-    require_x11(os.environ)
-    monitors = MssScreen(settings.capture.scale).monitors()
-    if monitor is not None:
-        monitors = [m for m in monitors if m.index == monitor]
-    report: dict[str, Any] = {"input": check_input(PyAutoGuiInput(), monitors)}
+    with build_desktop(settings) as desktop:
+        monitors = desktop.screen.monitors()
+        if monitor is not None:
+            monitors = [m for m in monitors if m.index == monitor]
+        report: dict[str, Any] = {"input": check_input(desktop.input, monitors)}
     if not no_model:
         from omnidesk.agent.parsing import parser_for
 

@@ -178,10 +178,10 @@ class Runner:
             raise ToolError(str(exc)) from exc
 
     def screenshot_png(self, monitor: int | None) -> bytes:
-        from omnidesk.runtime.png import CvPngEncoder
+        from omnidesk.app.compose import build_png_encoder
 
         frame = self.grab(monitor)
-        return bytes(CvPngEncoder(compression=3).encode_png(frame.rgb()))
+        return bytes(build_png_encoder(compression=3).encode_png(frame.rgb()))
 
     def ask(self, question: str, monitor: int | None, max_tokens: int) -> dict[str, Any]:
         from omnidesk.agent.ports import ChatMessage, ImagePart, ModelRequest, TextPart
@@ -224,7 +224,7 @@ class Runner:
 
 
 def _list_monitors(settings: Settings) -> list[dict[str, Any]]:
-    from omnidesk.runtime.capture import MssScreen
+    from omnidesk.app.compose import list_monitors
 
     return [
         {
@@ -236,7 +236,7 @@ def _list_monitors(settings: Settings) -> list[dict[str, Any]]:
             "height": m.geometry.height,
             "primary": m.primary,
         }
-        for m in MssScreen(settings.capture.scale).monitors()
+        for m in list_monitors(settings)
     ]
 
 

@@ -86,12 +86,12 @@ def run_gui(
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
+    from omnidesk.app.compose import build_hotkeys, build_microphone
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.main_window import MainWindow
     from omnidesk.app.gui.style import apply_style
     from omnidesk.app.gui.tray import TrayIcon, app_icon
-    from omnidesk.app.hotkeys import GlobalHotkeys
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
@@ -104,15 +104,13 @@ def run_gui(
     if build_runner is not None:
         runner = build_runner(confirmer)
     else:  # the real agent: model from settings, loaded on a worker once the window shows
-        from omnidesk.app.compose import build_microphone
-
         agent_runner = GuiAgentRunner(settings, paths, confirmer)
         runner = agent_runner
         status_source = status_source or agent_runner.load
         # Opened on first push-to-talk, on the recorder's worker; no microphone = a message then.
         microphone = microphone or build_microphone(settings)
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
-    hotkeys = GlobalHotkeys(settings.hotkeys)
+    hotkeys = build_hotkeys(settings)
     hotkeys_problem = hotkeys.start()
     window = MainWindow(
         settings,
