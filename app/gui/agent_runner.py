@@ -57,7 +57,7 @@ ANSWER_PROMPT = (
     "The recording is the person's spoken answer. Write their answer as one plain sentence, and nothing else."
 )
 
-Replayer = Callable[[Settings, Confirmer, RunRequest, CancelToken], Iterator[Step]]
+ReplayRunner = Callable[[Settings, Confirmer, RunRequest, CancelToken], Iterator[Step]]
 """``(settings, confirmer, request, cancel) -> steps``: a replay automation done again without the model."""
 
 OverviewSource = Callable[[Settings, "str | None", int], ModelImage]
@@ -127,7 +127,7 @@ class GuiAgentRunner:
         model_factory: Callable[[Settings, AppPaths, Callable[[str], bool]], ModelClient] = _default_model_factory,
         session_factory: SessionFactory = _default_session_factory,
         overview: OverviewSource = _default_overview,
-        replayer: Replayer | None = None,
+        replayer: ReplayRunner | None = None,
         record: bool = True,
     ) -> None:
         self._settings = settings
