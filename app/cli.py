@@ -33,7 +33,6 @@ from omnidesk.app.instance import InstanceLock
 from omnidesk.app.instance_socket import knock, socket_path
 from omnidesk.app.logging_setup import setup_logging
 from omnidesk.app.settings import AppPaths
-from omnidesk.runtime.display import require_x11
 
 __all__ = ["cli", "main"]
 
@@ -81,8 +80,10 @@ def _main_callback(
 
 
 def _open_desktop_app(context: CliContext) -> int:
-    """Open the GUI after checking for an X11 display (Qt would abort the process without one)."""
-    require_x11(os.environ)
+    """Open the GUI after checking for a usable display (Qt would abort the process without one)."""
+    from omnidesk.app.compose import choose_platform
+
+    choose_platform(os.environ)
     try:
         from omnidesk.app.gui.app import run_gui
     except ImportError as exc:

@@ -56,11 +56,10 @@ def run(
 ) -> None:
     """Carry out TASK with the mouse and keyboard; exit 0 when the model reports it done."""
     context = get_context(ctx)
-    from omnidesk.app.compose import build_agent_session, build_model_client, build_png_encoder
+    from omnidesk.app.compose import build_agent_session, build_model_client, build_png_encoder, choose_platform
     from omnidesk.app.recorded_run import RecordedRun
-    from omnidesk.runtime.display import require_x11
 
-    require_x11(os.environ)  # before loading a model: say at once when there is no screen to work on
+    choose_platform(os.environ)  # before loading a model: say at once when there is no screen to work on
     # One Omnidesk at a time: never a second model or a second hand on the mouse (held until exit).
     InstanceLock(context.paths.runtime_dir).acquire()
     options = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote)

@@ -41,11 +41,11 @@ if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check 
 
 
 def _check_display(environ: Mapping[str, str]) -> str | None:
-    """None if there is an X11 display, else the message to print (Qt would abort with exit 134)."""
-    from omnidesk.runtime.display import require_x11
+    """None if there is a display Omnidesk can use, else the message to print (Qt would abort with exit 134)."""
+    from omnidesk.app.compose import choose_platform
 
     try:
-        require_x11(environ)
+        choose_platform(environ)
     except PerceptionError as exc:
         return f"Omnidesk cannot open its window: {exc}"
     return None
