@@ -5,6 +5,8 @@ A bundle is a folder::
     run.json        summary (task, status, steps, timings); rewritten atomically after every step
     steps.jsonl     one JSON object per step, appended and flushed as each step ends
     step-0003.png   the overview the model saw at step 3 with the action drawn on it
+    step-0003-p0.png  the clean overview patch around the action's first point (listed in the step's
+                    ``patches``): what ``agent/replay.py`` finds again to replay the step
 
 PNG encoding happens on a background thread through the :class:`PngEncoder` port (``agent/`` has no
 image library); each file is written under a temporary name and renamed, so a crash at any moment leaves
