@@ -231,7 +231,7 @@ def parse_json_action(text: str, space: ModelConvention = "fraction") -> tuple[A
     """
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer of 4300+ digits
         raise ModelOutputError(f"the output is not valid JSON ({exc}); write one JSON object", text) from exc
     if not isinstance(data, dict):
         raise ModelOutputError("the output must be one JSON object, not a list or a value", text)

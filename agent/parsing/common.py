@@ -88,13 +88,25 @@ def literal(node: ast.expr, raw: str, depth: int = 0) -> Literal_:
 
 
 def number(value: object, what: str, raw: str) -> float:
-    """A finite int/float (bools and strings rejected)."""
+    """A finite int/float (bools and strings rejected; an integer too big for a float is a model error)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ModelOutputError(f"{what} must be a number, got {value!r}"[:200], raw)
-    result = float(value)
+        raise ModelOutputError(f"{what} must be a number, got {_short(value)}", raw)
+    try:
+        result = float(value)
+    except OverflowError as exc:
+        raise ModelOutputError(f"{what} is far too large", raw) from exc
     if not math.isfinite(result):
         raise ModelOutputError(f"{what} must be finite, got {value!r}", raw)
     return result
+
+
+def _short(value: object) -> str:
+    """``repr`` for messages, bounded (a 5000-digit integer has no readable repr: ``int`` refuses it)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__} too long to show"
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def make_point(x: object, y: object, space: ModelConvention, raw: str) -> Point:

@@ -140,7 +140,7 @@ def _one_call(text: str) -> tuple[object, str]:
     stripped = body.lstrip()
     try:
         call, end = json.JSONDecoder().raw_decode(stripped)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an integer of 4300+ digits
         raise ModelOutputError(f"the tool call is not valid JSON ({exc})", text) from exc
     rest = stripped[end:].strip()
     rest = rest.removeprefix("</tool_call>").strip()
@@ -208,7 +208,7 @@ class QwenParser:
         if isinstance(args, str):
             try:
                 args = json.loads(args)
-            except (json.JSONDecodeError, RecursionError) as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ModelOutputError("the tool call's arguments are not valid JSON", text) from exc
         if not isinstance(args, dict):
             raise ModelOutputError("the tool call's arguments must be an object", text)
