@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "ACTION_ADAPTER",
+    "POINTER",
     "Action",
     "AskUser",
     "Click",
@@ -28,14 +29,17 @@ __all__ = [
     "Wait",
 ]
 
-CoordinateSpace = Literal["fraction", "thousandths", "image_pixels", "monitor", "desktop"]
+CoordinateSpace = Literal["fraction", "thousandths", "image_pixels", "monitor", "desktop", "pointer"]
 """Where a point's numbers live:
 
 - ``fraction``: 0..1 of the step's overview image (Nemotron, ShowUI);
 - ``thousandths``: integers 0..1000 of that image (Qwen3-VL, GUI-Owl);
 - ``image_pixels``: pixels of the image the model saw (Qwen2.5-VL, UI-TARS, Holo; Nemotron values > 1);
 - ``monitor``: pixels of the captured monitor;
-- ``desktop``: pixels of the X virtual desktop, what the input device takes.
+- ``desktop``: pixels of the X virtual desktop, what the input device takes;
+- ``pointer``: wherever the mouse pointer is when the action starts (its numbers are 0 and unused) — a
+  Qwen click without a ``coordinate``, the start of ``left_click_drag``, a lone ``pyautogui.dragTo``. The
+  loop replaces it with the pointer's ``desktop`` position just before the action is reviewed and done.
 """
 
 MouseButton = Literal["left", "right", "middle"]
@@ -50,6 +54,10 @@ class Point(BaseModel):
     x: float
     y: float
     space: CoordinateSpace
+
+
+POINTER = Point(x=0.0, y=0.0, space="pointer")
+"""The point "where the pointer is" (see :data:`CoordinateSpace`)."""
 
 
 class Click(BaseModel):
@@ -100,9 +108,13 @@ class Hotkey(BaseModel):
 
 
 class Wait(BaseModel):
+    """Wait ``seconds``; with ``until_settled``, wait until the screen settles, at most ``seconds``
+    (Nemotron's ``computer.wait``, vs. Qwen's ``wait`` with a time and UI-TARS' 5 s ``wait()``)."""
+
     model_config = _FROZEN
     kind: Literal["wait"] = "wait"
     seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    until_settled: bool = False
 
 
 class Done(BaseModel):

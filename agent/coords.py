@@ -31,6 +31,7 @@ __all__ = [
     "model_point_to_image",
     "model_point_to_monitor",
     "point_to_image",
+    "resolve_pointer",
 ]
 
 
@@ -163,4 +164,20 @@ def action_to_desktop(
             )
         case Scroll(point=p) if p is not None:
             return action.model_copy(update={"point": _desktop(p, transform, model_size)})
+    return action
+
+
+def resolve_pointer(action: Action, pointer: tuple[int, int]) -> Action:
+    """The action with each ``pointer`` point replaced by the pointer's ``desktop`` position (see
+    :data:`~omnidesk.agent.actions.CoordinateSpace`); other actions unchanged."""
+    here = Point(x=pointer[0], y=pointer[1], space="desktop")
+    match action:
+        case Click(point=p) | Move(point=p) if p.space == "pointer":
+            return action.model_copy(update={"point": here})
+        case Drag(start=s, end=e) if "pointer" in {s.space, e.space}:
+            return action.model_copy(
+                update={"start": here if s.space == "pointer" else s, "end": here if e.space == "pointer" else e}
+            )
+        case Scroll(point=p) if p is not None and p.space == "pointer":
+            return action.model_copy(update={"point": here})
     return action

@@ -6,6 +6,8 @@ the person's screen. What the model itself wrote (a ``done`` answer, a question)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from omnidesk.agent.actions import (
     Action,
     AskUser,
@@ -21,12 +23,14 @@ from omnidesk.agent.actions import (
     Wait,
 )
 
-__all__ = ["describe_action"]
+__all__ = ["describe_action", "describe_actions"]
 
 _CLICKS = {1: "click", 2: "double click", 3: "triple click"}
 
 
 def _point(point: Point) -> str:
+    if point.space == "pointer":
+        return "the pointer"
     if point.space == "fraction":
         return f"({point.x:.3f}, {point.y:.3f})"
     return f"({point.x:.0f}, {point.y:.0f})"
@@ -61,6 +65,8 @@ def describe_action(action: Action | None, target: tuple[int, int] | None = None
             return f"type {len(text)} character{'' if len(text) == 1 else 's'}"
         case Hotkey(keys=keys):
             return "press " + "+".join(keys)
+        case Wait(seconds=seconds, until_settled=True):
+            return f"wait for the screen (at most {seconds:g} s)"
         case Wait(seconds=seconds):
             return f"wait {seconds:g} s"
         case Done(answer=answer):
@@ -70,3 +76,14 @@ def describe_action(action: Action | None, target: tuple[int, int] | None = None
         case AskUser(question=question):
             return f"ask: {_clip(question)}"
     return type(action).__name__  # pragma: no cover
+
+
+def describe_actions(actions: Sequence[Action], target: tuple[int, int] | None = None) -> str:
+    """The actions of one step, in order: ``click at (412, 300), then type 5 characters``.
+
+    ``target`` belongs to the first action (as :attr:`Step.target <omnidesk.agent.ports.Step>` does).
+    """
+    if not actions:
+        return describe_action(None)
+    parts = [describe_action(actions[0], target)] + [describe_action(a) for a in actions[1:]]
+    return ", then ".join(parts)

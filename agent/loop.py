@@ -16,8 +16,8 @@ from typing import Literal
 
 from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Scroll, TypeText, Wait
 from omnidesk.agent.config import AgentConfig, SafetyConfig
-from omnidesk.agent.coords import action_to_desktop
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.coords import action_to_desktop, resolve_pointer
+from omnidesk.agent.describe import describe_action, describe_actions
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
 from omnidesk.agent.json_actions import action_json_schema
 from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
@@ -31,6 +31,7 @@ from omnidesk.agent.ports import (
     ModelClient,
     ModelImage,
     Observation,
+    SettleResult,
     Step,
     TokenDelta,
     WindowInspector,
@@ -56,8 +57,12 @@ def perform(
     clock: Clock,
     cancel: CancelToken,
     secrets: SecretStore | None = None,
+    settle: Callable[[float], object] | None = None,
 ) -> None:
     """Carry out an action whose points are in ``desktop`` space (secrets are filled only here).
+
+    ``settle(timeout)`` waits until the screen is still, at most ``timeout`` s: how a ``Wait`` with
+    ``until_settled`` waits (without it, such a wait takes its whole time).
 
     Raises:
         ActionError: the device failed. SafetyStop: the fail-safe, or a secret that is not stored.
@@ -75,6 +80,8 @@ def perform(
             device.type_text(fill_secrets(text, secrets))
         case Hotkey(keys=keys):
             device.hotkey(keys)
+        case Wait(seconds=seconds, until_settled=True) if settle is not None:
+            settle(seconds)
         case Wait(seconds=seconds):
             remaining = seconds
             while remaining > 0 and not cancel.cancelled:
@@ -229,7 +236,7 @@ class Agent:
             return self._finish(run, replace(base, error=stopped, timings=_frozen(timings)), "")
 
         try:
-            parsed = self._parser.parse(reply.text)
+            parsed = self._parser.parse(reply.text, reasoning=reply.reasoning, tool_calls=reply.tool_calls)
             t = lap("parse", t)
             return self._decide(
                 run,
@@ -283,88 +290,122 @@ class Agent:
         timings: dict[str, float],
         t: float,
     ) -> Step:
-        action = parsed.action
-        mapped = action_to_desktop(action, overview.transform, model_size=self._model_size)
+        """Carry out the reply's actions in order, each mapped, reviewed and done on its own; a refusal, a
+        declined confirmation, the person's input or a stop ends the step with the rest undone."""
+        actions, n = parsed.actions, len(parsed.actions)
+        transform = overview.transform
+        start = self._input.position()
+        # Every point is checked before anything is done: one point off the image is a model error.
+        planned = [
+            action_to_desktop(resolve_pointer(a, start), transform, model_size=self._model_size) for a in actions
+        ]
         run.model_errors = 0
-        points = action_points(mapped)
-        target = (int(points[-1].x), int(points[-1].y)) if points else None
-        base = replace(base, action=action, target=target)
-        summary = parsed.summary or describe_action(action)
+        points = action_points(planned[0])
+        base = replace(base, actions=actions, target=(int(points[-1].x), int(points[-1].y)) if points else None)
+        summary = parsed.summary or describe_actions(actions)
+        recorded = list(actions)
 
-        if isinstance(action, Done | Fail):
-            outcome = action.answer if isinstance(action, Done) else action.reason  # in full, not shortened
-            result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
-            return self._finish(
-                run, replace(base, status="finished", result=result, timings=_frozen(timings)), parsed.thought
-            )
-        if isinstance(action, AskUser):
-            answer = self._confirmer.ask(action.question)
-            if answer is None:
-                step = replace(base, status="stopped", result="the user did not answer", timings=_frozen(timings))
-                return self._finish(run, step, parsed.thought, summary)
-            return self._finish(
-                run,
-                replace(base, status="acted", result=f"the user answered: {answer}", timings=_frozen(timings)),
-                parsed.thought,
-                summary,
+        def step(status: Status, performed: int, *, result: str = "", error: str = "") -> Step:
+            if 0 < performed < n and status != "finished":
+                done = f"{performed} of the {n} actions were carried out"
+                result = f"{result}; {done}" if result else done
+            return replace(
+                base,
+                actions=tuple(recorded),
+                performed=performed,
+                status=status,
+                result=result,
+                error=error,
+                timings=_frozen(timings),
             )
 
-        verdict = "ok" if isinstance(action, Wait) else loops.record(mapped, observation.changed_fraction)
+        def finish(done: Step, *, result: str = "") -> Step:
+            return self._finish(run, done, parsed.thought, summary, result=result)
+
+        acting = [m for m in planned if not isinstance(m, Wait | Done | Fail | AskUser)]
+        verdict = loops.record(acting[0], observation.changed_fraction) if acting else "ok"
         if verdict != "ok":
             return self._loop(
-                run, loops=loops, base=base, parsed=parsed, verdict=verdict, timings=timings, summary=summary
+                run, loops=loops, base=step("refused", 0), parsed=parsed, verdict=verdict, summary=summary
             )
 
+        settled_at_end = False
+        for i, action in enumerate(actions):
+            if i and cancel.cancelled:
+                return finish(step("stopped", i, error=_BY_USER))
+            if isinstance(action, Done | Fail):
+                outcome = action.answer if isinstance(action, Done) else action.reason  # in full, not shortened
+                result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
+                return finish(step("finished", i + 1, result=result))
+            if isinstance(action, AskUser):
+                answer = self._confirmer.ask(action.question)
+                if answer is None:
+                    return finish(step("stopped", i, result="the user did not answer"))
+                return finish(step("acted", i + 1, result=f"the user answered: {answer}"))
+            try:
+                live = resolve_pointer(action, self._input.position())
+                mapped = action_to_desktop(live, transform, model_size=self._model_size)
+            except CoordinateError as exc:  # the pointer left the monitor the model sees
+                run.notes.append(f"that action could not be placed: {exc}")
+                return finish(step("refused", i, error=str(exc)))
+            recorded[i] = live
+            if not isinstance(action, Wait):
+                refused = self._review(run, action, mapped)
+                if refused:
+                    run.notes.append(f"that action was refused: {refused}; choose another way")
+                    return finish(step("refused", i, error=refused))
+            t = self._lap(timings, "safety", t)
+            if self._safety_config.pause_on_user_input and self._user_active(run):
+                return self._pause(run, step("refused", i), parsed, summary)
+            if self._safety_config.dry_run:
+                continue
+            if cancel.cancelled:  # the stop came before this action: do not start it
+                return finish(step("stopped", i, error=_BY_USER, result="not carried out" if i == 0 else ""))
+            try:
+                self._act(mapped, cancel)
+            except SafetyStop as exc:
+                self._release_quietly()
+                error, result = (_BY_USER, str(exc)) if cancel.cancelled else (str(exc), "")
+                return finish(step("stopped", i, error=error, result=result))
+            except ActionError as exc:
+                self._release_quietly()
+                return finish(step("stopped", i, error=f"the input device failed: {exc}"))
+            if cancel.cancelled:  # stopped during the action: no settling, the run ends now
+                self._lap(timings, "act", t)
+                return finish(step("stopped", i, error=_BY_USER, result="stopped during the action"))
+            run.pointer = self._input.position()
+            run.quiet_since = self._clock.monotonic()
+            t = self._lap(timings, "act", t)
+            settled_at_end = isinstance(action, Wait) and action.until_settled
+            if i + 1 < n and not isinstance(action, Wait):  # the next action was aimed at a settled screen
+                self._settle(cancel)
+                t = self._lap(timings, "settle", t)
+        if self._safety_config.dry_run:
+            return finish(step("planned", n, result="dry run: not carried out"))
+        result = "done"
+        if not settled_at_end:
+            settle = self._settle(cancel)
+            self._lap(timings, "settle", t)
+            if not settle.settled:
+                result = f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
+        return finish(step("acted", n, result=result))
+
+    def _review(self, run: _Run, action: Action, mapped: Action) -> str:
+        """Ask the safety policy (and the person, when it says so) about one action; the reason it may not
+        be done, or "" when it may."""
         decision = self._policy.review(mapped, focus=run.pointer)
         if decision.decision == "confirm":
             question = f"Omnidesk wants to {describe_action(action)}: {decision.reason}. Allow it?"
             if self._confirmer.confirm(ConfirmationRequest(action, decision.reason, question)):
-                decision = replace(decision, decision="allow")
-            else:
-                decision = replace(decision, decision="refuse", reason=f"the user declined ({decision.reason})")
-        if decision.decision == "refuse":
-            run.notes.append(f"that action was refused: {decision.reason}; choose another way")
-            step = replace(base, status="refused", error=decision.reason, timings=_frozen(timings))
-            return self._finish(run, step, parsed.thought, summary)
-        t = self._lap(timings, "safety", t)
+                return ""
+            return f"the user declined ({decision.reason})"
+        return decision.reason if decision.decision == "refuse" else ""
 
-        if self._safety_config.pause_on_user_input and self._user_active(run):
-            return self._pause(run, base, parsed, timings, summary)
-        if self._safety_config.dry_run:
-            step = replace(base, status="planned", result="dry run: not carried out", timings=_frozen(timings))
-            return self._finish(run, step, parsed.thought, summary)
-        if cancel.cancelled:  # the stop came after the generation: do not start the action
-            step = replace(base, status="stopped", error=_BY_USER, result="not carried out", timings=_frozen(timings))
-            return self._finish(run, step, parsed.thought, summary)
-        try:
-            self._act(mapped, cancel)
-        except SafetyStop as exc:
-            self._release_quietly()
-            error, result = (_BY_USER, str(exc)) if cancel.cancelled else (str(exc), "")
-            step = replace(base, status="stopped", error=error, result=result, timings=_frozen(timings))
-            return self._finish(run, step, parsed.thought, summary)
-        except ActionError as exc:
-            self._release_quietly()
-            step = replace(base, status="stopped", error=f"the input device failed: {exc}", timings=_frozen(timings))
-            return self._finish(run, step, parsed.thought, summary)
-        if cancel.cancelled:  # stopped during the action: no settling, the run ends now
-            self._lap(timings, "act", t)
-            step = replace(
-                base, status="stopped", error=_BY_USER, result="stopped during the action", timings=_frozen(timings)
-            )
-            return self._finish(run, step, parsed.thought, summary)
-        run.pointer = self._input.position()
-        run.quiet_since = self._clock.monotonic()
-        t = self._lap(timings, "act", t)
-        settle = self._sampler.wait_settled(
-            still_for=self._config.settle_seconds, timeout=self._config.settle_timeout, cancel=cancel
-        )
-        self._lap(timings, "settle", t)
-        result = (
-            "done" if settle.settled else f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
-        )
-        return self._finish(
-            run, replace(base, status="acted", result=result, timings=_frozen(timings)), parsed.thought, summary
+    def _settle(self, cancel: CancelToken, timeout: float | None = None) -> SettleResult:
+        return self._sampler.wait_settled(
+            still_for=self._config.settle_seconds,
+            timeout=self._config.settle_timeout if timeout is None else timeout,
+            cancel=cancel,
         )
 
     def _user_active(self, run: _Run) -> bool:
@@ -374,8 +415,9 @@ class Agent:
         return self._activity is not None and self._activity.active_since(run.quiet_since)
 
     def _lap(self, timings: dict[str, float], name: str, since: float) -> float:
+        """Add the time since ``since`` to phase ``name`` (phases repeat when a step has several actions)."""
         now = self._clock.monotonic()
-        timings[name] = now - since
+        timings[name] = timings.get(name, 0.0) + now - since
         return now
 
     def _loop(
@@ -386,45 +428,44 @@ class Agent:
         base: Step,
         parsed: Parsed,
         verdict: str,
-        timings: dict[str, float],
         summary: str,
     ) -> Step:
+        what = describe_actions(parsed.actions)
         if verdict == "replan":
             note = (
-                f"you chose '{describe_action(parsed.action)}' {loops.repeats} times and the screen did not change; "
+                f"you chose '{what}' {loops.repeats} times and the screen did not change; "
                 "it was not carried out again — re-plan and try a different way"
             )
             run.notes.append(note)
-            step = replace(base, status="refused", error="loop detected: re-planning", timings=_frozen(timings))
+            step = replace(base, status="refused", error="loop detected: re-planning")
             return self._finish(run, step, parsed.thought, summary, result=note)
         answer = self._confirmer.ask(
-            f"Omnidesk seems stuck on '{run.task}': it keeps trying '{describe_action(parsed.action)}' without "
+            f"Omnidesk seems stuck on '{run.task}': it keeps trying '{what}' without "
             "effect. How should it go on? (no answer stops the task)"
         )
         if not answer:
-            step = replace(base, status="stopped", error="loop detected: stopped", timings=_frozen(timings))
+            step = replace(base, status="stopped", error="loop detected: stopped")
             return self._finish(run, step, parsed.thought, summary)
         loops.reset()
         run.notes.append(f"the user says: {answer}")
         step = replace(base, status="refused", error="loop detected: asked the user", result=f"the user says: {answer}")
-        return self._finish(run, replace(step, timings=_frozen(timings)), parsed.thought, summary)
+        return self._finish(run, step, parsed.thought, summary)
 
-    def _pause(self, run: _Run, base: Step, parsed: Parsed, timings: dict[str, float], summary: str) -> Step:
+    def _pause(self, run: _Run, base: Step, parsed: Parsed, summary: str) -> Step:
+        """The person used the computer: release everything and ask whether to resume (``base`` holds the
+        step as far as it got; the action about to be done is dropped)."""
         self._release_quietly()
         question = "You used the mouse or keyboard while Omnidesk was working, so it paused. Resume the task?"
-        resume = self._confirmer.confirm(ConfirmationRequest(parsed.action, "user_input", question))
+        action = parsed.actions[min(base.performed, len(parsed.actions) - 1)]
+        resume = self._confirmer.confirm(ConfirmationRequest(action, "user_input", question))
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()
         run.force_keyframe = True
         if not resume:
-            step = replace(
-                base, status="stopped", error="paused by user input and not resumed", timings=_frozen(timings)
-            )
+            step = replace(base, status="stopped", error="paused by user input and not resumed")
             return self._finish(run, step, parsed.thought, summary)
         run.notes.append("the user used the computer meanwhile; look at the new screenshot before acting")
-        step = replace(
-            base, status="refused", error="paused by user input; the action was dropped", timings=_frozen(timings)
-        )
+        step = replace(base, status="refused", error="paused by user input; the action was dropped")
         return self._finish(run, step, parsed.thought, summary)
 
     def _finish(self, run: _Run, step: Step, thought: str, summary: str = "", *, result: str = "") -> Step:
@@ -437,7 +478,14 @@ class Agent:
     # --- acting -----------------------------------------------------------------------------------------
 
     def _act(self, action: Action, cancel: CancelToken) -> None:
-        perform(action, self._input, clock=self._clock, cancel=cancel, secrets=self._secrets)
+        perform(
+            action,
+            self._input,
+            clock=self._clock,
+            cancel=cancel,
+            secrets=self._secrets,
+            settle=lambda timeout: self._settle(cancel, timeout),
+        )
 
     def _release_quietly(self) -> None:
         try:

@@ -61,6 +61,7 @@ __all__ = [
     "TargetPatch",
     "TextPart",
     "TokenDelta",
+    "ToolCall",
     "WindowInfo",
     "WindowInspector",
 ]
@@ -358,7 +359,22 @@ class TokenDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call an engine's tool parser split off the answer (OpenAI ``message.tool_calls``).
+
+    ``arguments`` is the JSON text as the engine returned it (vLLM's hermes parser: a string); the output
+    parser decodes and checks it like a ``<tool_call>`` written in the text.
+    """
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelReply:
+    """One generation's result: ``text`` (the answer), ``reasoning`` (a thinking model's separate stream)
+    and ``tool_calls`` (when the engine parses tool calls out of the answer itself)."""
+
     text: str
     reasoning: str
     prompt_tokens: int
@@ -369,6 +385,7 @@ class ModelReply:
     stop_reason: Literal["stop", "length", "cancelled"]
     images_encoded: int = 0
     images_from_cache: int = 0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +484,11 @@ class Step:
     ``model_error`` (unparsable output, fed back as an observation), ``finished`` (done/fail), or
     ``stopped`` (stop request, limit, loop detector). ``timings`` are ``(phase, seconds)`` pairs in the
     order the phases ran (frozen all the way down; bundles store them as a JSON object).
+
+    ``actions`` are what the model asked for, in order (points in the model's space; a ``pointer`` point
+    becomes the ``desktop`` point it was done at); ``performed`` counts how many of them the loop got
+    through — a refusal, a declined confirmation or a stop leaves the rest undone. ``action`` is the first
+    one and ``target`` its desktop point, for consumers that show one action per step.
     """
 
     index: int
@@ -477,13 +499,24 @@ class Step:
     observation: Observation | None = None
     raw_output: str = ""
     reasoning: str = ""
-    action: Action | None = None
+    actions: tuple[Action, ...] = ()
+    performed: int = 0
     target: tuple[int, int] | None = None
     result: str = ""
     error: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_tokens: int = 0
+
+    @property
+    def action(self) -> Action | None:
+        """The step's first action (None when the model gave none)."""
+        return self.actions[0] if self.actions else None
+
+    @property
+    def final(self) -> Action | None:
+        """The last action the loop got through: a finished step's ``Done`` or ``Fail``."""
+        return self.actions[self.performed - 1] if 0 < self.performed <= len(self.actions) else None
 
     @property
     def seconds(self) -> float:

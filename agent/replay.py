@@ -10,10 +10,12 @@ The bundle → replay contract (:func:`load_replay`; what a recording must hold 
 the agent wrote it or it was cut from a person's demonstration):
 
 - ``run.json``: ``task``.
-- ``steps.jsonl``: the steps with ``status`` ``acted`` or ``planned`` and an ``action`` (the action
-  JSON of :data:`~omnidesk.agent.actions.ACTION_ADAPTER`, any coordinate space) are replayed in order;
-  ``ask_user``/``done``/``fail`` are skipped. An action with points needs one entry in ``patches`` per
-  point, in :func:`~omnidesk.agent.safety.action_points` order: ``file`` (an RGB PNG in the bundle
+- ``steps.jsonl``: each step's ``actions`` carried out (the first ``performed`` of them; action JSON of
+  :data:`~omnidesk.agent.actions.ACTION_ADAPTER`, any coordinate space but ``pointer``) are replayed in
+  order; a step written before multi-action steps has one ``action``, replayed when its ``status`` is
+  ``acted`` or ``planned``. ``ask_user``/``done``/``fail`` are skipped. The replayed actions need one
+  entry in ``patches`` per point, in order (:func:`~omnidesk.agent.safety.action_points` of each
+  action, action after action): ``file`` (an RGB PNG in the bundle
   folder), ``anchor`` (``[x, y]``, the point inside the patch, in patch pixels) and ``image_size``
   (``[side, side]`` of the square letterboxed overview the patch was cut from, which sets the scale the
   patch is searched at: a patch cut at a monitor's native resolution gives its longer side).
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll
+from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll, Wait
 from omnidesk.agent.describe import describe_action
 from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop
 from omnidesk.agent.geometry import resolve_monitor
@@ -60,10 +62,11 @@ _BY_USER = "stopped by the user"
 
 @dataclass(frozen=True, slots=True)
 class ReplayStep:
-    """One recorded action to do again, with a target patch per point (``index``: its step in the recording)."""
+    """One recorded step's actions to do again, in order, with a target patch per point of them
+    (``index``: its step in the recording)."""
 
     index: int
-    action: Action
+    actions: tuple[Action, ...]
     patches: tuple[TargetPatch, ...]
 
 
@@ -87,18 +90,30 @@ def load_replay(folder: Path) -> ReplayScript:
     steps: list[ReplayStep] = []
     monitor: str | None = None
     for record in bundle.steps:
-        if record.get("status") not in {"acted", "planned"} or not record.get("action"):
+        done = _carried_out(record)
+        actions = tuple(a for a in done if not isinstance(a, Done | Fail | AskUser))
+        if not actions:
             continue
         if monitor is None:
             monitor = ((record.get("observation") or {}).get("monitor") or {}).get("name")
-        action: Action = ACTION_ADAPTER.validate_python(record["action"])
-        if isinstance(action, Done | Fail | AskUser):
-            continue
         patches = tuple(_patch(folder, patch) for patch in record.get("patches", []))
-        if len(patches) != len(action_points(action)):
+        if len(patches) != sum(len(action_points(a)) for a in actions):
             raise RecordingError(f"step {record['index'] + 1} has no saved target patches; it cannot be replayed")
-        steps.append(ReplayStep(int(record["index"]), action, patches))
+        if any(p.space == "pointer" for a in actions for p in action_points(a)):
+            raise RecordingError(f"step {record['index'] + 1} has an action without its place; record the run again")
+        steps.append(ReplayStep(int(record["index"]), actions, patches))
     return ReplayScript(folder, str(bundle.summary.get("task", "")), monitor, tuple(steps))
+
+
+def _carried_out(record: dict[str, Any]) -> list[Action]:
+    """The actions a step line says were carried out (``actions[:performed]``, or an older line's
+    ``action`` when its status is acted/planned)."""
+    if "actions" in record:
+        actions = [ACTION_ADAPTER.validate_python(a) for a in record["actions"]]
+        return actions[: int(record.get("performed", 0))]
+    if record.get("status") in {"acted", "planned"} and record.get("action"):
+        return [ACTION_ADAPTER.validate_python(record["action"])]
+    return []
 
 
 def _patch(folder: Path, record: dict[str, Any]) -> TargetPatch:
@@ -107,6 +122,25 @@ def _patch(folder: Path, record: dict[str, Any]) -> TargetPatch:
         return TargetPatch(folder / record["file"], (float(ax), float(ay)), int(record["image_size"][0]))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RecordingError(f"a target patch in {folder} is malformed ({exc!r}); record the run again") from exc
+
+
+def _with_matches(actions: tuple[Action, ...], matches: list[TargetMatch]) -> tuple[Action, ...]:
+    """Each action with its points where the locator found its targets (matches in point order)."""
+    live, used = [], 0
+    for action in actions:
+        count = len(action_points(action))
+        found = [Point(x=m.x, y=m.y, space="desktop") for m in matches[used : used + count]]
+        live.append(with_points(action, found) if count else action)
+        used += count
+    return tuple(live)
+
+
+def _summed(timings: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    """Repeated phases (one act and settle per action) added up, in first-seen order."""
+    total: dict[str, float] = {}
+    for name, seconds in timings:
+        total[name] = total.get(name, 0.0) + seconds
+    return tuple(total.items())
 
 
 def with_points(action: Action, points: list[Point]) -> Action:
@@ -175,7 +209,9 @@ class Replayer:
                 yield replace(last, error=_BY_USER, result="stop request")
             else:
                 answer = f"replayed {done} steps without the model"
-                yield replace(last, status="finished", action=Done(answer=answer), result=f"finished: {answer}")
+                yield replace(
+                    last, status="finished", actions=(Done(answer=answer),), performed=1, result=f"finished: {answer}"
+                )
         finally:
             if not self._dry_run:
                 self._release_quietly()
@@ -184,32 +220,56 @@ class Replayer:
     def _step(self, index: int, task: str, recorded: ReplayStep, monitor: int, cancel: CancelToken) -> Step:
         started, t0 = self._clock.wall_time(), self._clock.monotonic()
         matches = self._locate(recorded, monitor)
-        live = with_points(recorded.action, [Point(x=m.x, y=m.y, space="desktop") for m in matches])
+        live = _with_matches(recorded.actions, matches)
         t1 = self._clock.monotonic()
-        self._review(recorded, live)
-        base = Step(index=index, task=task, started_at=started, status="planned", action=live)
+        base = Step(index=index, task=task, started_at=started, status="planned", actions=live)
         if matches:
             scores = ", ".join(f"{m.score:.2f}" for m in matches)
-            base = replace(base, target=(matches[-1].x, matches[-1].y), result=f"found again (match {scores})")
+            base = replace(base, result=f"found again (match {scores})")
+        first = action_points(live[0])  # the first action's last point, as the Agent records it
+        if first:
+            base = replace(base, target=(int(first[-1].x), int(first[-1].y)))
+        timings = [("locate", t1 - t0)]
+        for done, action in enumerate(live):
+            if done and cancel.cancelled:
+                return replace(base, status="stopped", performed=done, error=_BY_USER, timings=tuple(timings))
+            self._review(recorded, action)
+            if self._dry_run:
+                continue
+            if cancel.cancelled:
+                return replace(base, status="stopped", performed=done, error=_BY_USER, result="not carried out")
+            t2 = self._clock.monotonic()
+            try:
+                perform(
+                    action,
+                    self._input,
+                    clock=self._clock,
+                    cancel=cancel,
+                    secrets=self._secrets,
+                    settle=lambda timeout: self._wait_still(monitor, cancel, timeout),
+                )
+            except SafetyStop:
+                if not cancel.cancelled:
+                    raise
+            t3 = self._clock.monotonic()
+            timings.append(("act", t3 - t2))
+            if cancel.cancelled:  # stopped during the action: no settling, the replay ends now
+                return replace(
+                    base, status="stopped", performed=done, error=_BY_USER, result="stopped during the action"
+                )
+            settled = self._wait_still(monitor, cancel)
+            t4 = self._clock.monotonic()
+            timings.append(("settle", t4 - t3))
+            if not settled and done == len(live) - 1:
+                base = replace(
+                    base, result=f"{base.result or 'done'}; the screen was still changing after {t4 - t3:.1f} s"
+                )
         if self._dry_run:
-            return replace(base, timings=(("locate", t1 - t0),), result=base.result or "dry run: not carried out")
-        if cancel.cancelled:
-            return replace(base, status="stopped", error=_BY_USER, result="not carried out")
-        try:
-            perform(live, self._input, clock=self._clock, cancel=cancel, secrets=self._secrets)
-        except SafetyStop:
-            if not cancel.cancelled:
-                raise
-        t2 = self._clock.monotonic()
-        if cancel.cancelled:  # stopped during the action: no settling, the replay ends now
-            return replace(base, status="stopped", error=_BY_USER, result="stopped during the action")
-        settled = self._wait_still(monitor, cancel)
-        t3 = self._clock.monotonic()
-        result = base.result or "done"
-        if not settled:
-            result += f"; the screen was still changing after {t3 - t2:.1f} s"
-        timings = (("locate", t1 - t0), ("act", t2 - t1), ("settle", t3 - t2))
-        return replace(base, status="acted", result=result, timings=timings)
+            result = base.result or "dry run: not carried out"
+            return replace(base, performed=len(live), timings=tuple(timings), result=result)
+        return replace(
+            base, status="acted", performed=len(live), result=base.result or "done", timings=_summed(timings)
+        )
 
     def _locate(self, recorded: ReplayStep, monitor: int) -> list[TargetMatch]:
         if not recorded.patches:
@@ -218,6 +278,8 @@ class Replayer:
         return [self._locator.locate(frame, patch) for patch in recorded.patches]
 
     def _review(self, recorded: ReplayStep, live: Action) -> None:
+        if isinstance(live, Wait):
+            return
         verdict = self._policy.review(live)
         if verdict.decision == "confirm":
             question = f"Replay wants to {describe_action(live)}: {verdict.reason}. Allow it?"
@@ -226,9 +288,10 @@ class Replayer:
         elif verdict.decision == "refuse":
             raise SafetyStop(f"step {recorded.index + 1} refused: {verdict.reason}")
 
-    def _wait_still(self, monitor: int, cancel: CancelToken) -> bool:
-        """Until two grabs ``settle_seconds`` apart are identical; False after ``settle_timeout`` or a stop."""
-        deadline = self._clock.monotonic() + self._settle_timeout
+    def _wait_still(self, monitor: int, cancel: CancelToken, timeout: float | None = None) -> bool:
+        """Until two grabs ``settle_seconds`` apart are identical; False after ``timeout`` (default
+        ``settle_timeout``) or a stop."""
+        deadline = self._clock.monotonic() + (self._settle_timeout if timeout is None else timeout)
         previous = np.array(self._screen.grab(monitor).pixels, copy=True)  # grabs may reuse their buffer
         while self._clock.monotonic() < deadline and not cancel.cancelled:
             self._clock.sleep(self._settle_seconds)

@@ -4,9 +4,12 @@ A bundle is a folder::
 
     run.json        summary (task, status, steps, timings); rewritten atomically after every step
     steps.jsonl     one JSON object per step, appended and flushed as each step ends
-    step-0003.png   the overview the model saw at step 3 with the action drawn on it
-    step-0003-p0.png  the clean overview patch around the action's first point (listed in the step's
-                    ``patches``): what ``agent/replay.py`` finds again to replay the step
+    step-0003.png   the overview the model saw at step 3 with its actions drawn on it
+    step-0003-p0.png  the clean overview patch around the first point of the actions carried out (listed
+                    in the step's ``patches``): what ``agent/replay.py`` finds again to replay the step
+
+A step line holds ``actions`` (all the reply's actions, in order) and ``performed`` (how many were
+carried out), plus ``action`` (the first) as bundles written before multi-action steps had it only.
 
 PNG encoding happens on a background thread through the :class:`PngEncoder` port (``agent/`` has no
 image library); each file is written under a temporary name and renamed, so a crash at any moment leaves
@@ -20,7 +23,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,11 +54,19 @@ class PngEncoder(Protocol):
     def encode_png(self, rgb: Pixels) -> bytes: ...
 
 
-def draw_action(image: ModelImage, action: Action | None) -> Pixels:
-    """A copy of the overview with a ring and cross at each point of the action (drags get a line)."""
+def draw_action(image: ModelImage, action: Action | Sequence[Action] | None) -> Pixels:
+    """A copy of the overview with a ring and cross at each point of the action(s) (drags get a line)."""
     canvas = np.array(image.pixels, dtype=np.uint8, copy=True)
     if action is None:
         return canvas
+    if isinstance(action, Sequence):
+        for one in action:
+            canvas = _draw(canvas, image, one)
+        return canvas
+    return _draw(canvas, image, action)
+
+
+def _draw(canvas: Pixels, image: ModelImage, action: Action) -> Pixels:
     points = []
     for point in action_points(action):
         try:
@@ -89,6 +100,8 @@ def step_record(step: Step, png: str | None) -> dict[str, Any]:
         "raw_output": step.raw_output,
         "reasoning": step.reasoning,
         "action": None if step.action is None else ACTION_ADAPTER.dump_python(step.action, mode="json"),
+        "actions": [ACTION_ADAPTER.dump_python(action, mode="json") for action in step.actions],
+        "performed": step.performed,
         "target": None if step.target is None else list(step.target),
         "result": step.result,
         "error": step.error,
@@ -191,11 +204,10 @@ class TrajectoryWriter:
         png = None
         patches: list[dict[str, Any]] = []
         if self._encoder is not None and step.observation is not None and step.observation.images:
-            image, action = step.observation.images[0], step.action
+            image, actions = step.observation.images[0], step.actions
             png = f"step-{step.index:04d}.png"
-            self._pngs.put((self.folder / png, lambda: draw_action(image, action)))
-            if step.status in {"acted", "planned"}:
-                patches = self._queue_patches(step.index, image, action)
+            self._pngs.put((self.folder / png, lambda: draw_action(image, actions)))
+            patches = self._queue_patches(step.index, image, actions[: step.performed])
         record = step_record(step, png)
         if patches:
             record["patches"] = patches
@@ -214,13 +226,13 @@ class TrajectoryWriter:
         summary["last_step"] = {"index": step.index, "status": step.status, "result": step.result, "error": step.error}
         self._write_summary()
 
-    def _queue_patches(self, index: int, image: ModelImage, action: Action | None) -> list[dict[str, Any]]:
-        """Clean patches of the overview around each point of the action (for ``omnidesk replay``)."""
-        if action is None:
-            return []
+    def _queue_patches(self, index: int, image: ModelImage, actions: Sequence[Action]) -> list[dict[str, Any]]:
+        """Clean patches of the overview around each point of the actions carried out, in order (for
+        ``omnidesk replay``)."""
         h, w = image.pixels.shape[:2]
         patches = []
-        for n, point in enumerate(action_points(action)):
+        points = [point for action in actions for point in action_points(action)]
+        for n, point in enumerate(points):
             try:
                 x, y = point_to_image(point, image.transform)
             except CoordinateError:

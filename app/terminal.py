@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import typer
 
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.ports import CancelToken, ConfirmationRequest, Step
 from omnidesk.app.cli_options import stdin_is_terminal
 
@@ -59,7 +59,7 @@ def stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
 
 def step_line(step: Step) -> str:
     """``  3 acted       click at (412, 300) → (412, 300)  done  (1.2 s)``."""
-    what = describe_action(step.action) if step.action is not None else ""
+    what = describe_actions(step.actions) if step.actions else ""
     where = f" → {step.target}" if step.target else ""
     detail = step.error or step.result
     return f"{step.index + 1:3d} {step.status:<11} {what}{where}  {detail}  ({step.seconds:.1f} s)".rstrip()

@@ -112,7 +112,7 @@ def bench_steps(steps: int) -> None:
 
 def bench_parsers(parses: int) -> None:
     action = Click(point=Point(x=0.412, y=0.218, space="fraction"))
-    json_text = parser_for("json").render(Parsed(action, "the OK button"))
+    json_text = parser_for("json").render(Parsed((action,), "the OK button"))
     start = time.perf_counter()
     for _ in range(parses):
         json.loads(json_text)
@@ -126,7 +126,7 @@ def bench_parsers(parses: int) -> None:
     }
     for name, (fmt, convention, act) in configs.items():
         parser = parser_for(fmt, convention)  # type: ignore[arg-type]
-        text = parser.render(Parsed(act, "the OK button"))
+        text = parser.render(Parsed((act,), "the OK button"))
         start = time.perf_counter()
         for _ in range(parses):
             parser.parse(text)

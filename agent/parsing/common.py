@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from omnidesk.agent.actions import Action, Point
 from omnidesk.agent.errors import ModelOutputError
+from omnidesk.agent.ports import ToolCall
 
 __all__ = [
+    "MAX_ACTIONS",
     "MAX_OUTPUT_CHARS",
     "ModelConvention",
     "OutputParser",
@@ -20,33 +23,55 @@ __all__ = [
     "make_point",
     "number",
     "parse_expression",
+    "too_many",
 ]
 
 ModelConvention = Literal["fraction", "thousandths", "image_pixels"]
 MAX_OUTPUT_CHARS = 20_000
 """Longer outputs are rejected before any parsing (a runaway generation is not an action)."""
+MAX_ACTIONS = 32
+"""The most actions one reply may hold (several pyautogui lines, tool calls or UI-TARS actions)."""
 
 Literal_ = str | int | float | bool | None | list["Literal_"] | tuple["Literal_", ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """One parsed model output: the action (points in the model's convention) and the model's words."""
+    """One parsed model output: its actions in order (points in the model's convention; at least one,
+    at most :data:`MAX_ACTIONS`) and the model's words (``summary``: its own one-line action text)."""
 
-    action: Action
+    actions: tuple[Action, ...]
     thought: str = ""
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.actions) <= MAX_ACTIONS:
+            raise ValueError(f"a parsed output holds 1 to {MAX_ACTIONS} actions, got {len(self.actions)}")
+
+    @property
+    def action(self) -> Action:
+        """The first action."""
+        return self.actions[0]
+
 
 class OutputParser(Protocol):
-    """Turns a model's text into one action, and renders an action the way that model writes it."""
+    """Turns a model's reply into actions, and renders actions the way that model writes them.
+
+    ``parse`` gets the whole reply: ``text`` (the answer), ``reasoning`` (a thinking model's separate
+    stream, where some formats' answer may land) and ``tool_calls`` (split off by an engine's tool parser).
+    """
 
     name: str
     convention: ModelConvention
 
-    def parse(self, text: str) -> Parsed: ...
+    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed: ...
 
     def render(self, parsed: Parsed) -> str: ...
+
+
+def too_many(count: int, raw: str) -> ModelOutputError:
+    """The error for a reply with more than :data:`MAX_ACTIONS` actions."""
+    return ModelOutputError(f"{count} actions in one reply; at most {MAX_ACTIONS}", raw)
 
 
 def parse_expression(code: str, raw: str) -> ast.expr:

@@ -41,6 +41,7 @@ from omnidesk.agent.parsing.common import (
     make_point,
     number,
 )
+from omnidesk.agent.ports import ToolCall
 
 __all__ = ["NemotronParser"]
 
@@ -345,12 +346,12 @@ class NemotronParser:
     name = "nemotron"
     convention: ModelConvention = "fraction"
 
-    def parse(self, text: str) -> Parsed:
+    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed:
         """Raises: ModelOutputError for anything but exactly one allowed action."""
         if len(text) > MAX_OUTPUT_CHARS:
             raise ModelOutputError(f"output too long ({len(text)} characters)", text[:2000])
         thought, summary, code = _split_sections(text)
-        return Parsed(action=_code_to_action(code, text), thought=thought, summary=summary)
+        return Parsed((_code_to_action(code, text),), thought=thought, summary=summary)
 
     def render(self, parsed: Parsed) -> str:
         """The output the model would write for ``parsed`` (points as fractions or image pixels)."""

@@ -15,6 +15,7 @@ be); ``ask_user`` with ``text`` is Omnidesk's addition.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from omnidesk.agent.actions import (
@@ -41,6 +42,7 @@ from omnidesk.agent.parsing.common import (
     make_point,
     number,
 )
+from omnidesk.agent.ports import ToolCall
 
 __all__ = ["QwenParser"]
 
@@ -197,7 +199,7 @@ class QwenParser:
             raise ValueError("Qwen tool calls use thousandths or image pixels")
         self.convention: ModelConvention = convention
 
-    def parse(self, text: str) -> Parsed:
+    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed:
         """Raises: ModelOutputError for anything but exactly one valid tool call."""
         if len(text) > MAX_OUTPUT_CHARS:
             raise ModelOutputError(f"output too long ({len(text)} characters)", text[:2000])
@@ -212,7 +214,7 @@ class QwenParser:
                 raise ModelOutputError("the tool call's arguments are not valid JSON", text) from exc
         if not isinstance(args, dict):
             raise ModelOutputError("the tool call's arguments must be an object", text)
-        return Parsed(action=_to_action(args, self.convention, text), thought=thought.strip())
+        return Parsed((_to_action(args, self.convention, text),), thought=thought.strip())
 
     def render(self, parsed: Parsed) -> str:
         call = {"name": "computer_use", "arguments": _render_args(parsed.action, self.convention)}

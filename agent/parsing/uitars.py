@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 
 from omnidesk.agent.actions import (
     Action,
@@ -31,6 +32,7 @@ from omnidesk.agent.parsing.common import (
     make_point,
     parse_expression,
 )
+from omnidesk.agent.ports import ToolCall
 
 __all__ = ["SCROLL_CLICKS", "UiTarsParser"]
 
@@ -181,7 +183,7 @@ class UiTarsParser:
     def __init__(self, convention: ModelConvention = "image_pixels") -> None:
         self.convention: ModelConvention = convention
 
-    def parse(self, text: str) -> Parsed:
+    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed:
         """Raises: ModelOutputError for anything but exactly one allowed action."""
         if len(text) > MAX_OUTPUT_CHARS:
             raise ModelOutputError(f"output too long ({len(text)} characters)", text[:2000])
@@ -192,7 +194,7 @@ class UiTarsParser:
             raise ModelOutputError("one 'Action:' per step", text)
         thought = _THOUGHT.sub("", text[: marks[0].start()], count=1).strip()
         body = text[marks[0].end() :].strip()
-        return Parsed(action=_call(body, self.convention, text), thought=thought)
+        return Parsed((_call(body, self.convention, text),), thought=thought)
 
     def render(self, parsed: Parsed) -> str:
         return f"Thought: {parsed.thought}\nAction: {_render_action(parsed.action, self.convention)}"

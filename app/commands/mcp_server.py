@@ -94,7 +94,7 @@ class Runner:
         cancel: CancelToken,
         progress: Progress,
     ) -> dict[str, Any]:
-        from omnidesk.agent.describe import describe_action
+        from omnidesk.agent.describe import describe_actions
         from omnidesk.app.compose import build_agent_session, build_png_encoder
         from omnidesk.app.instance import InstanceLock
         from omnidesk.app.recorded_run import RecordedRun
@@ -123,7 +123,7 @@ class Runner:
             last: Step | None = None
             for step in recorded.steps(cancel):
                 last = step
-                what = describe_action(step.action) if step.action is not None else "-"
+                what = describe_actions(step.actions) if step.actions else "-"
                 line = f"{step.index + 1}. {step.status}: {what} {step.error or step.result}".strip()
                 lines.append(line)
                 progress(step.index + 1, line)
@@ -134,7 +134,7 @@ class Runner:
             with self._cancel_lock:
                 self._cancel = None
             self._busy.release()
-        action = last.action if last is not None else None
+        action = last.final if last is not None else None
         done = last is not None and last.status == "finished" and action is not None and action.kind == "done"
         answer = getattr(action, "answer", "") if action is not None else ""
         return {

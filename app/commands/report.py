@@ -166,7 +166,7 @@ def render_report(folder: Path) -> str:
                 "aspect": aspect,
                 "caption": caption,
                 "screen": screen,
-                "action": _action_text(record.get("action")),
+                "action": "; ".join(_action_text(a) for a in record.get("actions") or [record.get("action")] if a),
             }
         )
     summary = {"tokens": {"prompt": 0, "completion": 0, "reused": 0}, "meta": {}, "error": "", **bundle.summary}

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from omnidesk.agent.actions import Done
 from omnidesk.agent.ports import CancelToken, Step
 from omnidesk.app.cli_options import (
     JsonOption,
@@ -95,9 +96,7 @@ def run(
                 typer.echo(json.dumps(_json(step, png), ensure_ascii=False))
             else:
                 typer.echo(step_line(step))
-    succeeded = (
-        last is not None and last.status == "finished" and last.action is not None and last.action.kind == "done"
-    )
+    succeeded = last is not None and last.status == "finished" and isinstance(last.final, Done)
     if as_json:
         typer.echo(
             json.dumps(

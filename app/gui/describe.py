@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.ports import Step
 
 __all__ = ["describe_step", "describe_timings"]
@@ -32,4 +32,4 @@ def describe_timings(timings: Sequence[tuple[str, float]]) -> str:
 def describe_step(step: Step) -> str:
     """One timeline line: ``#3 click at (412, 300) — done``."""
     status = _STATUS.get(step.status, step.status)
-    return f"#{step.index} {describe_action(step.action, step.target)} — {status}"
+    return f"#{step.index} {describe_actions(step.actions, step.target)} — {status}"

@@ -45,7 +45,12 @@ def _when(folder: Path) -> str:
 
 
 def _action_text(record: dict[str, Any]) -> str:
-    action = record.get("action") or {}
+    actions = record.get("actions") or [record.get("action") or {}]
+    text = _one_action_text(actions[0] if isinstance(actions[0], dict) else {})
+    return text if len(actions) == 1 else f"{text} (+{len(actions) - 1} more)"
+
+
+def _one_action_text(action: dict[str, Any]) -> str:
     kind = action.get("kind", "no action")
     if kind == "type":
         return f"type {len(action.get('text', ''))} characters"

@@ -14,7 +14,7 @@ from PyQt6.QtCore import Qt, QThread
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
     def _on_stepped(self, step: Step) -> None:
         self.timeline.add_step(step)
         state = "paused" if self.controller.paused else "running"
-        self._set_state(state, f"Step {step.index}: {describe_action(step.action, step.target)}")
+        self._set_state(state, f"Step {step.index}: {describe_actions(step.actions, step.target)}")
 
     def _on_step_selected(self, step: Step) -> None:
         overlay = build_overlay(step, self._latest_overview)

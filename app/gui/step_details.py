@@ -8,7 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.ports import Step
 from omnidesk.app.gui.describe import describe_timings
 from omnidesk.app.gui.preview import to_qimage
@@ -47,7 +47,7 @@ class StepDetails(QWidget):
             self._text.setHtml("<p style='color:#8a8f98'>Select a step to see what the agent thought.</p>")
             return
         rows = [
-            ("Action", describe_action(step.action, step.target)),
+            ("Action", describe_actions(step.actions, step.target)),
             ("Status", step.status.replace("_", " ")),
             ("Thought", step.reasoning),
             ("Result", step.result),

@@ -6,7 +6,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from omnidesk.agent.describe import describe_action
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.ports import Step
 from omnidesk.app.gui.describe import describe_timings
 
@@ -55,7 +55,7 @@ class TimelineWidget(QTreeWidget):
         item = QTreeWidgetItem(
             [
                 str(step.index),
-                describe_action(step.action, step.target),
+                describe_actions(step.actions, step.target),
                 step.status.replace("_", " "),
                 describe_timings(step.timings).split(" (")[0],
             ]
@@ -64,7 +64,7 @@ class TimelineWidget(QTreeWidget):
         item.setForeground(2, QBrush(_STATUS_COLOURS.get(step.status, QColor(150, 150, 150))))
         tip = "\n\n".join(t for t in (step.reasoning, step.result, step.error) if t)
         for column in range(4):
-            item.setToolTip(column, tip or describe_action(step.action, step.target))
+            item.setToolTip(column, tip or describe_actions(step.actions, step.target))
         self.addTopLevelItem(item)
         if follow:
             self.setCurrentItem(item)

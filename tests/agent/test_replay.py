@@ -227,7 +227,8 @@ def test_what_the_trajectory_writer_records_is_what_replay_reads(tmp_path: Path)
         task="press OK",
         started_at=0.0,
         status="acted",
-        action=Click(point=Point(x=0.25, y=0.5, space="fraction")),
+        actions=(Click(point=Point(x=0.25, y=0.5, space="fraction")),),
+        performed=1,
         observation=_observation(overview),
     )
     encoder = _RawEncoder()

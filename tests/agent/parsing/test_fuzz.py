@@ -129,7 +129,7 @@ def test_round_trip(config: str) -> None:
     @given(action=_actions(config), thought=words)
     def check(action: Action, thought: str) -> None:
         _EXAMPLES[config] += 1
-        text = parser.render(Parsed(action=action, thought=thought))
+        text = parser.render(Parsed((action,), thought=thought))
         parsed = parser.parse(text)
         assert parsed.action == action, text
         assert parsed.thought == thought
@@ -189,7 +189,7 @@ def test_mutated_outputs_only_raise_model_output_error(config: str) -> None:
     @given(action=_actions(config), data=st.data())
     def check(action: Action, data: st.DataObject) -> None:
         _EXAMPLES[config] += 1
-        text = _mutate(parser.render(Parsed(action=action)), data)
+        text = _mutate(parser.render(Parsed((action,))), data)
         try:
             parsed = parser.parse(text)
         except ModelOutputError as exc:

@@ -86,7 +86,8 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             timings,
             _observation(before, 1.0, []),
             reasoning="The Appearance page is open. Dark mode has a switch on the right of its row.",
-            action=Click(point=Point(x=0.6417, y=0.4815, space="fraction")),
+            actions=(Click(point=Point(x=0.6417, y=0.4815, space="fraction")),),
+            performed=1,
             target=(1246, 520),
             result="clicked",
             prompt_tokens=1480,
@@ -102,7 +103,8 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             timings,
             _observation(after, 2.0, [Rect(1200, 490, 120, 60)]),
             reasoning="The switch changed. Now press Apply to keep the setting.",
-            action=Click(point=Point(x=0.643, y=0.706, space="fraction")),
+            actions=(Click(point=Point(x=0.643, y=0.706, space="fraction")),),
+            performed=1,
             target=(1240, 762),
             result="clicked",
             prompt_tokens=1612,
@@ -117,7 +119,8 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             timings,
             _observation(after, 3.0, [Rect(1140, 730, 200, 64)]),
             reasoning="Settings applied. I will note it in the open text field.",
-            action=TypeText(text="dark mode on"),
+            actions=(TypeText(text="dark mode on"),),
+            performed=1,
             result="planned (dry run)",
             prompt_tokens=1700,
             completion_tokens=25,
@@ -131,7 +134,7 @@ def _history(paths: AppPaths, steps: list[Step]) -> None:
     from omnidesk.agent.trajectory import TrajectoryWriter
     from omnidesk.runtime.png import CvPngEncoder
 
-    done = Step(3, "", 6.0, "finished", {"model": 1.2}, action=Done(answer="dark mode is on"), result="done")
+    done = Step(3, "", 6.0, "finished", {"model": 1.2}, actions=(Done(answer="dark mode is on"),), result="done")
     for folder, task, finished in [
         ("20261124-091502-open-the-downloads-folder", "open the downloads folder", False),
         ("20261125-101502-turn-on-dark-mode-and-apply", "turn on dark mode and apply", True),

@@ -60,7 +60,8 @@ def step(
         timings=(("observe", 0.01), ("model", 0.5), ("act", 0.02)),
         observation=observation,
         reasoning=f"thinking about step {index}",
-        action=action,
+        actions=() if action is None else (action,),
+        performed=0 if action is None else 1,
         target=target,  # type: ignore[arg-type]
         result="ok",
     )

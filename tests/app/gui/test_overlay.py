@@ -72,7 +72,7 @@ def test_describe_action(action: object, target: tuple[int, int] | None, text: s
 
 
 def test_describe_step_and_timings() -> None:
-    s = Step(index=3, task="t", started_at=0, status="planned", action=Hotkey(keys=("enter",)))
+    s = Step(index=3, task="t", started_at=0, status="planned", actions=(Hotkey(keys=("enter",)),))
     assert describe_step(s) == "#3 press enter — planned (dry run)"
     assert describe_timings((("model", 1.5), ("act", 0.25))) == "1.75 s (model 1.50, act 0.25)"
     assert describe_timings((("total", 2.0),)) == "2.00 s"
