@@ -35,6 +35,7 @@ from omnidesk.agent.ports import (
     ModelRequest,
     TextPart,
     TokenDelta,
+    ToolCall,
 )
 from omnidesk.runtime.llama.prompt import neutralize_text
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
@@ -201,6 +202,7 @@ class RemoteModelClient:
         timings: dict[str, Any] = {}
         finish: str | None = None
         cancelled = False
+        calls = _ToolCallStream()
 
         def emit(deltas: list[TokenDelta]) -> None:
             if on_token is not None:
@@ -229,6 +231,7 @@ class RemoteModelClient:
                             emit([TokenDelta(reasoning, "reasoning")])
                         if content:
                             emit(splitter.feed(content))
+                        calls.feed(delta.get("tool_calls"))
                         finish = choice.get("finish_reason") or finish
         except (httpx.StreamClosed, httpx.ReadError, httpx.RemoteProtocolError) as exc:
             if cancel is not None and cancel.cancelled:
@@ -268,6 +271,7 @@ class RemoteModelClient:
             prefill_seconds=float(prefill),
             decode_seconds=float(decode),
             stop_reason=stop_reason,
+            tool_calls=calls.calls(),
         )
 
     def _check_status(self, response: httpx.Response) -> None:
@@ -317,6 +321,42 @@ class RemoteModelClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ToolCallStream:
+    """Tool calls an engine's tool parser split off the answer (vLLM ``--tool-call-parser hermes``), as the
+    stream delivers them: by ``index``, the name once, the JSON arguments in pieces. Malformed pieces are
+    kept as they came; the format's parser judges the result like any model output."""
+
+    def __init__(self) -> None:
+        self._names: dict[int, str] = {}
+        self._arguments: dict[int, list[str]] = {}
+
+    def feed(self, deltas: object) -> None:
+        if not isinstance(deltas, list):
+            return
+        for delta in deltas:
+            if not isinstance(delta, dict):
+                continue
+            index = delta.get("index", len(self._names))
+            if not isinstance(index, int) or not 0 <= index < 64:
+                continue
+            function = delta.get("function") or {}
+            if not isinstance(function, dict):
+                continue
+            name, arguments = function.get("name"), function.get("arguments")
+            if isinstance(name, str) and name:
+                self._names[index] = name
+            if isinstance(arguments, str):
+                self._arguments.setdefault(index, []).append(arguments)
+            elif isinstance(arguments, dict):  # some engines send the object itself
+                self._arguments.setdefault(index, []).append(json.dumps(arguments, ensure_ascii=False))
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(self._names.get(i, ""), "".join(self._arguments.get(i, [])))
+            for i in sorted(set(self._names) | set(self._arguments))
+        )
 
 
 class _SamplerRejected(RemoteEngineError):
