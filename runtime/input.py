@@ -2,8 +2,9 @@
 
 - pyautogui is imported lazily (it needs a display at import), with ``PAUSE = 0`` and ``FAILSAFE`` kept
   on: the pointer in a screen corner raises :class:`SafetyStop` (``reason="failsafe"``), the stop path.
-- Text goes through ``xdotool type --delay 12`` (pyautogui drops non-ASCII and mangles ``<`` on X11; a
-  shorter delay loses characters in Qt apps), hotkeys through ``xdotool key``.
+- Text goes through ``xdotool type --delay 12 --file -`` (pyautogui drops non-ASCII and mangles ``<`` on
+  X11; a shorter delay loses characters in Qt apps), hotkeys through ``xdotool key``. The text is written
+  to xdotool's standard input, never into its arguments: every local user can read a process's argv.
 - :meth:`PyAutoGuiInput.release_all` asks the X server which buttons and keys are down (python-xlib) and
   releases exactly those through XTest — also the ones a crash or an interrupted drag left pressed.
   Called from another thread (the stop request's), it also ends the action in flight, which then raises
@@ -153,13 +154,18 @@ class PyAutoGuiInput:
         gui = self._gui()
         self._call("check the fail-safe", gui.failSafeCheck)
 
-    def _xdotool(self, *args: str, timeout: float = 30.0) -> None:
+    def _xdotool(self, *args: str, stdin: bytes | None = None, timeout: float = 30.0) -> None:
         path = shutil.which(self._xdotool_name)
         if path is None:
             raise InputError("xdotool is not installed; install it (apt install xdotool) to type text and keys")
         with self._interruptible() as stop:
             try:
-                child = subprocess.Popen([path, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                child = subprocess.Popen(
+                    [path, *args],
+                    stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
             except OSError as exc:
                 raise InputError(f"could not start xdotool: {exc}") from exc
             with self._busy_lock:
@@ -167,7 +173,7 @@ class PyAutoGuiInput:
             if stop.is_set():  # the stop came while it started
                 child.terminate()
             try:
-                _, err = child.communicate(timeout=timeout)
+                _, err = child.communicate(stdin, timeout=timeout)
             except subprocess.TimeoutExpired as exc:
                 child.kill()
                 child.communicate()
@@ -260,12 +266,14 @@ class PyAutoGuiInput:
 
     @_own_input
     def type_text(self, text: str) -> None:
-        """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool."""
+        """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool, the text on its standard input."""
         if not text:
             return
         self._failsafe_check()
         timeout = 30.0 + len(text) * (self._type_delay_ms / 1000) * 4
-        self._xdotool("type", "--delay", str(self._type_delay_ms), "--", text, timeout=timeout)
+        self._xdotool(
+            "type", "--delay", str(self._type_delay_ms), "--file", "-", stdin=text.encode("utf-8"), timeout=timeout
+        )
 
     @_own_input
     def hotkey(self, keys: Sequence[str]) -> None:

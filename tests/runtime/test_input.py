@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +177,48 @@ def test_failsafe_in_the_middle_of_a_drag_leaves_nothing_pressed(target_app: Lau
         assert held_state() == (0, [])
     finally:
         subprocess.run(["xdotool", "mousemove", "--sync", "400", "400"], check=True, timeout=30)
+
+
+def _command_lines() -> list[bytes]:
+    """The argv of every process (``/proc/*/cmdline``; processes that end while read are skipped)."""
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines.append((entry / "cmdline").read_bytes())
+            except OSError:
+                continue
+    return lines
+
+
+def test_typed_text_never_shows_in_the_process_list(target_app: Launcher) -> None:
+    """Another local user can read every process's argv: the text (a filled secret, say) goes on stdin."""
+    import threading
+
+    app = target_app()
+    device = PyAutoGuiInput()
+    device.click(*app.widget_center("text_field"))
+    app.wait_for({"type": "mouse_release", "widget": "text_field"}, timeout=15)
+    marker = "pw-" + secrets.token_hex(6)
+    text = marker + "x" * 60  # about a second of typing at 12 ms per key
+    errors: list[BaseException] = []
+
+    def type_it() -> None:
+        try:
+            device.type_text(text)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=type_it)
+    thread.start()
+    leaked, xdotool_seen = False, False
+    while thread.is_alive():
+        for argv in _command_lines():
+            leaked |= marker.encode() in argv
+            words = argv.split(b"\0")
+            xdotool_seen |= words[0].endswith(b"xdotool") and words[1:2] == [b"type"]
+    thread.join()
+    assert errors == []
+    app.wait_for({"type": "text", "widget": "text_field", "text": text}, timeout=30)
+    assert xdotool_seen  # the watch ran while xdotool typed
+    assert not leaked
