@@ -51,7 +51,7 @@ from omnidesk.agent.ports import (
 )
 from omnidesk.agent.safety import SafetyPolicy, action_points
 from omnidesk.agent.secrets import SecretStore
-from omnidesk.agent.trajectory import load_bundle
+from omnidesk.agent.trajectory import bundle_file, load_bundle
 
 __all__ = ["ReplayScript", "ReplayStep", "Replayer", "load_replay", "with_points"]
 
@@ -84,9 +84,10 @@ def load_replay(folder: Path) -> ReplayScript:
     """Read a bundle as a replay (see the module doc for the contract), checking it all before any action.
 
     Raises:
-        RecordingError: not a bundle, or a step with points lacks its target patches.
+        RecordingError: not a bundle, malformed, naming a file outside itself, or a step with points
+            lacks its target patches.
     """
-    bundle = load_bundle(folder)
+    bundle = load_bundle(folder)  # typed records, every file name confined to the bundle
     steps: list[ReplayStep] = []
     monitor: str | None = None
     for record in bundle.steps:
@@ -95,33 +96,30 @@ def load_replay(folder: Path) -> ReplayScript:
         if not actions:
             continue
         if monitor is None:
-            monitor = ((record.get("observation") or {}).get("monitor") or {}).get("name")
-        patches = tuple(_patch(folder, patch) for patch in record.get("patches", []))
+            monitor = ((record["observation"] or {}).get("monitor") or {}).get("name") or None
+        patches = tuple(_patch(folder, patch) for patch in record["patches"])
         if len(patches) != sum(len(action_points(a)) for a in actions):
             raise RecordingError(f"step {record['index'] + 1} has no saved target patches; it cannot be replayed")
         if any(p.space == "pointer" for a in actions for p in action_points(a)):
             raise RecordingError(f"step {record['index'] + 1} has an action without its place; record the run again")
-        steps.append(ReplayStep(int(record["index"]), actions, patches))
-    return ReplayScript(folder, str(bundle.summary.get("task", "")), monitor, tuple(steps))
+        steps.append(ReplayStep(record["index"], actions, patches))
+    return ReplayScript(folder, bundle.summary["task"], monitor, tuple(steps))
 
 
 def _carried_out(record: dict[str, Any]) -> list[Action]:
     """The actions a step line says were carried out (``actions[:performed]``, or an older line's
-    ``action`` when its status is acted/planned)."""
-    if "actions" in record:
+    ``action`` when its status is acted/planned); the line's types were checked by ``load_bundle``."""
+    if record["actions"] is not None:
         actions = [ACTION_ADAPTER.validate_python(a) for a in record["actions"]]
-        return actions[: int(record.get("performed", 0))]
-    if record.get("status") in {"acted", "planned"} and record.get("action"):
+        return actions[: record["performed"]]
+    if record["status"] in {"acted", "planned"} and record["action"]:
         return [ACTION_ADAPTER.validate_python(record["action"])]
     return []
 
 
 def _patch(folder: Path, record: dict[str, Any]) -> TargetPatch:
-    try:
-        ax, ay = record["anchor"]
-        return TargetPatch(folder / record["file"], (float(ax), float(ay)), int(record["image_size"][0]))
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise RecordingError(f"a target patch in {folder} is malformed ({exc!r}); record the run again") from exc
+    ax, ay = record["anchor"]
+    return TargetPatch(bundle_file(folder, record["file"]), (ax, ay), record["image_size"][0])
 
 
 def _with_matches(actions: tuple[Action, ...], matches: list[TargetMatch]) -> tuple[Action, ...]:

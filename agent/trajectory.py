@@ -31,14 +31,26 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ValidationError
 
 from omnidesk.agent.actions import ACTION_ADAPTER, Action
+from omnidesk.agent.bundle_records import RunSummary, StepRecord
 from omnidesk.agent.coords import point_to_image
 from omnidesk.agent.errors import CoordinateError, RecordingError
 from omnidesk.agent.ports import ModelImage, Step
+from omnidesk.agent.private_files import confined_path, open_private_append, private_dir, write_private
 from omnidesk.agent.safety import action_points
 
-__all__ = ["Bundle", "PngEncoder", "TrajectoryWriter", "draw_action", "load_bundle", "step_record"]
+__all__ = [
+    "Bundle",
+    "PngEncoder",
+    "TrajectoryWriter",
+    "bundle_file",
+    "draw_action",
+    "load_bundle",
+    "read_bundle_file",
+    "step_record",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,8 @@ Pixels = npt.NDArray[np.uint8]
 SCHEMA = 1
 PATCH_RADIUS = 24
 """Half the side of the overview patches saved around each action point (for replay)."""
+MAX_SUMMARY_BYTES = 16 * 2**20
+MAX_STEPS_BYTES = 256 * 2**20
 
 
 class PngEncoder(Protocol):
@@ -141,15 +155,6 @@ def _rect(rect: Any) -> tuple[int, int, int, int]:
     return rect.x, rect.y, rect.width, rect.height
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class TrajectoryWriter:
     """Consumes a run's steps into a bundle folder; use as a context manager around the run."""
 
@@ -158,8 +163,8 @@ class TrajectoryWriter:
     ) -> None:
         self.folder = folder
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._steps = open(folder / "steps.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            private_dir(folder)
+            self._steps = open_private_append(folder / "steps.jsonl")
         except OSError as exc:
             raise RecordingError(f"cannot write the trajectory to {folder}: {exc}; choose another folder") from exc
         self._encoder = encoder
@@ -187,7 +192,7 @@ class TrajectoryWriter:
             path, produce = item
             try:
                 assert self._encoder is not None
-                _write_atomic(path, self._encoder.encode_png(produce()))
+                write_private(path, self._encoder.encode_png(produce()))
             except (OSError, ValueError) as exc:
                 self._png_errors.append(f"{path.name}: {exc}")
                 logger.warning("could not write %s: %s", path, exc)
@@ -195,7 +200,7 @@ class TrajectoryWriter:
     def _write_summary(self) -> None:
         data = json.dumps(self._summary, indent=2, ensure_ascii=False).encode()
         try:
-            _write_atomic(self.folder / "run.json", data)
+            write_private(self.folder / "run.json", data)
         except OSError as exc:
             raise RecordingError(f"cannot write {self.folder / 'run.json'}: {exc}") from exc
 
@@ -278,6 +283,9 @@ class TrajectoryWriter:
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
+    """A bundle read back: ``summary`` and ``steps`` checked against :class:`RunSummary` / :class:`StepRecord`
+    (dumped back to plain dicts, every declared field present), every file they name inside ``folder``."""
+
     folder: Path
     summary: dict[str, Any]
     steps: list[dict[str, Any]]
@@ -286,20 +294,94 @@ class Bundle:
 def load_bundle(folder: Path) -> Bundle:
     """Read a bundle; a torn last line (a crash mid-write) is dropped.
 
+    A bundle may come from anywhere (a shared folder, a download), so everything in it is checked: the
+    records' fields and types, file names that must stay inside the bundle (``..``, absolute paths and
+    symbolic links out of it are refused), sizes.
+
     Raises:
-        RecordingError: not a bundle, or unreadable.
+        RecordingError: not a bundle, unreadable, malformed, or naming a file outside itself.
     """
+    summary_data = _load_json(folder, "run.json")
     try:
-        summary = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        lines = (folder / "steps.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RecordingError(f"{folder} is not a readable trajectory bundle: {exc}") from exc
+        summary = RunSummary.model_validate(summary_data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise RecordingError(f"{folder / 'run.json'} is malformed ({_first_problem(exc)}); {_AGAIN}") from exc
+    lines = _read_index(folder, "steps.jsonl", MAX_STEPS_BYTES).splitlines()
     steps = []
     for number, line in enumerate(lines):
         try:
-            steps.append(json.loads(line))
-        except json.JSONDecodeError as exc:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as exc:
             if number == len(lines) - 1:
                 break
-            raise RecordingError(f"{folder / 'steps.jsonl'} line {number + 1} is corrupt: {exc}") from exc
+            raise RecordingError(f"{folder / 'steps.jsonl'} line {number + 1} is corrupt: {exc}; {_AGAIN}") from exc
+        try:
+            record = StepRecord.model_validate(data)
+            for name in record.files():
+                confined_path(folder, name)
+        except (ValidationError, ValueError) as exc:
+            problem = _first_problem(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise RecordingError(f"{folder / 'steps.jsonl'} line {number + 1}: {problem}; {_AGAIN}") from exc
+        steps.append(record.model_dump(mode="json"))
     return Bundle(folder, summary, steps)
+
+
+def bundle_file(folder: Path, name: str) -> Path:
+    """The file ``name`` of the bundle in ``folder`` (see :func:`~omnidesk.agent.private_files.confined_path`).
+
+    Raises:
+        RecordingError: ``name`` leads outside the bundle.
+    """
+    try:
+        return confined_path(folder, name)
+    except ValueError as exc:
+        raise RecordingError(f"{folder} is not a usable bundle: {exc}") from exc
+
+
+def read_bundle_file(folder: Path, name: str, limit: int) -> bytes | None:
+    """The bytes of a bundle's regular file ``name`` (``None`` if it is missing or not a regular file).
+
+    Raises:
+        RecordingError: ``name`` leads outside the bundle, the file is over ``limit`` bytes or unreadable.
+    """
+    path = bundle_file(folder, name)
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise RecordingError(f"{path} is larger than {limit // 2**20} MiB; this is not a file Omnidesk wrote")
+    return data
+
+
+_AGAIN = "it was not written by Omnidesk or is damaged"
+
+
+def _read_index(folder: Path, name: str, limit: int) -> str:
+    try:
+        data = read_bundle_file(folder, name, limit)
+    except RecordingError as exc:
+        raise RecordingError(f"{folder} is not a readable trajectory bundle: {exc}") from exc
+    if data is None:
+        raise RecordingError(f"{folder} is not a readable trajectory bundle: it has no {name}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordingError(f"{folder / name} is not UTF-8 text; {_AGAIN}") from exc
+
+
+def _load_json(folder: Path, name: str) -> Any:
+    text = _read_index(folder, name, MAX_SUMMARY_BYTES)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RecordingError(f"{folder} is not a readable trajectory bundle: {name}: {exc}") from exc
+
+
+def _first_problem(error: ValidationError) -> str:
+    item = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in item["loc"]) or "the record"
+    return f"{where}: {item['msg']}"

@@ -24,6 +24,8 @@ __all__ = ["TemplateLocator", "find_patch"]
 log = logging.getLogger(__name__)
 
 Pixels = npt.NDArray[np.uint8]
+_PNG = b"\x89PNG\r\n\x1a\n"
+_MAX_PATCH_BYTES = 8 * 2**20
 
 
 def find_patch(overview: Pixels, patch: Pixels, *, min_score: float = 0.8) -> tuple[float, float, float]:
@@ -65,7 +67,7 @@ class TemplateLocator:
             RecordingError: the patch file cannot be read.
         """
         overview = self._overview_of(frame, patch.image_size)
-        x, y, score = find_patch(overview.pixels, self._read(patch.file), min_score=self._min_score)
+        x, y, score = find_patch(overview.pixels, self._read(patch), min_score=self._min_score)
         ax, ay = patch.anchor
         dx, dy = overview.transform.image_to_desktop(x + ax, y + ay)
         log.debug("target %s found at (%d, %d), match %.3f", patch.file.name, dx, dy, score)
@@ -80,10 +82,23 @@ class TemplateLocator:
         self._overview = (frame, size, overview)
         return overview
 
-    def _read(self, path: Path) -> Pixels:
+    def _read(self, patch: TargetPatch) -> Pixels:
+        """The patch's RGB pixels; its size is checked from the PNG header before decoding (a crafted
+        bundle's picture cannot make the decoder allocate gigabytes)."""
+        path = patch.file
         pixels = self._patches.get(path)
         if pixels is None:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            try:
+                with path.open("rb") as fh:
+                    data = fh.read(_MAX_PATCH_BYTES + 1)
+            except OSError as exc:
+                raise RecordingError(f"cannot read {path} ({exc.strerror or exc}); the bundle is incomplete") from exc
+            if len(data) > _MAX_PATCH_BYTES or data[:8] != _PNG or data[12:16] != b"IHDR":
+                raise RecordingError(f"{path} is not a target patch PNG; the bundle is damaged")
+            width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+            if not (0 < width <= patch.image_size and 0 < height <= patch.image_size):
+                raise RecordingError(f"{path} ({width}×{height}) is larger than the image it was cut from")
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             if bgr is None:
                 raise RecordingError(f"cannot read {path}; the bundle is incomplete")
             pixels = np.ascontiguousarray(bgr[:, :, ::-1])

@@ -1,4 +1,10 @@
-"""``omnidesk report BUNDLE``: one self-contained HTML page of a run (pictures inlined, no network)."""
+"""``omnidesk report BUNDLE``: one self-contained HTML page of a run (pictures inlined, no network).
+
+A bundle may be crafted: it is read through :func:`~omnidesk.agent.trajectory.load_bundle` (typed records,
+every file it names confined to the bundle), everything shown is escaped, and the page is written under a
+fresh temporary name and renamed over ``report.html`` (mode 0600; a symbolic link planted there is
+replaced, not written through).
+"""
 
 from __future__ import annotations
 
@@ -51,7 +57,7 @@ tokens: {{ summary.tokens.prompt }} prompt, {{ summary.tokens.completion }} comp
 {% if summary.meta %}<br>{% for k, v in summary.meta.items() %}<b>{{ k }}</b>: {{ v }}
 {%- if not loop.last %} · {% endif %}{% endfor %}{% endif %}
 {% if summary.error %}<br><span class="error">{{ summary.error }}</span>{% endif %}
-{% if summary.get('last_step', {}).get('result') %}<br><b>Outcome</b>: {{ summary.last_step.result }}{% endif %}
+{% if summary.last_step and summary.last_step.result %}<br><b>Outcome</b>: {{ summary.last_step.result }}{% endif %}
 </div>
 {% for step in steps %}
 <section class="step" id="step-{{ step.index }}">
@@ -102,9 +108,14 @@ def _action_text(action: dict[str, Any] | None) -> str:
     return f"{action['kind']}({fields})" + (f" [{space}]" if space else "")
 
 
+_MAX_PICTURE_BYTES = 64 * 2**20
+
+
 def _inline(folder: Path, name: str | None) -> str:
-    path = folder / name if name else None
-    return base64.b64encode(path.read_bytes()).decode() if path is not None and path.is_file() else ""
+    from omnidesk.agent.trajectory import read_bundle_file
+
+    data = read_bundle_file(folder, name, _MAX_PICTURE_BYTES) if name else None
+    return base64.b64encode(data).decode() if data is not None else ""
 
 
 def _zoom(folder: Path, patches: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -138,7 +149,7 @@ def _picture(record: dict[str, Any]) -> tuple[str, str, str]:
         details.append(f"+{len(images) - 1} detail crop(s)")
     if observation.get("keyframe"):
         details.append("keyframe")
-    elif "changed_fraction" in observation:
+    elif observation.get("changed_fraction") is not None:
         details.append(f"{100 * observation['changed_fraction']:.0f}% changed")
     return f"{width} / {height}", " · ".join(details), screen
 
@@ -187,11 +198,12 @@ def report(
 ) -> None:
     """Write one self-contained HTML page of a run: every step with the picture the model saw."""
     from omnidesk.agent.errors import RecordingError
+    from omnidesk.agent.private_files import write_private
 
     target = output or bundle / "report.html"
     page = render_report(bundle)
     try:
-        target.write_text(page, encoding="utf-8")
+        write_private(target, page.encode("utf-8"))
     except OSError as exc:
         raise RecordingError(f"cannot write the report to {target}: {exc.strerror}; pass -o elsewhere") from exc
     typer.echo(str(target))

@@ -251,3 +251,10 @@ def _observation(overview: Any) -> Any:
 class _RawEncoder:
     def encode_png(self, rgb: Any) -> bytes:
         return bytes(rgb.tobytes()[:16])
+
+
+@pytest.mark.parametrize("name", ["../p0.png", "/etc/p0.png", "sub/../../p0.png"])
+def test_a_target_patch_outside_the_bundle_is_refused(tmp_path: Path, name: str) -> None:
+    folder = write_bundle(tmp_path / "run", [("acted", Click(point=FRACTION), [patch(name)])])
+    with pytest.raises(RecordingError, match="outside"):
+        load_replay(folder)

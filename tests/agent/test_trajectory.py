@@ -150,3 +150,32 @@ def test_pictures_are_encoded_off_the_callers_thread(tmp_path: Path) -> None:
             writer.record(step)
     assert threads and threading.current_thread().name not in threads
     assert os.path.exists(tmp_path / "d" / "step-0001.png")
+
+
+def _bundle(folder: Path, step: dict[str, object]) -> Path:
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"task": "t", "status": "finished"}))
+    (folder / "steps.jsonl").write_text(json.dumps({"index": 0, "status": "acted", **step}) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"png": "../outside.png"},
+        {"png": "/etc/hostname"},
+        {"patches": [{"file": "../outside.png", "anchor": [1, 1], "image_size": [512, 512]}]},
+    ],
+)
+def test_a_bundle_naming_a_file_outside_itself_is_refused(tmp_path: Path, step: dict[str, object]) -> None:
+    with pytest.raises(RecordingError, match="outside"):
+        load_bundle(_bundle(tmp_path / "b", step))
+
+
+def test_a_bundle_whose_index_files_link_out_of_it_is_refused(tmp_path: Path) -> None:
+    folder = _bundle(tmp_path / "b", {})
+    elsewhere = tmp_path / "elsewhere.json"
+    (folder / "run.json").rename(elsewhere)
+    (folder / "run.json").symlink_to(elsewhere)
+    with pytest.raises(RecordingError, match="outside"):
+        load_bundle(folder)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from omnidesk.agent.config import AgentConfig, SafetyConfig
-from omnidesk.agent.errors import ActionError
+from omnidesk.agent.errors import ActionError, RecordingError
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
-from omnidesk.agent.ports import CancelToken, Frame
+from omnidesk.agent.ports import CancelToken, Frame, TargetPatch
 from omnidesk.agent.replay import Replayer, load_replay
 from omnidesk.agent.safety import SafetyPolicy
 from omnidesk.agent.trajectory import TrajectoryWriter
@@ -93,3 +93,18 @@ def test_find_patch_rejects_ambiguous_and_featureless_targets() -> None:
         find_patch(screen, np.full((20, 20, 3), 7, np.uint8))
     with pytest.raises(ActionError, match="not on the screen"):
         find_patch(np.zeros((200, 300, 3), np.uint8) + 90, patch)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"not a png at all", "not a target patch PNG"),
+        # a header that claims 60000×60000 pixels: refused before the decoder allocates anything
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (60000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00", "larger"),
+    ],
+)
+def test_a_crafted_patch_file_is_a_recording_error(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "p0.png"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=expected):
+        TemplateLocator().locate(button_at(100, 100), TargetPatch(path, (5.0, 5.0), 512))
