@@ -29,7 +29,8 @@ _FILE_MODE = 0o600
 def private_dir(path: Path) -> Path:
     """``path`` as a folder only its owner can enter: created ``0700`` (parents too), tightened if wider.
 
-    A folder owned by someone else is left alone (it is not ours to change). Raises ``OSError``.
+    A folder owned by someone else is left alone (it is not ours to change), with a warning if others may
+    enter it. Raises ``OSError``.
     """
     missing = []
     for folder in (path, *path.parents):
@@ -41,7 +42,11 @@ def private_dir(path: Path) -> Path:
             folder.mkdir(mode=_DIR_MODE)
         os.chmod(folder, _DIR_MODE)  # mkdir's mode went through the umask
     info = os.stat(path)
-    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+    wide = stat.S_IMODE(info.st_mode) & 0o077
+    if info.st_uid != os.getuid():
+        if wide:
+            log.warning("%s belongs to another user and is open to others; keep Omnidesk's files elsewhere", path)
+    elif wide:
         os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
         log.info("made %s private to you (it was readable by other users)", path)
     return path

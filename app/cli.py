@@ -74,6 +74,7 @@ def _main_callback(
 ) -> None:
     paths = AppPaths.from_environment()
     ctx.obj = CliContext(paths=paths, verbose=verbose)
+    paths.make_private()
     setup_logging(paths.log_file, verbose=verbose)
     if ctx.invoked_subcommand is None:
         raise typer.Exit(_open_desktop_app(get_context(ctx)))

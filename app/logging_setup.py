@@ -1,14 +1,32 @@
-"""Logging handlers: only the app configures them (stderr + a rotating file in the data dir)."""
+"""Logging handlers: only the app configures them (stderr + a rotating file in the data dir).
+
+The log folder is 0700 and every log file 0600 whatever the umask (the log names windows, tasks and
+files); files an older version left readable are tightened.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from pathlib import Path
+from typing import IO
+
+from omnidesk.agent.private_files import private_dir
 
 __all__ = ["setup_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are created 0600 (``FileHandler`` opens them with the umask's mode)."""
+
+    def _open(self) -> IO[str]:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def setup_logging(log_file: Path | None, *, verbose: bool = False) -> None:
@@ -27,10 +45,11 @@ def setup_logging(log_file: Path | None, *, verbose: bool = False) -> None:
     if log_file is None:
         return
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-        )
+        private_dir(log_file.parent)
+        for old in log_file.parent.glob(log_file.name + "*"):
+            if old.is_file() and not old.is_symlink() and old.stat().st_uid == os.getuid():
+                old.chmod(0o600)
+        file_handler = _PrivateRotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
     except OSError as exc:
         logging.getLogger(__name__).warning("cannot write the log file %s (%s); logging to stderr only", log_file, exc)
         return

@@ -1,7 +1,8 @@
 """The one typed settings class, its TOML file, and where Omnidesk keeps things.
 
 Priority: environment (``OMNIDESK_SECTION__KEY``) over the TOML file in the user's config dir over
-defaults. A corrupt file is moved aside (kept, never deleted) and defaults are used with a warning.
+defaults. A corrupt file is moved aside (kept, never deleted) and defaults are used with a warning. The
+file and its folder are private to the person (0600 / 0700, tightened if an older version left them wider).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.private_files import private_dir, write_private
 from omnidesk.runtime.config import AudioConfig, CaptureConfig, EvsConfig, ModelConfig, RecordingConfig
 
 __all__ = [
@@ -72,6 +74,20 @@ class AppPaths:
     @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "omnidesk.log"
+
+    def make_private(self) -> None:
+        """Create the config and data folders private to the person (0700), tightening older wider ones:
+        they hold the settings, the runs' screenshots, recordings and logs."""
+        for folder in (self.config_dir, self.data_dir):
+            try:
+                private_dir(folder)
+            except OSError as exc:  # not there and cannot be made: whatever writes there says so
+                log.log(
+                    logging.WARNING if folder.exists() else logging.INFO,
+                    "cannot make %s private to you (%s); check its owner and permissions",
+                    folder,
+                    exc,
+                )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AppPaths:
@@ -222,6 +238,7 @@ class _FileSettings(Settings):
 def _read_file(file: Path) -> dict[str, Any]:
     try:
         with file.open("rb") as fh:
+            _tighten(fh.fileno(), file)
             return tomllib.load(fh)
     except FileNotFoundError:
         return {}
@@ -231,6 +248,14 @@ def _read_file(file: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read settings file {file}: {exc.strerror}; check its permissions") from exc
+
+
+def _tighten(fd: int, file: Path) -> None:
+    """An older version wrote the settings world-readable: make them the person's alone."""
+    info = os.fstat(fd)
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.fchmod(fd, 0o600)
+        log.info("made %s readable by you only", file)
 
 
 def load_settings(paths: AppPaths, *, environment: bool = True) -> Settings:
@@ -249,14 +274,12 @@ def load_settings(paths: AppPaths, *, environment: bool = True) -> Settings:
 
 
 def save_settings(settings: Settings, paths: AppPaths) -> Path:
-    """Write the settings as TOML atomically (write + rename)."""
+    """Write the settings as TOML atomically (a fresh 0600 file renamed over the old one)."""
     file = paths.settings_file
     data = settings.model_dump(mode="json", exclude_none=True)
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(".toml.tmp")
-        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-        tmp.replace(file)
+        private_dir(file.parent)
+        write_private(file, tomli_w.dumps(data).encode("utf-8"))
     except OSError as exc:
         raise ConfigError(
             f"cannot write settings to {file}: {exc.strerror}; make the directory writable or set OMNIDESK_CONFIG_DIR"

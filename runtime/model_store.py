@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from omnidesk.agent.errors import ConfigError, ModelError, ModelFileError
+from omnidesk.agent.private_files import private_dir, write_private
 from omnidesk.runtime.llama.validate import validate_model_files
 from omnidesk.runtime.profiles import ModelProfile
 
@@ -123,7 +124,7 @@ class ModelStore:
             chosen += mmprojs[:1]
         folder = self.root / name
         partial = self.root / f".{name}.partial"
-        partial.mkdir(parents=True, exist_ok=True)
+        private_dir(partial)
         revision, entries = self._download(spec.repo, chosen, partial)
         manifest = {
             "name": name,
@@ -133,7 +134,7 @@ class ModelStore:
             "revision": revision,
             "files": entries,
         }
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_private(partial / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
         try:
             self._check_downloaded(partial, profile)
         except ModelError:

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from omnidesk.agent.errors import RecordingError
 from omnidesk.agent.ports import CancelToken, Frame
+from omnidesk.agent.private_files import private_dir, write_private
 from omnidesk.runtime.audio import SoundDeviceMicrophone
 from omnidesk.runtime.capture import CaptureStream
 
@@ -178,8 +179,7 @@ class SegmentedRecorder:
         self._early: list[tuple[npt.NDArray[np.float32], float]] = []
         self.index = RecordingIndex(monitor, fps, *self._size, audio, time.time())
         try:
-            self.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.out_dir.chmod(0o700)
+            private_dir(self.out_dir)
         except OSError as exc:
             raise RecordingError(
                 f"cannot create the recording directory {self.out_dir}: {exc.strerror or exc}; "
@@ -215,7 +215,9 @@ class SegmentedRecorder:
         n = len(self.index.segments)
         name = f"segment-{n:05d}.mkv"
         try:
-            container = self._open(self.out_dir / name)
+            path = self.out_dir / name
+            _create_private(path)  # FFmpeg opens it with the umask's mode otherwise
+            container = self._open(path)
             self._segment = _Segment(container, fps=self._fps, size=self._size, audio=self._audio, start=at)
         except (OSError, ValueError) as exc:
             raise self._fail(exc, f"opening {name}") from exc
@@ -280,13 +282,19 @@ class SegmentedRecorder:
 
     def _write_index(self) -> None:
         path = self.out_dir / "index.json"
-        tmp = path.with_suffix(".json.tmp")
         data = asdict(self.index)
         try:
-            tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-            os.replace(tmp, path)
+            write_private(path, json.dumps(data, indent=2).encode("utf-8"))
         except OSError as exc:
             raise RecordingError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _create_private(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _open_matroska(path: Path) -> Any:

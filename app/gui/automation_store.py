@@ -18,6 +18,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.private_files import private_dir, write_private
 
 __all__ = ["Automation", "AutomationStore", "replay_automation"]
 
@@ -95,10 +96,8 @@ class AutomationStore:
         """Write (or overwrite) the automation atomically; returns its file."""
         path = self.folder / _file_name(automation.name)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".toml.tmp")
-            tmp.write_text(tomli_w.dumps(automation.model_dump()), encoding="utf-8")
-            tmp.replace(path)
+            private_dir(self.folder)
+            write_private(path, tomli_w.dumps(automation.model_dump()).encode("utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot save the automation to {path}: {exc.strerror}; check the data dir") from exc
         return path

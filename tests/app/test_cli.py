@@ -56,9 +56,8 @@ def test_invalid_value_names_the_key(tmp_path: Path) -> None:
 
 
 def test_unwritable_config_dir(tmp_path: Path) -> None:
-    # Tests run as root, which ignores permission bits: block the write with a directory in the way.
-    (tmp_path / "config" / "settings.toml.tmp").mkdir(parents=True)
-    env = isolated_env(tmp_path)
+    # Tests run as root, which ignores permission bits: a folder in /proc cannot be made, not even by root.
+    env = isolated_env(tmp_path, OMNIDESK_CONFIG_DIR="/proc/self/omnidesk-config")
     result = run_cli(["config", "set", "safety.max_steps", "3"], env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
 
 from omnidesk.agent.errors import ConfigError, ModelError
-from omnidesk.runtime.model_store import ModelStore
+from omnidesk.runtime.model_store import MANIFEST, ModelStore
 from omnidesk.runtime.profiles import ModelProfile, load_profile
 from tests.models.hub_server import hub_server
 from tests.models.plugin import TinyModel
@@ -56,6 +57,9 @@ def test_pull_list_verify_remove(repo: dict[str, dict[str, Path]], tmp_path: Pat
     assert not any("Q8_0" in r or "README" in r for r in requests if r.startswith("GET /omnidesk"))
     assert [m.name for m in store.installed()] == [stored.name]
     assert store.verify(stored.name).ok
+    # the manifest (repo, revision, what was pulled) and the model's folder are the person's alone
+    assert stat.S_IMODE((stored.folder / MANIFEST).stat().st_mode) == 0o600
+    assert stat.S_IMODE(stored.folder.stat().st_mode) == 0o700
 
     # A flipped byte in a tensor is caught by the checksum; a cut file by the header check too.
     data = bytearray(stored.model.read_bytes())
