@@ -6,11 +6,11 @@ files); files an older version left readable are tightened.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 from pathlib import Path
-from typing import IO
 
 from omnidesk.agent.private_files import private_dir
 
@@ -22,7 +22,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log whose files are created 0600 (``FileHandler`` opens them with the umask's mode)."""
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> io.TextIOWrapper:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(self.baseFilename, flags, 0o600)
         os.fchmod(fd, 0o600)
