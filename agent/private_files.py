@@ -52,17 +52,19 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace ``path`` atomically by ``data``, mode ``0600``; a link at ``path`` is replaced, not followed.
 
-    Raises ``OSError``.
+    ``durable``: wait until the data is on disk before the rename (off where a writer cannot wait, such
+    as a recording's index between segments). Raises ``OSError``.
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600, O_EXCL
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

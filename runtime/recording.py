@@ -284,7 +284,7 @@ class SegmentedRecorder:
         path = self.out_dir / "index.json"
         data = asdict(self.index)
         try:
-            write_private(path, json.dumps(data, indent=2).encode("utf-8"))
+            write_private(path, json.dumps(data, indent=2).encode("utf-8"), durable=False)
         except OSError as exc:
             raise RecordingError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
