@@ -5,30 +5,34 @@
 - step overhead: one full ``Agent`` step (observe → prompt → instant model → parse → safety → map →
   act on a recording device → settle) on 1920×1080 frames with the runtime's real overview images, as
   a median in ms (budget ≤ 50 ms) and as a ratio to the baseline of only making the overview image;
-- parser throughput: outputs per second for each parser, as a ratio to ``json.loads`` of a same-sized
-  JSON action (the cheapest possible parse).
+- parser throughput: replies per second for each format (one action; three actions in one reply; the
+  answer in Nemotron's reasoning stream; Qwen calls split off by an engine's tool parser), as ratios to
+  ``json.loads`` of a one-action JSON reply (the cheapest possible parse), over alternating rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from omnidesk.agent.actions import Click, Point
+from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
-from omnidesk.agent.parsing import Parsed, parser_for
-from omnidesk.agent.ports import CancelToken, Frame, Observation, SettleResult
+from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
+from omnidesk.agent.ports import CancelToken, Frame, Observation, SettleResult, ToolCall
 from omnidesk.agent.trajectory import TrajectoryWriter
 from omnidesk.runtime.images import overview_image
 from omnidesk.runtime.png import CvPngEncoder
@@ -110,28 +114,57 @@ def bench_steps(steps: int) -> None:
     print(f"  trajectory record() on the loop thread: {rec * 1000:.2f} ms; ratio to the step {rec / median:.3f}")
 
 
-def bench_parsers(parses: int) -> None:
-    action = Click(point=Point(x=0.412, y=0.218, space="fraction"))
-    json_text = parser_for("json").render(Parsed((action,), "the OK button"))
-    start = time.perf_counter()
-    for _ in range(parses):
-        json.loads(json_text)
-    base = parses / (time.perf_counter() - start)
-    print(f"parser throughput (baseline json.loads: {base:,.0f}/s)")
-    configs = {
-        "nemotron": ("nemotron", None, action),
-        "json": ("json", "fraction", action),
-        "qwen": ("qwen", "thousandths", Click(point=Point(x=412, y=218, space="thousandths"))),
-        "uitars": ("uitars", "image_pixels", Click(point=Point(x=412, y=218, space="image_pixels"))),
-    }
-    for name, (fmt, convention, act) in configs.items():
-        parser = parser_for(fmt, convention)  # type: ignore[arg-type]
-        text = parser.render(Parsed((act,), "the OK button"))
+def _parser_cases() -> dict[str, tuple[OutputParser, dict[str, Any]]]:
+    """Each format's parser with a typical reply: one action, and three (click, type, Enter) in one reply."""
+    fraction = Point(x=0.412, y=0.218, space="fraction")
+    thousandths = Point(x=412, y=218, space="thousandths")
+    pixels = Point(x=812, y=430, space="image_pixels")
+    three = lambda p: (Click(point=p), TypeText(text="weather in Tokyo"), Hotkey(keys=("enter",)))  # noqa: E731
+    cases: dict[str, tuple[OutputParser, dict[str, Any]]] = {}
+    for name, fmt, point in (
+        ("nemotron", "nemotron", fraction),
+        ("qwen2.5", "qwen2.5", pixels),
+        ("qwen3", "qwen3", thousandths),
+        ("uitars", "uitars", pixels),
+    ):
+        parser = parser_for(fmt)
+        for count, actions in (("1", (Click(point=point),)), ("3", three(point))):
+            cases[f"{name} ×{count}"] = (parser, {"text": parser.render(Parsed(actions, "the OK button"))})
+    nemotron, qwen3 = cases["nemotron ×3"][0], cases["qwen3 ×3"][0]
+    cases["nemotron ×3 in reasoning"] = (nemotron, {"text": "", "reasoning": cases["nemotron ×3"][1]["text"]})
+    calls = [json.loads(c) for c in re.findall(r"<tool_call>\n(.*?)\n</tool_call>", cases["qwen3 ×3"][1]["text"])]
+    tool_calls = tuple(ToolCall(c["name"], json.dumps(c["arguments"])) for c in calls)
+    cases["qwen3 ×3 tool_calls"] = (qwen3, {"text": "", "tool_calls": tool_calls})
+    json_parser = parser_for("json")
+    cases["json ×1"] = (json_parser, {"text": json_parser.render(Parsed((Click(point=fraction),), "the OK button"))})
+    return cases
+
+
+def bench_parsers(parses: int, rounds: int = 5) -> None:
+    """Outputs per second for each parser, as ratios to json.loads of a one-action JSON reply, measured in
+    alternating order over ``rounds`` rounds (median and spread of the ratio)."""
+    cases = _parser_cases()
+    json_text = cases["json ×1"][1]["text"]
+
+    def rate(work: Callable[[], object]) -> float:
         start = time.perf_counter()
         for _ in range(parses):
-            parser.parse(text)
-        rate = parses / (time.perf_counter() - start)
-        print(f"  {name:9s} {rate:>10,.0f}/s  ratio to json.loads {rate / base:.3f}")
+            work()
+        return parses / (time.perf_counter() - start)
+
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    bases: list[float] = []
+    for round_ in range(rounds):
+        order = list(cases) if round_ % 2 == 0 else list(reversed(cases))
+        base = rate(lambda: json.loads(json_text))
+        bases.append(base)
+        for name in order:
+            parser, reply = cases[name]
+            ratios[name].append(rate(lambda p=parser, r=reply: p.parse(**r)) / base)
+    print(f"parser throughput, {rounds} rounds (baseline json.loads: median {statistics.median(bases):,.0f}/s)")
+    for name, values in ratios.items():
+        median = statistics.median(values)
+        print(f"  {name:24s} ratio to json.loads {median:.3f} (spread {min(values):.3f}–{max(values):.3f})")
 
 
 def main() -> None:

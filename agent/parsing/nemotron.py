@@ -1,18 +1,27 @@
-"""Nemotron 3 Nano Omni's computer-use format: a thought, ``## Action:``, ``## Code:`` with one call.
+"""Nemotron 3 Nano Omni's computer-use format: a thought, ``## Action:`` and ``## Code:`` with pyautogui.
 
-The code is one ``pyautogui.*`` call (or ``moveTo`` followed by ``dragTo`` for a drag) or
-``computer.wait()`` / ``computer.terminate(status=..., answer=...)``; ``computer.ask_user(question=...)``
-is Omnidesk's addition. Coordinates are fractions in [0, 1] of the screenshot; when a value is above 1
-both are pixels of that image, as in NVIDIA's agent loop. The code is parsed with :mod:`ast` against an
-allow-list of functions and literal arguments — never executed.
+Where the answer is found follows NVIDIA's cookbook parser (``NVIDIA-NeMo/Nemotron``,
+``usage-cookbook/Nemotron-3-Nano-Omni/computer-use-agent-with-omni/server/agent.py``, commit
+``c887c942a5c81f6bdc281ad36613588ed48ccba8``, ``parse_response``):
+
+- the answer is the text after the last ``</think>``; when it holds no usable action and the reasoning
+  stream has a line starting ``## Action`` (case-sensitive), the answer is looked for from that line on;
+- the first ``## Action:`` heading starts it (a later one ends it); the action text runs to ``## Code``;
+- code is taken from every ``## Code:`` section — in each, its last fenced block or else its unfenced
+  text —, or, without a ``## Code`` heading, from every fenced block;
+- several pyautogui lines run in order as one step (:mod:`~omnidesk.agent.parsing.pyautogui_code` says
+  what each call becomes); ``computer.wait()`` waits until the screen settles (at most 20 s);
+  ``computer.terminate(status=..., answer=...)`` ends the task — its status read from the argument, not
+  from a word anywhere in the block, and its answer kept.
+
+Omnidesk also reads code without an ``## Action`` heading, and ``computer.ask_user(question=...)``.
+Nothing is ever executed: the code is read with :mod:`ast` against an allow-list.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
-from typing import cast
 
 from omnidesk.agent.actions import (
     Action,
@@ -22,7 +31,6 @@ from omnidesk.agent.actions import (
     Drag,
     Fail,
     Hotkey,
-    MouseButton,
     Move,
     Point,
     Scroll,
@@ -30,279 +38,160 @@ from omnidesk.agent.actions import (
     Wait,
 )
 from omnidesk.agent.errors import ModelOutputError
-from omnidesk.agent.keys import KeyNameError, normalize_combo
-from omnidesk.agent.parsing.common import (
-    MAX_OUTPUT_CHARS,
-    Literal_,
-    ModelConvention,
-    Parsed,
-    fmt_number,
-    literal,
-    make_point,
-    number,
-)
+from omnidesk.agent.parsing.common import MAX_OUTPUT_CHARS, ModelConvention, Parsed, fmt_number
+from omnidesk.agent.parsing.pyautogui_code import COMPUTER_WAIT_SECONDS, code_to_actions
 from omnidesk.agent.ports import ToolCall
 
 __all__ = ["NemotronParser"]
 
-_CODE = re.compile(r"^[ \t]*#{1,3}[ \t]*Code[ \t]*:?[ \t]*$", re.MULTILINE | re.IGNORECASE)
-_ACTION = re.compile(r"^[ \t]*#{1,3}[ \t]*Action[ \t]*:?[ \t]*", re.MULTILINE | re.IGNORECASE)
-_THOUGHT = re.compile(r"^[ \t]*#{1,3}[ \t]*Thought[ \t]*:?[ \t]*", re.MULTILINE | re.IGNORECASE)
-_FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+MAX_REPLY_CHARS = 1_000_000
+"""A reply (answer or reasoning) longer than this is refused unread."""
 
-_SIGNATURES: dict[str, tuple[str, ...]] = {
-    "pyautogui.click": ("x", "y", "clicks", "interval", "button", "duration", "tween"),
-    "pyautogui.doubleClick": ("x", "y", "interval", "button", "duration", "tween"),
-    "pyautogui.tripleClick": ("x", "y", "interval", "button", "duration", "tween"),
-    "pyautogui.rightClick": ("x", "y", "interval", "duration", "tween"),
-    "pyautogui.middleClick": ("x", "y", "interval", "duration", "tween"),
-    "pyautogui.moveTo": ("x", "y", "duration", "tween"),
-    "pyautogui.dragTo": ("x", "y", "duration", "tween", "button"),
-    "pyautogui.scroll": ("clicks", "x", "y"),
-    "pyautogui.hscroll": ("clicks", "x", "y"),
-    "pyautogui.write": ("message", "interval"),
-    "pyautogui.typewrite": ("message", "interval"),
-    "pyautogui.press": ("keys", "presses", "interval"),
-    "pyautogui.hotkey": (),
-    "computer.wait": ("seconds",),
-    "computer.terminate": ("status", "answer"),
-    "computer.ask_user": ("question",),
-}
-_REFUSED = {
-    "pyautogui.keyDown": "hold keys with pyautogui.hotkey(...) instead of keyDown/keyUp",
-    "pyautogui.keyUp": "hold keys with pyautogui.hotkey(...) instead of keyDown/keyUp",
-    "pyautogui.mouseDown": "drag with pyautogui.moveTo(start) then pyautogui.dragTo(end)",
-    "pyautogui.mouseUp": "drag with pyautogui.moveTo(start) then pyautogui.dragTo(end)",
-}
+_THINK_END = "</think>"
+_HEADING = re.compile(r"(?<!#)#{1,3}\s*(Action|Code|Thought)\b\s*:?", re.IGNORECASE)
+_REASONING_ACTION = re.compile(r"^##\s*Action\b", re.MULTILINE)  # case-sensitive, as NVIDIA's check
+_FENCE_TAG = re.compile(r"[A-Za-z0-9_-]*")
 
 
-def _strip_fence(code: str) -> str:
-    """The code inside a Markdown fence: drop an opening ```python line and a closing ``` line."""
-    code = code.strip()
-    if code.startswith("```"):
-        newline = code.find("\n")
-        code = "" if newline < 0 else code[newline + 1 :]
-        end = code.rfind("```")
-        if end >= 0 and not code[end + 3 :].strip():
-            code = code[:end]
-    return code
+def _headings(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every ``## Action`` / ``## Code`` / ``## Thought`` heading, in order."""
+    return [(m.group(1).lower(), m.start(), m.end()) for m in _HEADING.finditer(text)]
 
 
-def _split_sections(text: str) -> tuple[str, str, str]:
-    """(thought, action summary, code) of an output."""
-    codes = list(_CODE.finditer(text))
-    if len(codes) > 1:
-        raise ModelOutputError("write exactly one '## Code:' section (one action per step)", text)
+def _at_line_start(text: str, index: int) -> bool:
+    line = text.rfind("\n", 0, index) + 1
+    return not text[line:index].strip()
+
+
+def _fenced(text: str, *, tags: frozenset[str] | None = None) -> list[str]:
+    """The contents of the complete ``` fences of ``text``, in order (a language tag dropped; with
+    ``tags``, only fences whose tag is one of them or absent)."""
+    blocks, at = [], 0
+    while (start := text.find("```", at)) >= 0:
+        end = text.find("```", start + 3)
+        if end < 0:
+            break
+        body = text[start + 3 : end]
+        tag = _FENCE_TAG.match(body)
+        name = tag.group(0) if tag else ""
+        if tags is None or name.lower() in tags or not name:
+            blocks.append(body[len(name) :].strip())
+        at = end + 3
+    return blocks
+
+
+def _clean(section: str) -> str:
+    """A ``## Code`` section's code: its last fenced block, else the text without stray backticks."""
+    section = section.strip()
+    fences = _fenced(section)
+    if fences:
+        return fences[-1]
+    section = section.strip("`").strip()
+    return section.removesuffix("```").strip()
+
+
+def _sections(candidate: str, raw: str) -> tuple[str, str, list[str]]:
+    """(thought, action text, code blocks) of an answer (see the module doc)."""
+    candidate = candidate.rsplit(_THINK_END, 1)[-1].lstrip()
+    if len(candidate) > MAX_OUTPUT_CHARS:
+        raise ModelOutputError(f"the answer is too long ({len(candidate)} characters)", raw[:2000])
+    marks = _headings(candidate)
+    first = next((m for m in marks if m[0] == "action" and _at_line_start(candidate, m[1])), None)
+    thought = ""
+    if first is not None:
+        before = [m for m in marks if m[0] == "thought" and m[2] <= first[1]]
+        head = candidate[: first[1]]
+        thought = (head[before[0][2] :] if before else head).strip()
+        later = (m for m in marks if m[0] == "action" and m[1] >= first[2] and _at_line_start(candidate, m[1]))
+        nxt = next(later, None)
+        body_end = nxt[1] if nxt is not None else len(candidate)
+        body_start = first[1]
+    else:
+        before = [m for m in marks if m[0] == "thought"]
+        body_start, body_end = 0, len(candidate)
+    codes = [m for m in marks if m[0] == "code" and body_start <= m[1] < body_end]
+    if first is not None:
+        action_end = codes[0][1] if codes else body_end
+        action = candidate[first[2] : action_end].strip()
+    else:
+        action = ""
     if codes:
-        head, code = text[: codes[0].start()], text[codes[0].end() :]
+        bounds = [m[1] for m in codes[1:]] + [body_end]
+        blocks = [_clean(candidate[m[2] : end]) for m, end in zip(codes, bounds, strict=True)]
+        if first is None:
+            head = candidate[: codes[0][1]]
+            thought = (head[before[0][2] :] if before else head).strip()
     else:
-        fences = list(_FENCE.finditer(text))
-        if not fences:
-            raise ModelOutputError("no '## Code:' section; end with '## Code:' and one pyautogui call", text)
-        head, code = text[: fences[0].start()], fences[0].group(0)
-    code = _strip_fence(code)
-    actions = list(_ACTION.finditer(head))
-    if actions:
-        thought, summary = head[: actions[-1].start()], head[actions[-1].end() :]
-    else:
-        thought, summary = head, ""
-    thought = _THOUGHT.sub("", thought, count=1)
-    return thought.strip(), summary.strip(), code.strip()
+        body = candidate[body_start:body_end]
+        blocks = _fenced(body, tags=frozenset({"code", "python", "py", "json"}))
+        if first is None and blocks:
+            head = body[: body.find("```")]
+            thought = (head[before[0][2] :] if before else head).strip()
+    blocks = [b for b in blocks if b]
+    if not blocks:
+        what = "no code" if first is not None else "no '## Action:' with code"
+        raise ModelOutputError(f"{what}; end with '## Code:' and pyautogui calls in a ```python block", raw)
+    return thought, action, blocks
 
 
-def _name(func: ast.expr, raw: str) -> str:
-    if (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and func.value.id in {"pyautogui", "computer"}
-    ):
-        name = f"{func.value.id}.{func.attr}"
-        if name in _SIGNATURES:
-            return name
-        if name in _REFUSED:
-            raise ModelOutputError(f"{name} is not supported: {_REFUSED[name]}", raw)
-    shown = ast.unparse(func)[:80] if isinstance(func, ast.expr) else "?"
-    raise ModelOutputError(f"{shown}() is not an allowed action; use pyautogui.* or computer.*", raw)
+class NemotronParser:
+    """Parser and renderer for the Nemotron computer-use format (fractions, > 1 = screenshot pixels)."""
 
+    name = "nemotron"
+    convention: ModelConvention = "fraction"
 
-def _bind(call: ast.Call, name: str, raw: str) -> tuple[list[Literal_], dict[str, Literal_]]:
-    """Positional values and keyword values of a call, checked against the allow-listed signature."""
-    params = _SIGNATURES[name]
-    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-        raise ModelOutputError("no * or ** arguments in actions", raw)
-    args = [literal(a, raw) for a in call.args]
-    kwargs: dict[str, Literal_] = {}
-    for keyword in call.keywords:
-        assert keyword.arg is not None
-        if keyword.arg in kwargs:
-            raise ModelOutputError(f"argument {keyword.arg!r} given twice", raw)
-        kwargs[keyword.arg] = literal(keyword.value, raw)
-    if name == "pyautogui.hotkey":
-        unknown = set(kwargs) - {"interval"}
-    else:
-        if len(args) > len(params):
-            raise ModelOutputError(f"{name}() takes at most {len(params)} arguments", raw)
-        for param, value in zip(params, args, strict=False):
-            if param in kwargs:
-                raise ModelOutputError(f"argument {param!r} given twice", raw)
-            kwargs[param] = value
-        unknown = set(kwargs) - set(params)
-        args = []
-    if unknown:
-        raise ModelOutputError(f"{name}() got unknown arguments {sorted(unknown)}", raw)
-    return args, kwargs
+    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed:
+        """The answer's actions; the reasoning stream is read only as NVIDIA's parser reads it.
 
+        Raises:
+            ModelOutputError: no usable action in the answer (nor in the reasoning).
+        """
+        if len(text) > MAX_REPLY_CHARS or len(reasoning) > MAX_REPLY_CHARS:
+            raise ModelOutputError("the reply is far too long to be an action", text[:2000])
+        try:
+            return self._parse(text, text, reasoning.strip())
+        except ModelOutputError as error:
+            heading = _REASONING_ACTION.search(reasoning)
+            if heading is None:
+                raise
+            fallback = reasoning[: heading.start()].strip() or reasoning.strip()
+            try:
+                return self._parse(reasoning[heading.start() :], reasoning, fallback)
+            except ModelOutputError:
+                raise error from None
 
-def _point(kwargs: dict[str, Literal_], name: str, raw: str, required: bool = True) -> Point | None:
-    x, y = kwargs.get("x"), kwargs.get("y")
-    if isinstance(x, list | tuple) and y is None and len(x) == 2:
-        x, y = x
-    if x is None and y is None:
-        if required:
-            raise ModelOutputError(f"{name}() needs x and y (fractions of the screenshot)", raw)
-        return None
-    fx, fy = number(x, "x", raw), number(y, "y", raw)
-    space: ModelConvention = "fraction" if fx <= 1 and fy <= 1 else "image_pixels"
-    return make_point(fx, fy, space, raw)
+    @staticmethod
+    def _parse(candidate: str, raw: str, reasoning: str) -> Parsed:
+        thought, action, blocks = _sections(candidate, raw)
+        actions = code_to_actions(blocks, raw)
+        return Parsed(tuple(actions), thought=thought or reasoning, summary=action)
 
-
-def _text(value: Literal_, what: str, raw: str) -> str:
-    if not isinstance(value, str):
-        raise ModelOutputError(f"{what} must be a string", raw)
-    return value
-
-
-def _keys(values: Sequence[Literal_], raw: str) -> tuple[str, ...]:
-    if not values or not all(isinstance(v, str) for v in values):
-        raise ModelOutputError("keys must be non-empty strings, e.g. pyautogui.hotkey('ctrl', 'c')", raw)
-    try:
-        return normalize_combo([str(v) for v in values])
-    except KeyNameError as exc:
-        raise ModelOutputError(f"{exc}; use names like 'ctrl', 'enter', 'tab', 'a'", raw) from exc
-
-
-def _button(value: Literal_, raw: str) -> MouseButton:
-    if value not in {"left", "right", "middle"}:
-        raise ModelOutputError("button must be 'left', 'right' or 'middle'", raw)
-    return cast(MouseButton, value)
-
-
-def _clicks(value: Literal_, raw: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value == 0 or abs(value) > 100:
-        raise ModelOutputError("scroll clicks must be a non-zero integer up to 100", raw)
-    return value
-
-
-def _call_to_action(call: ast.Call, raw: str) -> Action:
-    name = _name(call.func, raw)
-    args, kw = _bind(call, name, raw)
-    short = name.split(".", 1)[1]
-    if short in {"click", "doubleClick", "tripleClick", "rightClick", "middleClick"}:
-        count = {"doubleClick": 2, "tripleClick": 3}.get(short, kw.get("clicks", 1))
-        button = {"rightClick": "right", "middleClick": "middle"}.get(short, kw.get("button", "left"))
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 3:
-            raise ModelOutputError("clicks must be 1, 2 or 3", raw)
-        point = _point(kw, name, raw)
-        assert point is not None
-        return Click(point=point, button=_button(button, raw), count=count)
-    if short == "moveTo":
-        point = _point(kw, name, raw)
-        assert point is not None
-        return Move(point=point)
-    if short in {"scroll", "hscroll"}:
-        clicks = _clicks(kw.get("clicks"), raw)
-        point = _point(kw, name, raw, required=False)
-        return Scroll(point=point, dy=clicks) if short == "scroll" else Scroll(point=point, dx=clicks)
-    if short in {"write", "typewrite"}:
-        message = kw.get("message")
-        if isinstance(message, list | tuple):  # typewrite(['a', 'enter']) presses keys in turn
-            keys = _keys(message, raw)
-            if len(message) != 1:
-                raise ModelOutputError("one key per step: use pyautogui.press('key')", raw)
-            return Hotkey(keys=keys)
-        text = _text(message, "message", raw)
-        if not text:
-            raise ModelOutputError("write() needs non-empty text", raw)
-        if len(text) > 10_000:
-            raise ModelOutputError("text too long (max 10000 characters)", raw)
-        return TypeText(text=text)
-    if short == "press":
-        keys_arg = kw.get("keys")
-        presses = kw.get("presses", 1)
-        if presses != 1:
-            raise ModelOutputError("press one key once per step", raw)
-        key_list = list(keys_arg) if isinstance(keys_arg, list | tuple) else [keys_arg]
-        if len(key_list) != 1:
-            raise ModelOutputError("press one key per step; for a combination use pyautogui.hotkey", raw)
-        return Hotkey(keys=_keys(key_list, raw))
-    if short == "hotkey":
-        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else args
-        if len(values) > 5:
-            raise ModelOutputError("at most 5 keys in a hotkey", raw)
-        return Hotkey(keys=_keys(values, raw))
-    if short == "dragTo":
-        raise ModelOutputError("a drag is pyautogui.moveTo(start) followed by pyautogui.dragTo(end)", raw)
-    if short == "wait":
-        seconds = number(kw.get("seconds", 1.0), "seconds", raw)
-        if not 0 <= seconds <= 60:
-            raise ModelOutputError("wait between 0 and 60 seconds", raw)
-        return Wait(seconds=seconds)
-    if short == "terminate":
-        status = kw.get("status", "success")
-        answer = _text(kw.get("answer", "") or "", "answer", raw)
-        if status == "success":
-            return Done(answer=answer)
-        if status == "failure":
-            return Fail(reason=answer)
-        raise ModelOutputError("terminate status must be 'success' or 'failure'", raw)
-    question = _text(kw.get("question"), "question", raw)
-    if not question:
-        raise ModelOutputError("ask_user needs a question", raw)
-    return AskUser(question=question)
-
-
-def _drag(first: ast.Call, second: ast.Call, raw: str) -> Action:
-    if _name(first.func, raw) != "pyautogui.moveTo" or _name(second.func, raw) != "pyautogui.dragTo":
-        raise ModelOutputError("one action per step (two calls are only allowed as moveTo + dragTo)", raw)
-    _, start_kw = _bind(first, "pyautogui.moveTo", raw)
-    _, end_kw = _bind(second, "pyautogui.dragTo", raw)
-    start, end = _point(start_kw, "moveTo", raw), _point(end_kw, "dragTo", raw)
-    assert start is not None and end is not None
-    if start.space != end.space:
-        raise ModelOutputError("drag start and end must both be fractions (or both pixels)", raw)
-    return Drag(start=start, end=end, button=_button(end_kw.get("button", "left"), raw))
-
-
-def _code_to_action(code: str, raw: str) -> Action:
-    if not code:
-        raise ModelOutputError("the '## Code:' section is empty", raw)
-    try:
-        module = ast.parse(code, mode="exec")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        raise ModelOutputError(f"the code is not valid Python ({type(exc).__name__})", raw) from exc
-    calls: list[ast.Call] = []
-    for statement in module.body:
-        if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
-            raise ModelOutputError("the code must be a single function call", raw)
-        calls.append(statement.value)
-    if len(calls) == 1:
-        return _call_to_action(calls[0], raw)
-    if len(calls) == 2:
-        return _drag(calls[0], calls[1], raw)
-    raise ModelOutputError(f"one action per step, got {len(calls)} calls", raw)
+    def render(self, parsed: Parsed) -> str:
+        """The answer the model would write for ``parsed`` (points as fractions or screenshot pixels)."""
+        summary = parsed.summary or ", ".join(a.kind for a in parsed.actions)
+        code = "\n".join(_render_code(a) for a in parsed.actions)
+        return f"{parsed.thought}\n## Action:\n{summary}\n## Code:\n```python\n{code}\n```"
 
 
 def _xy(point: Point) -> str:
-    space: ModelConvention = "fraction" if point.space == "fraction" else "image_pixels"
+    if point.space == "pointer":
+        return ""
     if point.space not in {"fraction", "image_pixels"}:
-        raise ValueError(f"Nemotron points are fractions or image pixels, not {point.space}")
+        raise ValueError(f"Nemotron points are fractions or screenshot pixels, not {point.space}")
+    space: ModelConvention = "fraction" if point.space == "fraction" else "image_pixels"
     return f"x={fmt_number(point.x, space)}, y={fmt_number(point.y, space)}"
+
+
+def _args(*parts: str) -> str:
+    return ", ".join(p for p in parts if p)
 
 
 def _render_code(action: Action) -> str:
     match action:
-        case Click(point=p, button="left", count=1):
-            return f"pyautogui.click({_xy(p)})"
+        case Click(point=p, button=b, count=n, modifiers=mods) if mods:
+            down = "\n".join(f"pyautogui.keyDown({k!r})" for k in mods)
+            up = "\n".join(f"pyautogui.keyUp({k!r})" for k in reversed(mods))
+            return f"{down}\n{_render_code(Click(point=p, button=b, count=n))}\n{up}"
         case Click(point=p, button="left", count=2):
             return f"pyautogui.doubleClick({_xy(p)})"
         case Click(point=p, button="left", count=3):
@@ -311,26 +200,33 @@ def _render_code(action: Action) -> str:
             return f"pyautogui.rightClick({_xy(p)})"
         case Click(point=p, button="middle", count=1):
             return f"pyautogui.middleClick({_xy(p)})"
+        case Click(point=p, button="left", count=1):
+            return f"pyautogui.click({_xy(p)})"
         case Click(point=p, button=b, count=n):
-            return f"pyautogui.click({_xy(p)}, clicks={n}, button={b!r})"
+            return f"pyautogui.click({_args(_xy(p), f'clicks={n}', f'button={b!r}')})"
         case Move(point=p):
             return f"pyautogui.moveTo({_xy(p)})"
         case Drag(start=s, end=e, button=b):
-            tail = "" if b == "left" else f", button={b!r}"
-            return f"pyautogui.moveTo({_xy(s)})\npyautogui.dragTo({_xy(e)}{tail})"
+            tail = "" if b == "left" else f"button={b!r}"
+            drag = f"pyautogui.dragTo({_args(_xy(e), tail)})"
+            return drag if s.space == "pointer" else f"pyautogui.moveTo({_xy(s)})\n{drag}"
         case Scroll(point=p, dx=dx, dy=dy):
-            where = "" if p is None else f", {_xy(p)}"
-            if dx and not dy:
-                return f"pyautogui.hscroll({dx}{where})"
-            return f"pyautogui.scroll({dy}{where})"
+            where = "" if p is None else _xy(p)
+            lines = [f"pyautogui.scroll({_args(str(dy), where)})"] if dy else []
+            lines += [f"pyautogui.hscroll({_args(str(dx), where)})"] if dx else []
+            return "\n".join(lines)
         case TypeText(text=t):
             return f"pyautogui.write({t!r})"
         case Hotkey(keys=(k,)):
             return f"pyautogui.press({k!r})"
         case Hotkey(keys=ks):
             return f"pyautogui.hotkey({', '.join(repr(k) for k in ks)})"
-        case Wait(seconds=s):
+        case Wait(seconds=s, until_settled=True) if s == COMPUTER_WAIT_SECONDS:
+            return "computer.wait()"
+        case Wait(seconds=s, until_settled=True):
             return f"computer.wait(seconds={s!r})"
+        case Wait(seconds=s):
+            return f"pyautogui.sleep({s!r})"
         case Done(answer=a):
             return f"computer.terminate(status='success', answer={a!r})"
         case Fail(reason=r):
@@ -338,22 +234,3 @@ def _render_code(action: Action) -> str:
         case AskUser(question=q):
             return f"computer.ask_user(question={q!r})"
     raise ValueError(f"cannot render {action!r}")  # pragma: no cover
-
-
-class NemotronParser:
-    """Parser and renderer for the Nemotron computer-use format (fractions, > 1 = image pixels)."""
-
-    name = "nemotron"
-    convention: ModelConvention = "fraction"
-
-    def parse(self, text: str, *, reasoning: str = "", tool_calls: Sequence[ToolCall] = ()) -> Parsed:
-        """Raises: ModelOutputError for anything but exactly one allowed action."""
-        if len(text) > MAX_OUTPUT_CHARS:
-            raise ModelOutputError(f"output too long ({len(text)} characters)", text[:2000])
-        thought, summary, code = _split_sections(text)
-        return Parsed((_code_to_action(code, text),), thought=thought, summary=summary)
-
-    def render(self, parsed: Parsed) -> str:
-        """The output the model would write for ``parsed`` (points as fractions or image pixels)."""
-        summary = parsed.summary or parsed.action.kind
-        return f"{parsed.thought}\n## Action:\n{summary}\n## Code:\n```python\n{_render_code(parsed.action)}\n```"

@@ -116,7 +116,7 @@ def test_model_errors_become_observations_with_bounded_retries() -> None:
     agent, device, model = make_agent(
         [
             "garbage",
-            code("pyautogui.click(0.5, 0.5)\npyautogui.click(0.1, 0.1)"),
+            code("pyautogui.click(0.5, 0.5)\npyautogui.keyDown('shift')"),  # a key left held: refused whole
             code("computer.terminate(status='failure', answer='x')"),
         ]
     )

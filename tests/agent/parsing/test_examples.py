@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Point, Scroll, TypeText, Wait
+from omnidesk.agent.actions import (
+    POINTER,
+    Action,
+    AskUser,
+    Click,
+    Done,
+    Drag,
+    Fail,
+    Hotkey,
+    Move,
+    Point,
+    Scroll,
+    TypeText,
+    Wait,
+)
 from omnidesk.agent.errors import ModelOutputError
 from omnidesk.agent.parsing import parser_for
 
@@ -39,7 +53,7 @@ NEMOTRON_OK: list[tuple[str, Action]] = [
     ("## Code:\npyautogui.press('Return')", Hotkey(keys=("enter",))),
     ("## Code:\npyautogui.hotkey('Ctrl', 'Shift', 't')", Hotkey(keys=("ctrl", "shift", "t"))),
     ("## Code:\npyautogui.hotkey(['cmd', 'w'])", Hotkey(keys=("super", "w"))),
-    ("## Code:\ncomputer.wait()", Wait(seconds=1.0)),
+    ("## Code:\ncomputer.wait()", Wait(seconds=20.0, until_settled=True)),
     ("## Code:\ncomputer.terminate(status='success', answer='42')", Done(answer="42")),
     ('## Code:\ncomputer.terminate(status="failure", answer="no network")', Fail(reason="no network")),
     ("## Code:\ncomputer.ask_user(question='Which file?')", AskUser(question="Which file?")),
@@ -50,9 +64,6 @@ NEMOTRON_BAD = [
     "",
     "I will click the button.",
     "## Code:\n",
-    "## Code:\npyautogui.click()",
-    "## Code:\npyautogui.click(0.1, 0.2)\npyautogui.click(0.3, 0.4)",
-    "## Code:\npyautogui.click(0.1, 0.2); pyautogui.press('enter')",
     "## Code:\nimport os",
     "## Code:\nos.system('rm -rf /')",
     "## Code:\n__import__('os').system('x')",
@@ -66,11 +77,9 @@ NEMOTRON_BAD = [
     "## Code:\npyautogui.click(0.1, 0.2, flavour='x')",
     "## Code:\npyautogui.click(*[0.1, 0.2])",
     "## Code:\npyautogui.keyDown('shift')",
-    "## Code:\npyautogui.dragTo(0.5, 0.5)",
     "## Code:\npyautogui.press('hyperdrive')",
     "## Code:\npyautogui.scroll(0)",
     "## Code:\ncomputer.terminate(status='maybe')",
-    "## Code:\npyautogui.click(0.1, 0.2)\n## Code:\npyautogui.click(0.1, 0.2)",
     "## Code:\npyautogui.click(" + "(" * 500 + ")" * 500,
     "## Code:\nx" * 3000,
 ]
@@ -78,7 +87,30 @@ NEMOTRON_BAD = [
 
 @pytest.mark.parametrize(("text", "expected"), NEMOTRON_OK)
 def test_nemotron_outputs(text: str, expected: Action) -> None:
-    assert parser_for("nemotron").parse(text).action == expected
+    assert parser_for("nemotron").parse(text).actions == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("## Code:\npyautogui.click()", (Click(point=POINTER),)),
+        (
+            "## Code:\npyautogui.click(0.1, 0.2)\npyautogui.click(0.3, 0.4)",
+            (Click(point=F(0.1, 0.2)), Click(point=F(0.3, 0.4))),
+        ),
+        (
+            "## Code:\npyautogui.click(0.1, 0.2); pyautogui.press('enter')",
+            (Click(point=F(0.1, 0.2)), Hotkey(keys=("enter",))),
+        ),
+        ("## Code:\npyautogui.dragTo(0.5, 0.5)", (Drag(start=POINTER, end=F(0.5, 0.5)),)),
+        (
+            "## Code:\npyautogui.click(0.1, 0.2)\n## Code:\npyautogui.write('a')",
+            (Click(point=F(0.1, 0.2)), TypeText(text="a")),
+        ),
+    ],
+)
+def test_nemotron_several_actions(text: str, expected: tuple[Action, ...]) -> None:
+    assert parser_for("nemotron").parse(text).actions == expected
 
 
 def test_nemotron_sections() -> None:
@@ -121,9 +153,7 @@ def test_qwen_outputs(arguments: str, expected: Action) -> None:
     [
         QWEN % '{"action": "left_click", "coordinate": [1001, 2]}',
         QWEN % '{"action": "left_click", "coordinate": [1]}',
-        QWEN % '{"action": "left_click_drag", "coordinate": [1, 2]}',
         QWEN % '{"action": "fly"}',
-        QWEN % '{"action": "left_click", "coordinate": [1, 2]}' + QWEN % '{"action": "wait"}',
         "<tool_call>{not json</tool_call>",
         "no call at all",
         "<tool_call>[1, 2]</tool_call>",
@@ -132,6 +162,16 @@ def test_qwen_outputs(arguments: str, expected: Action) -> None:
 def test_qwen_rejects(text: str) -> None:
     with pytest.raises(ModelOutputError):
         parser_for("qwen").parse(text)
+
+
+def test_qwen_several_calls_and_drags_from_the_pointer() -> None:
+    text = QWEN % '{"action": "left_click_drag", "coordinate": [1, 2]}' + QWEN % '{"action": "wait", "time": 2}'
+    assert parser_for("qwen").parse(text).actions == (Drag(start=POINTER, end=T(1, 2)), Wait(seconds=2.0))
+
+
+def test_uitars_reads_the_last_action_line_as_the_official_parser() -> None:
+    text = "Action: click(start_box='(1,2)')\nAction: click(start_box='(3,4)')"
+    assert parser_for("uitars").parse(text).actions == (Click(point=P(3, 4)),)
 
 
 def test_qwen_in_pixels_for_qwen25() -> None:
@@ -164,7 +204,6 @@ def test_uitars_outputs(action_line: str, expected: Action) -> None:
     "text",
     [
         "Thought: x",
-        "Action: click(start_box='(1,2)')\nAction: click(start_box='(1,2)')",
         "Action: click(start_box='(1,2,3)')",
         "Action: click(start_box='(a,b)')",
         "Action: click(start_box='(-1,2)')",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from omnidesk.agent.actions import Done, TypeText
 from omnidesk.agent.errors import ModelOutputError
 from omnidesk.agent.parsing import parser_for
 
@@ -19,7 +20,6 @@ NEMOTRON = [
     f"## Code:\npyautogui.click({BIG}, 1)",
     f"## Code:\npyautogui.scroll({LONG})",
     f"## Code:\ncomputer.wait(seconds={LONG})",
-    f"## Code:\ncomputer.terminate(status='success', answer={LONG})",
     f"## Code:\npyautogui.click(x=[{LONG}, 1])",
     "## Code:\npyautogui.scroll(" + "-" * 5000 + "1)",
     "## Code:\npyautogui.click(" + "[" * 3000 + "]" * 3000 + ")",
@@ -81,6 +81,8 @@ JSON = [
     ("name", "text"),
     [("nemotron", t) for t in NEMOTRON]
     + [("qwen", t) for t in QWEN]
+    + [("qwen2.5", t) for t in QWEN]
+    + [("qwen3", t) for t in QWEN]
     + [("uitars", t) for t in UITARS]
     + [("json", t) for t in JSON],
 )
@@ -89,3 +91,19 @@ def test_hostile_output_is_a_model_error(name: str, text: str) -> None:
         parser_for(name).parse(text)
     assert str(info.value)
     assert len(str(info.value)) < 400  # the message names the problem; it does not echo the output
+
+
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [
+        # What looks like code inside typed text is text to type, never an expression that is evaluated.
+        ('Action: type(content=\'__import__("os").system("id")\')', '__import__("os").system("id")'),
+    ],
+)
+def test_uitars_code_in_typed_text_stays_text(text: str, typed: str) -> None:
+    assert parser_for("uitars").parse(text).actions == (TypeText(text=typed),)
+
+
+def test_a_number_as_an_answer_is_its_digits() -> None:
+    parsed = parser_for("nemotron").parse(f"## Code:\ncomputer.terminate(status='success', answer={LONG})")
+    assert parsed.actions == (Done(answer=LONG),)
