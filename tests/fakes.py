@@ -157,6 +157,7 @@ class FakeSampler:
         self.observations: list[Observation] = []
         self.settle_calls = 0
         self.settle_cancels: list[CancelToken | None] = []
+        self.settle_timeouts: list[float] = []
 
     @property
     def monitor(self) -> MonitorInfo:
@@ -185,6 +186,7 @@ class FakeSampler:
     ) -> SettleResult:
         self.settle_calls += 1
         self.settle_cancels.append(cancel)
+        self.settle_timeouts.append(timeout)
         return SettleResult(settled=self._settled, waited_seconds=0.0)
 
 
