@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["nous_fncall_system_text", "qwen_vl_utils_smart_resize", "ui_tars_smart_resize"]
+__all__ = ["nous_fncall_system_text", "qwen_vl_utils_smart_resize", "ui_tars_action_parser", "ui_tars_smart_resize"]
 
 SmartResize = Callable[..., tuple[int, int]]
 
@@ -61,6 +61,13 @@ def ui_tars_smart_resize() -> SmartResize:
 
     function: SmartResize = smart_resize
     return function
+
+
+def ui_tars_action_parser() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """ui-tars 0.1.4's ``parse_action_to_structure_output`` and ``parsing_response_to_pyautogui_code``."""
+    from ui_tars.action_parser import parse_action_to_structure_output, parsing_response_to_pyautogui_code
+
+    return parse_action_to_structure_output, parsing_response_to_pyautogui_code
 
 
 def nous_fncall_system_text(system: str, functions: list[dict[str, Any]]) -> str:
