@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ MAX_OUTPUT_CHARS = 20_000
 """Longer outputs are rejected before any parsing (a runaway generation is not an action)."""
 MAX_ACTIONS = 32
 """The most actions one reply may hold (several pyautogui lines, tool calls or UI-TARS actions)."""
+
+_WARNINGS = threading.Lock()
 
 Literal_ = str | int | float | bool | None | list["Literal_"] | tuple["Literal_", ...]
 
@@ -87,7 +90,7 @@ def parse_python(code: str, raw: str, mode: Literal["eval", "exec"] = "eval") ->
     try:
         if "\\" not in code:  # no escape sequence, no warning: skip the (costly) warning filters
             return ast.parse(code, mode=mode)
-        with warnings.catch_warnings():
+        with _WARNINGS, warnings.catch_warnings():  # the filters are global: one parse at a time changes them
             warnings.simplefilter("ignore", SyntaxWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             tree: ast.AST = ast.parse(code, mode=mode)
