@@ -13,7 +13,9 @@ Sources: ``QwenLM/Qwen2.5-VL`` ``cookbooks/utils/agent_function_call.py`` (commi
 ``96588727e44c78b25ba03ea03b8e12f7e64fd0da`` (same path). The answer holds one or more ``<tool_call>``
 blocks (the last may be cut off before ``</tool_call>``, as vLLM's hermes parser allows), possibly after
 ``Thought:`` / ``Action:`` lines; an engine started with a tool parser returns the calls as OpenAI
-``tool_calls`` instead (:class:`~omnidesk.agent.ports.ToolCall`) — both are read, the same way.
+``tool_calls`` instead (:class:`~omnidesk.agent.ports.ToolCall`) — both are read, the same way. A thinking
+model's ``<think>`` block is never read for calls; when the answer holds none and the reasoning stream
+*ends* with complete ``<tool_call>`` blocks (the thought was never closed), those are the answer.
 
 Semantics, per the tool's description: ``key`` presses the keys in order and releases them in reverse (a
 chord); a click with a ``coordinate`` clicks there, without one where the pointer is; ``left_click_drag``
@@ -211,6 +213,21 @@ def _calls_in_text(text: str) -> tuple[list[object], str]:
     return calls, text[:start]
 
 
+def _trailing_calls(reasoning: str) -> str:
+    """The run of complete ``<tool_call>`` blocks that ends the reasoning stream ("" if it does not end so)."""
+    text = reasoning.rstrip()
+    if len(text) > MAX_OUTPUT_CHARS * 50 or not text.endswith(_CLOSE):
+        return ""
+    start = text.rfind(_OPEN)
+    while start > 0:
+        close = text.rfind(_CLOSE, 0, start)
+        previous = text.rfind(_OPEN, 0, close) if close >= 0 else -1
+        if previous < 0 or text[close + len(_CLOSE) : start].strip():
+            break
+        start = previous
+    return text[start:] if start >= 0 else ""
+
+
 def _arguments(call: object, raw: str) -> dict[str, Any]:
     """The ``arguments`` of a ``{"name": "computer_use", "arguments": ...}`` call (a JSON string too)."""
     if not isinstance(call, dict):
@@ -263,6 +280,10 @@ class QwenParser:
         if tool_calls:
             calls: list[object] = [{"name": c.name, "arguments": c.arguments} for c in tool_calls]
             before = answer
+        elif _OPEN not in answer and "{" not in answer and (landed := _trailing_calls(reasoning)):
+            # The calls landed at the very end of the reasoning stream (its thought never closed).
+            calls, _ = _calls_in_text(landed)
+            before, reasoning = "", reasoning[: len(reasoning.rstrip()) - len(landed)]
         else:
             calls, before = _calls_in_text(answer)
         actions = tuple(_to_action(_arguments(c, text), self._allowed, self.convention, text) for c in calls)

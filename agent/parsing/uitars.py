@@ -12,7 +12,8 @@ PyPI's ``ui-tars==0.1.4`` ships, which the tests use as their oracle:
 - ``start_box='(x,y)'`` is a point, ``'(x1,y1,x2,y2)'`` a box whose centre is meant; ``point=``,
   ``start_point=``, ``end_point=`` with ``<point>x y</point>`` are the same points.
 
-Omnidesk reads a little more than the official parser, never less: ``<|box_start|>``/``<|box_end|>``
+When the answer has no ``Action:`` and the reasoning stream has a line starting with one, the reasoning is
+read instead. Omnidesk reads a little more than the official parser, never less: ``<|box_start|>``/``<|box_end|>``
 tokens and ``<bbox>``/``[…]`` boxes (as UI-TARS-desktop's parser), ``Action:`` without its space or with
 a full-width colon, actions separated by extra blank lines, trailing spaces or a single line break, a
 positional box, decimals in ``<point>``. It renames ``point=`` only as an argument name, never inside the
@@ -73,6 +74,7 @@ _POINT = re.compile(r"<point>\s*(\d+(?:\.\d+)?)[\s,]+(\d+(?:\.\d+)?)\s*</point>"
 _BBOX = re.compile(r"<bbox>\s*([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)[\s,]+([\d.]+)\s*</bbox>")
 _TOKENS = re.compile(r"<\|box_(?:start|end)\|>|\[EOS\]")
 _ACTION = re.compile(r"Action[:：] ?")
+_ACTION_LINE = re.compile(r"^Action[:：]", re.MULTILINE)
 _SPLIT = re.compile(r"\)[ \t]*\n(?:[ \t]*\n)+")  # ")" + one or more blank lines
 _LINE_SPLIT = re.compile(r"\)[ \t]*\n(?=[ \t]*[a-z_]+\()")  # ")" + a line break before the next call
 _TYPE = re.compile(r"type\(content='(.*?)'\)", re.DOTALL)
@@ -317,6 +319,8 @@ class UiTarsParser:
             raise ModelOutputError(f"output too long ({len(text)} characters)", text[:2000])
         text = _normalise(text.strip())
         marks = list(_ACTION.finditer(text))
+        if not marks and _ACTION_LINE.search(reasoning):  # the answer landed in the reasoning stream
+            return self.parse(reasoning)
         if not marks:
             raise ModelOutputError("no 'Action:'; end with e.g. Action: click(start_box='(x,y)')", text)
         spaced = [m for m in marks if m.group(0) == "Action: "]

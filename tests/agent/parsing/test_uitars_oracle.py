@@ -129,7 +129,9 @@ ENTRIES = [pytest.param(e, id=e["id"]) for e in corpus("uitars")["positives"] + 
 def test_agrees_with_the_official_parser(entry: dict[str, Any]) -> None:
     official = _official(entry["text"])
     try:
-        ours: tuple[Action, ...] | None = parser_for("uitars").parse(entry["text"]).actions
+        ours: tuple[Action, ...] | None = (
+            parser_for("uitars").parse(entry["text"], reasoning=entry.get("reasoning", "")).actions
+        )
     except ModelOutputError:
         ours = None
     theirs = None if official is None else _meaning(official)
