@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from omnidesk.agent.errors import ConfigError
 
 __all__ = ["AgentConfig", "SafetyConfig"]
 
@@ -28,8 +30,40 @@ class SafetyConfig(BaseModel):
         default_factory=lambda: ["KeePass", "KeePassXC", "Bitwarden", "1Password", "pass", "Seahorse"],
         description="Window titles/classes (regex) never acted on and blacked out in every frame.",
     )
+    terminal_windows: list[str] = Field(
+        default_factory=list,
+        description="WM_CLASS patterns of more terminal emulators (keys and text there need confirmation).",
+    )
     loop_repeats: int = Field(default=3, ge=2, description="Near-identical actions on a still screen.")
     model_error_retries: int = Field(default=3, ge=0, description="Unparsable outputs before giving up.")
+
+    def with_overrides(self, *, dry_run: bool | None = None, max_steps: int | None = None) -> SafetyConfig:
+        """These settings with the person's own overrides (command-line flags), validated like the file.
+
+        Raises:
+            ConfigError: an override is out of range (the message names it).
+        """
+        update = {k: v for k, v in {"dry_run": dry_run, "max_steps": max_steps}.items() if v is not None}
+        try:
+            return SafetyConfig.model_validate({**self.model_dump(), **update})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid safety override ({problems})") from exc
+
+    def tightened(self, *, dry_run: bool | None = None, max_steps: int | None = None) -> SafetyConfig:
+        """These settings with a caller's overrides that may only tighten them (MCP: the caller is not the
+        person): ``dry_run`` may only be switched on, ``max_steps`` only lowered.
+
+        Raises:
+            ConfigError: an override would loosen the person's limits, or is out of range.
+        """
+        if dry_run is False and self.dry_run:
+            raise ConfigError("dry_run=false would override the person's dry run; only the person can switch it off")
+        if max_steps is not None and max_steps > self.max_steps:
+            raise ConfigError(
+                f"max_steps={max_steps} is above the person's limit of {self.max_steps}; a caller may only lower it"
+            )
+        return self.with_overrides(dry_run=dry_run, max_steps=max_steps)
 
 
 class AgentConfig(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -20,25 +20,28 @@ from omnidesk.agent.coords import action_to_desktop, resolve_pointer
 from omnidesk.agent.describe import describe_action, describe_actions
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
 from omnidesk.agent.json_actions import action_json_schema
+from omnidesk.agent.keyguard import KeyGuard
 from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
 from omnidesk.agent.ports import (
     CancelToken,
     Clock,
     ConfirmationRequest,
     Confirmer,
+    FieldInspector,
     FrameSampler,
     InputDevice,
     ModelClient,
     ModelImage,
     Observation,
+    SecretRedactor,
     SettleResult,
     Step,
     TokenDelta,
     WindowInspector,
 )
 from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, HistoryEntry, PromptBuilder, load_prompt
-from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, action_points, user_moved
-from omnidesk.agent.secrets import SecretStore, fill_secrets
+from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, Verdict, action_points, user_moved
+from omnidesk.agent.secrets import RunSecrets, SecretStore, fill_secrets, is_secret_question
 
 __all__ = ["Agent", "perform"]
 
@@ -130,6 +133,9 @@ class Agent:
         model_size: tuple[int, int] | None = None,
         on_token: Callable[[TokenDelta], None] | None = None,
         activity: UserActivity | None = None,
+        redactor: SecretRedactor | None = None,
+        fields: FieldInspector | None = None,
+        own_pids: Collection[int] = (),
     ) -> None:
         self._model = model
         self._sampler = sampler
@@ -138,8 +144,11 @@ class Agent:
         self._clock = clock
         self._config = config
         self._safety_config = safety
-        self._policy = SafetyPolicy(safety, windows=windows)
-        self._secrets = secrets
+        self._secrets = RunSecrets(secrets)
+        self._policy = SafetyPolicy(safety, windows=windows, secrets=self._secrets, fields=fields, own_pids=own_pids)
+        self._guard = KeyGuard(
+            self._policy, clock=clock, pointer=input_device.position, redactor=redactor, fields=fields
+        )
         convention = model.capabilities.coordinate_convention
         if config.use_json_actions:
             self._parser = parser or parser_for("json", convention)
@@ -182,6 +191,7 @@ class Agent:
                 if step.status in {"finished", "stopped"}:
                     return
         finally:
+            self._secrets.clear()
             self._release_quietly()
 
     def _step(self, run: _Run, loops: LoopDetector, cancel: CancelToken) -> Step:
@@ -338,10 +348,7 @@ class Agent:
                 result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
                 return finish(step("finished", i + 1, result=result))
             if isinstance(action, AskUser):
-                answer = self._confirmer.ask(action.question)
-                if answer is None:
-                    return finish(step("stopped", i, result="the user did not answer"))
-                return finish(step("acted", i + 1, result=f"the user answered: {answer}"))
+                return finish(self._ask(action, step, i))
             try:
                 live = resolve_pointer(action, self._input.position())
                 mapped = action_to_desktop(live, transform, model_size=self._model_size)
@@ -349,8 +356,9 @@ class Agent:
                 run.notes.append(f"that action could not be placed: {exc}")
                 return finish(step("refused", i, error=str(exc)))
             recorded[i] = live
+            review, asked = Verdict("allow"), False
             if not isinstance(action, Wait):
-                refused = self._review(run, action, mapped)
+                refused, review, asked = self._review(action, mapped)
                 if refused:
                     run.notes.append(f"that action was refused: {refused}; choose another way")
                     return finish(step("refused", i, error=refused))
@@ -361,6 +369,10 @@ class Agent:
                 continue
             if cancel.cancelled:  # the stop came before this action: do not start it
                 return finish(step("stopped", i, error=_BY_USER, result="not carried out" if i == 0 else ""))
+            moved = self._guard.refusal(mapped, review, asked=asked)
+            if moved is not None:
+                run.notes.append(f"that action was not carried out: {moved}; choose another way")
+                return finish(step("refused", i, error=moved))
             try:
                 self._act(mapped, cancel)
             except SafetyStop as exc:
@@ -390,16 +402,30 @@ class Agent:
                 result = f"done; the screen was still changing after {settle.waited_seconds:.1f} s"
         return finish(step("acted", n, result=result))
 
-    def _review(self, run: _Run, action: Action, mapped: Action) -> str:
-        """Ask the safety policy (and the person, when it says so) about one action; the reason it may not
-        be done, or "" when it may."""
-        decision = self._policy.review(mapped, focus=run.pointer)
+    def _review(self, action: Action, mapped: Action) -> tuple[str, Verdict, bool]:
+        """Ask the safety policy (and the person, when it says so) about one action: the reason it may not
+        be done ("" when it may), the policy's verdict, and whether the person was asked."""
+        decision = self._policy.review(mapped)
         if decision.decision == "confirm":
             question = f"Omnidesk wants to {describe_action(action)}: {decision.reason}. Allow it?"
-            if self._confirmer.confirm(ConfirmationRequest(action, decision.reason, question)):
-                return ""
-            return f"the user declined ({decision.reason})"
-        return decision.reason if decision.decision == "refuse" else ""
+            request = ConfirmationRequest(action, decision.reason, question, rules=decision.rules)
+            if self._confirmer.confirm(request):
+                return "", decision, True
+            return f"not confirmed ({decision.reason})", decision, True
+        return (decision.reason if decision.decision == "refuse" else ""), decision, False
+
+    def _ask(self, action: AskUser, step: Callable[..., Step], index: int) -> Step:
+        """The model's question to the person; an answer about a secret is kept as a run secret (it reaches
+        neither the prompt nor the bundle), bound to the window focused before the question moved the focus."""
+        secret = is_secret_question(action.question)
+        focused = self._policy.focused_window() if secret else None
+        answer = self._confirmer.ask(action.question)
+        if answer is None:
+            return step("stopped", index, result="the user did not answer")
+        if secret:
+            placeholder = self._secrets.keep_answer(answer, focused)
+            return step("acted", index + 1, result=f"the user answered with a secret; type it as {placeholder}")
+        return step("acted", index + 1, result=f"the user answered: {answer}")
 
     def _settle(self, cancel: CancelToken, timeout: float | None = None) -> SettleResult:
         return self._sampler.wait_settled(
@@ -457,7 +483,8 @@ class Agent:
         self._release_quietly()
         question = "You used the mouse or keyboard while Omnidesk was working, so it paused. Resume the task?"
         action = parsed.actions[min(base.performed, len(parsed.actions) - 1)]
-        resume = self._confirmer.confirm(ConfirmationRequest(action, "user_input", question))
+        request = ConfirmationRequest(action, "you used the computer", question, rules=("user_input",))
+        resume = self._confirmer.confirm(request)
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()
         run.force_keyframe = True

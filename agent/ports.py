@@ -36,8 +36,11 @@ __all__ = [
     "CancelToken",
     "ChatMessage",
     "Clock",
+    "ConfirmRule",
     "ConfirmationRequest",
     "Confirmer",
+    "FieldInspector",
+    "FocusInspector",
     "Frame",
     "FrameSampler",
     "ImagePart",
@@ -54,6 +57,7 @@ __all__ = [
     "Part",
     "Rect",
     "Screen",
+    "SecretRedactor",
     "SettleResult",
     "Step",
     "TargetLocator",
@@ -102,13 +106,21 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class WindowInfo:
-    """A top-level window as the window system reports it (for deny-lists and self-masking)."""
+    """A top-level window as the window system reports it (for deny-lists, self-masking, secret bindings).
+
+    ``wm_class`` holds the WM_CLASS parts, instance first (``("keepassxc", "KeePassXC")``); rules match
+    each part on its own (``agent/window_rules.py``).
+    """
 
     window_id: int
     title: str
-    wm_class: str
+    wm_class: tuple[str, ...]
     geometry: Rect
     pid: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.wm_class, str):  # a joined string would be matched letter by letter
+            raise TypeError("WindowInfo.wm_class is a tuple of WM_CLASS parts, not a string")
 
 
 class Screen(Protocol):
@@ -123,13 +135,49 @@ class Screen(Protocol):
         ...
 
 
-class WindowInspector(Protocol):
+class FocusInspector(Protocol):
+    """Where keyboard input goes: what the keyboard deny-list and secret bindings are checked against."""
+
+    def focused_window(self) -> WindowInfo | None:
+        """The top-level window that receives keys now (``None``: keys go nowhere).
+
+        Raises:
+            CaptureError: the window system cannot be asked (callers refuse keyboard input then).
+        """
+        ...
+
+
+class WindowInspector(FocusInspector, Protocol):
     def windows(self) -> list[WindowInfo]:
         """Visible top-level windows, topmost last."""
         ...
 
     def window_at(self, x: int, y: int) -> WindowInfo | None:
         """The topmost window under a virtual-desktop point."""
+        ...
+
+
+class FieldInspector(Protocol):
+    """An extra, optional focus signal (AT-SPI): safety never depends on it, it only adds to window checks.
+
+    ``None`` means unknown (no bus, an application that does not export it, a timeout) — never "no".
+    """
+
+    def focused_is_password(self) -> bool | None:
+        """Whether the focused text field is a password field."""
+        ...
+
+    def focused_field_area(self) -> Rect | None:
+        """Where the focused text field is, in virtual-desktop pixels."""
+        ...
+
+
+class SecretRedactor(Protocol):
+    """Blacks out where a secret was typed in every frame captured from now on, before anything sees them."""
+
+    def redact(self, window: WindowInfo, area: Rect) -> None:
+        """Black out ``area`` (virtual-desktop pixels) of ``window`` in every later frame; the area moves
+        with the window."""
         ...
 
 
@@ -448,11 +496,22 @@ class InputDevice(Protocol):
         ...
 
 
+ConfirmRule = Literal[
+    "risky_hotkey", "system_hotkey", "confirm_pattern", "destructive_command", "line_break", "terminal",
+    "password_field", "secret_fill", "user_input", "remote_engine",
+]  # fmt: skip
+"""Why an action needs the person's yes, as a name a program can check (an evaluation spec lists the rules
+it may answer yes to: ``agent/confirmers.py``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConfirmationRequest:
+    """One yes/no question; ``rules`` name every reason it is asked (``reason`` says them in words)."""
+
     action: Action
     reason: str
     question: str
+    rules: tuple[ConfirmRule, ...] = ()
 
 
 class Confirmer(Protocol):

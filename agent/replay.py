@@ -4,7 +4,9 @@ Points are not replayed blindly. Each recorded action point comes with a *target
 of what was under it — and the :class:`TargetLocator` port finds that patch again on the current screen,
 so a window that moved since the recording is still hit. A target that cannot be found, or is found in
 two places, stops the replay (``ActionError``) instead of clicking elsewhere; the safety policy reviews
-every action as in a run (refused or declined: ``SafetyStop``); after each action the screen settles.
+every action as in a run (refused or declined: ``SafetyStop``) — keys against the window with keyboard
+focus, every secret fill confirmed and allowed only by its binding, the focus checked again right before
+the keys (:class:`~omnidesk.agent.keyguard.KeyGuard`); after each action the screen settles.
 
 The bundle → replay contract (:func:`load_replay`; what a recording must hold to be replayable, whether
 the agent wrote it or it was cut from a person's demonstration):
@@ -36,6 +38,7 @@ from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done,
 from omnidesk.agent.describe import describe_action
 from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop
 from omnidesk.agent.geometry import resolve_monitor
+from omnidesk.agent.keyguard import KeyGuard
 from omnidesk.agent.loop import perform
 from omnidesk.agent.ports import (
     CancelToken,
@@ -44,13 +47,13 @@ from omnidesk.agent.ports import (
     Confirmer,
     InputDevice,
     Screen,
+    SecretRedactor,
     Step,
     TargetLocator,
     TargetMatch,
     TargetPatch,
 )
-from omnidesk.agent.safety import SafetyPolicy, action_points
-from omnidesk.agent.secrets import SecretStore
+from omnidesk.agent.safety import SafetyPolicy, Verdict, action_points
 from omnidesk.agent.trajectory import bundle_file, load_bundle
 
 __all__ = ["ReplayScript", "ReplayStep", "Replayer", "load_replay", "with_points"]
@@ -163,7 +166,7 @@ class Replayer:
         clock: Clock,
         policy: SafetyPolicy,
         *,
-        secrets: SecretStore | None = None,
+        redactor: SecretRedactor | None = None,
         dry_run: bool = False,
         settle_seconds: float = 0.3,
         settle_timeout: float = 3.0,
@@ -174,7 +177,7 @@ class Replayer:
         self._confirmer = confirmer
         self._clock = clock
         self._policy = policy
-        self._secrets = secrets
+        self._guard = KeyGuard(policy, clock=clock, pointer=input_device.position, redactor=redactor)
         self._dry_run = dry_run
         self._settle_seconds = settle_seconds
         self._settle_timeout = settle_timeout
@@ -231,11 +234,14 @@ class Replayer:
         for done, action in enumerate(live):
             if done and cancel.cancelled:
                 return replace(base, status="stopped", performed=done, error=_BY_USER, timings=tuple(timings))
-            self._review(recorded, action)
+            verdict, asked = self._review(recorded, action)
             if self._dry_run:
                 continue
             if cancel.cancelled:
                 return replace(base, status="stopped", performed=done, error=_BY_USER, result="not carried out")
+            moved = self._guard.refusal(action, verdict, asked=asked)
+            if moved is not None:
+                raise SafetyStop(f"step {recorded.index + 1} refused: {moved}")
             t2 = self._clock.monotonic()
             try:
                 perform(
@@ -243,7 +249,7 @@ class Replayer:
                     self._input,
                     clock=self._clock,
                     cancel=cancel,
-                    secrets=self._secrets,
+                    secrets=self._policy.secrets,
                     settle=lambda timeout: self._wait_still(monitor, cancel, timeout),
                 )
             except SafetyStop:
@@ -275,16 +281,24 @@ class Replayer:
         frame = self._screen.grab(monitor)
         return [self._locator.locate(frame, patch) for patch in recorded.patches]
 
-    def _review(self, recorded: ReplayStep, live: Action) -> None:
+    def _review(self, recorded: ReplayStep, live: Action) -> tuple[Verdict, bool]:
+        """The verdict on ``live`` (the person's yes included) and whether they were asked.
+
+        Raises:
+            SafetyStop: refused, or not confirmed.
+        """
         if isinstance(live, Wait):
-            return
+            return Verdict("allow"), False
         verdict = self._policy.review(live)
         if verdict.decision == "confirm":
             question = f"Replay wants to {describe_action(live)}: {verdict.reason}. Allow it?"
-            if not self._confirmer.confirm(ConfirmationRequest(live, verdict.reason, question)):
-                raise SafetyStop(f"step {recorded.index + 1} declined: {verdict.reason}")
-        elif verdict.decision == "refuse":
+            request = ConfirmationRequest(live, verdict.reason, question, rules=verdict.rules)
+            if not self._confirmer.confirm(request):
+                raise SafetyStop(f"step {recorded.index + 1} not confirmed: {verdict.reason}")
+            return verdict, True
+        if verdict.decision == "refuse":
             raise SafetyStop(f"step {recorded.index + 1} refused: {verdict.reason}")
+        return verdict, False
 
     def _wait_still(self, monitor: int, cancel: CancelToken, timeout: float | None = None) -> bool:
         """Until two grabs ``settle_seconds`` apart are identical; False after ``timeout`` (default

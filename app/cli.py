@@ -29,6 +29,7 @@ from omnidesk.app.commands import record as record_command
 from omnidesk.app.commands import replay as replay_command
 from omnidesk.app.commands import report as report_command
 from omnidesk.app.commands import run as run_command
+from omnidesk.app.commands import secrets as secrets_command
 from omnidesk.app.instance import InstanceLock
 from omnidesk.app.instance_socket import knock, socket_path
 from omnidesk.app.logging_setup import setup_logging
@@ -55,6 +56,7 @@ report_command.register(cli)
 mcp_command.register(cli)
 replay_command.register(cli)
 calibrate_command.register(cli)
+secrets_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

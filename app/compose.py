@@ -30,6 +30,7 @@ from omnidesk.agent.ports import (
     MonitorInfo,
     Rect,
     Screen,
+    SecretRedactor,
     TokenDelta,
     WindowInspector,
 )
@@ -40,13 +41,16 @@ from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
 from omnidesk.app.settings import AppPaths, Settings
 
 if TYPE_CHECKING:
+    from omnidesk.agent.keyguard import SecretRedactions
     from omnidesk.agent.loop import Agent
     from omnidesk.agent.parsing import OutputParser
     from omnidesk.agent.replay import Replayer
+    from omnidesk.agent.secrets import SecretStore
     from omnidesk.agent.trajectory import PngEncoder
     from omnidesk.app.hotkeys import GlobalHotkeys
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream
+    from omnidesk.runtime.secrets import KeyringSecretStore
 
 __all__ = [
     "AgentSession",
@@ -66,6 +70,7 @@ __all__ = [
     "build_png_encoder",
     "build_replay_session",
     "build_screen",
+    "build_secret_store",
     "choose_platform",
     "list_monitors",
 ]
@@ -178,11 +183,13 @@ class ClosableScreen(Screen, Protocol):
 @dataclass
 class Desktop(_Closing):
     """This session's privacy-masked screen, input device and window list — and, when asked for, a watch
-    on the person's own mouse and keyboard — open until ``close()``."""
+    on the person's own mouse and keyboard — open until ``close()``. ``redactor`` blacks out, in the
+    screen's frames, where secrets were typed."""
 
     screen: ClosableScreen
     input: InputDevice
     windows: WindowInspector
+    redactor: SecretRedactor
     activity: UserActivity | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -190,11 +197,21 @@ class Desktop(_Closing):
 class PlatformAdapters(Protocol):
     """One session type's adapter set; every frame its screens grab is privacy-masked."""
 
-    def screen(self, settings: Settings, *, own_pids: Collection[int]) -> ClosableScreen:
-        """Monitors and grabs, with deny-listed windows and the windows of ``own_pids`` blacked out."""
+    def screen(
+        self, settings: Settings, *, own_pids: Collection[int], redactions: SecretRedactions | None = None
+    ) -> ClosableScreen:
+        """Monitors and grabs, with deny-listed windows, the windows of ``own_pids`` and the secret areas of
+        ``redactions`` blacked out."""
         ...
 
-    def desktop(self, settings: Settings, *, own_pids: Collection[int], watch_user: bool) -> Desktop:
+    def desktop(
+        self,
+        settings: Settings,
+        *,
+        own_pids: Collection[int],
+        watch_user: bool,
+        redactions: SecretRedactions | None = None,
+    ) -> Desktop:
         """Screen, input and window list; ``watch_user`` also notices the person using mouse or keyboard."""
         ...
 
@@ -207,21 +224,33 @@ class X11Platform:
     """X11: mss capture behind the window mask, XTest input (pyautogui + xdotool), the EWMH window list,
     pynput hotkeys over X RECORD, the person's input noticed by polling the X server."""
 
-    def screen(self, settings: Settings, *, own_pids: Collection[int]) -> ClosableScreen:
+    def screen(
+        self, settings: Settings, *, own_pids: Collection[int], redactions: SecretRedactions | None = None
+    ) -> ClosableScreen:
         from omnidesk.runtime.capture import MssScreen
         from omnidesk.runtime.windows import WindowMask, X11WindowInspector
 
-        mask = WindowMask(X11WindowInspector(), settings.safety.deny_windows, own_pids=own_pids)
+        deny = settings.safety.deny_windows
+        mask = WindowMask(X11WindowInspector(), deny, own_pids=own_pids, redactions=redactions)
         return MssScreen(settings.capture.scale, mask=mask)
 
-    def desktop(self, settings: Settings, *, own_pids: Collection[int], watch_user: bool) -> Desktop:
+    def desktop(
+        self,
+        settings: Settings,
+        *,
+        own_pids: Collection[int],
+        watch_user: bool,
+        redactions: SecretRedactions | None = None,
+    ) -> Desktop:
+        from omnidesk.agent.keyguard import SecretRedactions
         from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
         from omnidesk.runtime.windows import X11WindowInspector
 
-        screen = self.screen(settings, own_pids=own_pids)
+        redactions = redactions if redactions is not None else SecretRedactions()
+        screen = self.screen(settings, own_pids=own_pids, redactions=redactions)
         windows = X11WindowInspector()
         device = PyAutoGuiInput()
-        desktop = Desktop(screen, device, windows, closers=[screen.close, windows.close])
+        desktop = Desktop(screen, device, windows, redactions, closers=[screen.close, windows.close])
         if watch_user:
             try:
                 desktop.activity = XUserActivity(device).start()
@@ -250,9 +279,10 @@ def choose_platform(environ: Mapping[str, str]) -> PlatformAdapters:
     return X11Platform()
 
 
-def build_screen(settings: Settings) -> ClosableScreen:
-    """The privacy-masked screen (deny-listed windows and Omnidesk's own blacked out); close it after use."""
-    return choose_platform(os.environ).screen(settings, own_pids=[os.getpid()])
+def build_screen(settings: Settings, *, redactions: SecretRedactions | None = None) -> ClosableScreen:
+    """The privacy-masked screen (deny-listed windows, Omnidesk's own, and the secret areas of
+    ``redactions`` blacked out); close it after use."""
+    return choose_platform(os.environ).screen(settings, own_pids=[os.getpid()], redactions=redactions)
 
 
 def list_monitors(settings: Settings) -> list[MonitorInfo]:
@@ -264,9 +294,17 @@ def list_monitors(settings: Settings) -> list[MonitorInfo]:
         screen.close()
 
 
-def build_desktop(settings: Settings, *, watch_user: bool = False) -> Desktop:
-    """Screen, input and window list for acting on this desktop; close it after use."""
-    return choose_platform(os.environ).desktop(settings, own_pids=[os.getpid()], watch_user=watch_user)
+def build_desktop(
+    settings: Settings, *, watch_user: bool = False, redactions: SecretRedactions | None = None
+) -> Desktop:
+    """Screen, input and window list for acting on this desktop; close it after use.
+
+    ``redactions`` shares the secret areas with other screens of this process (the MCP server's
+    screenshots); by default the desktop has its own.
+    """
+    return choose_platform(os.environ).desktop(
+        settings, own_pids=[os.getpid()], watch_user=watch_user, redactions=redactions
+    )
 
 
 def build_hotkeys(settings: Settings) -> GlobalHotkeys:
@@ -297,6 +335,8 @@ def build_agent_session(
     dry_run: bool | None = None,
     max_steps: int | None = None,
     input_device: InputDevice | None = None,
+    secrets: SecretStore | None = None,
+    redactions: SecretRedactions | None = None,
     on_token: Callable[[TokenDelta], None] | None = None,
     close_model: bool = True,
 ) -> AgentSession:
@@ -304,7 +344,11 @@ def build_agent_session(
 
     ``model`` is built by the caller (``build_model_client``, or a scripted fake in tests) and closed with
     the session — unless ``close_model`` is false, the one way to share a loaded model (the GUI and the
-    MCP server keep theirs for many runs). ``input_device`` replaces the real one (tests).
+    MCP server keep theirs for many runs). ``dry_run`` and ``max_steps`` are the person's own overrides
+    (validated like the settings file: :meth:`SafetyConfig.with_overrides`); a caller who may only tighten
+    the person's limits passes settings whose ``safety`` is :meth:`SafetyConfig.tightened` instead.
+    ``input_device`` and ``secrets`` replace the real ones (tests); ``redactions`` shares the secret areas
+    with the caller's other screens.
     """
     from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.agent.loop import Agent
@@ -313,12 +357,11 @@ def build_agent_session(
     from omnidesk.runtime.evs_sampler import EvsSampler
     from omnidesk.runtime.secrets import KeyringSecretStore
 
-    safety = settings.safety.model_copy(
-        update={k: v for k, v in {"dry_run": dry_run, "max_steps": max_steps}.items() if v is not None}
-    )
+    safety = settings.safety.with_overrides(dry_run=dry_run, max_steps=max_steps)
     closers: list[Callable[[], None]] = [model.close] if close_model else []
     try:
-        desktop = build_desktop(settings, watch_user=safety.pause_on_user_input and input_device is None)
+        watch_user = safety.pause_on_user_input and input_device is None
+        desktop = build_desktop(settings, watch_user=watch_user, redactions=redactions)
         closers.append(desktop.close)
         selector = monitor if monitor is not None else settings.capture.monitor
         index = resolve_monitor(desktop.screen.monitors(), selector)
@@ -336,15 +379,24 @@ def build_agent_session(
             settings.agent,
             safety,
             windows=desktop.windows,
-            secrets=KeyringSecretStore(),
+            secrets=secrets if secrets is not None else KeyringSecretStore(),
             parser=agent_parser_for(settings.model.profile),
             on_token=on_token,
             activity=desktop.activity,
+            redactor=desktop.redactor,
+            own_pids=[os.getpid()],
         )
     except BaseException:
         _close_all(closers)
         raise
     return AgentSession(agent, model, sampler, sampler.monitor, closers)
+
+
+def build_secret_store() -> KeyringSecretStore:
+    """The keyring: secrets and their bindings (``omnidesk secrets``, runs, replays)."""
+    from omnidesk.runtime.secrets import KeyringSecretStore
+
+    return KeyringSecretStore()
 
 
 # --- replays (`omnidesk replay`, the GUI's replay automations) ---------------------------------------
@@ -364,9 +416,11 @@ def build_replay_session(
     confirmer: Confirmer,
     dry_run: bool = False,
     min_score: float = 0.8,
+    secrets: SecretStore | None = None,
 ) -> ReplaySession:
     """The replay engine on this desktop: the masked screen, OpenCV template matching (``min_score``), the
-    input device, the window list for the safety policy's deny-list, the keyring for secrets."""
+    input device, the window list for the safety policy (deny-list, focused window, secret bindings), the
+    keyring for secrets (``secrets`` replaces it in tests)."""
     from omnidesk.agent.replay import Replayer
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.runtime.clock import SystemClock
@@ -381,8 +435,13 @@ def build_replay_session(
             desktop.input,
             confirmer,
             SystemClock(),
-            SafetyPolicy(settings.safety, windows=desktop.windows),
-            secrets=KeyringSecretStore(),
+            SafetyPolicy(
+                settings.safety,
+                windows=desktop.windows,
+                secrets=secrets if secrets is not None else KeyringSecretStore(),
+                own_pids=[os.getpid()],
+            ),
+            redactor=desktop.redactor,
             dry_run=dry_run,
             settle_seconds=settings.agent.settle_seconds,
             settle_timeout=settings.agent.settle_timeout,

@@ -37,7 +37,7 @@ APP_PACKAGES="python3 python3-venv python3-dev python3-tk build-essential cmake 
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
   libdbus-1-3 fonts-dejavu-core"
 DEV_PACKAGES="xvfb xauth x11-xserver-utils scrot imagemagick openbox xserver-xorg-core
-  xserver-xorg-video-dummy pulseaudio pulseaudio-utils espeak-ng sox desktop-file-utils"
+  xserver-xorg-video-dummy pulseaudio pulseaudio-utils espeak-ng sox desktop-file-utils xterm"
 
 install_system_packages() {
   local wanted="$APP_PACKAGES" missing=()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from omnidesk.agent.ports import (
     WindowInfo,
 )
 
+if TYPE_CHECKING:
+    from omnidesk.agent.secrets import SecretBinding
+
 __all__ = [
     "FakeClock",
     "FakeMicrophone",
@@ -42,6 +45,7 @@ __all__ = [
     "FakeWindowInspector",
     "MonitorsScreen",
     "RecordingInputDevice",
+    "RecordingRedactor",
     "ScriptedConfirmer",
     "StaticScreen",
     "letterbox",
@@ -405,13 +409,33 @@ class ScriptedConfirmer:
 
 
 class FakeWindowInspector:
-    """A WindowInspector over a fixed list of windows (topmost last)."""
+    """A WindowInspector over a fixed list of windows (topmost last); ``focus`` is the window with keyboard
+    focus (default: the topmost), or an exception to raise; ``focus_after`` is what it becomes after the
+    first ``focused_window`` call (the confirmation bar took it)."""
 
-    def __init__(self, windows: Sequence[WindowInfo] = ()) -> None:
+    def __init__(
+        self,
+        windows: Sequence[WindowInfo] = (),
+        *,
+        focus: WindowInfo | Exception | None = None,
+        focus_after: Sequence[WindowInfo | None] = (),
+    ) -> None:
         self._windows = list(windows)
+        self.focus: WindowInfo | Exception | None = focus if focus is not None else (windows[-1] if windows else None)
+        self._after = list(focus_after)
+        self.focus_calls = 0
 
     def windows(self) -> list[WindowInfo]:
         return list(self._windows)
+
+    def focused_window(self) -> WindowInfo | None:
+        self.focus_calls += 1
+        current = self.focus
+        if self._after:
+            self.focus = self._after.pop(0)
+        if isinstance(current, Exception):
+            raise current
+        return current
 
     def window_at(self, x: int, y: int) -> WindowInfo | None:
         for window in reversed(self._windows):
@@ -465,15 +489,31 @@ class FakeUserActivity:
 
 
 class FakeSecretStore:
-    """A SecretStore over a dict; ``lookups`` records the names asked for."""
+    """A SecretStore over dicts of values and bindings; ``lookups`` records the names whose value was read."""
 
-    def __init__(self, secrets: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, secrets: dict[str, str] | None = None, bindings: Mapping[str, SecretBinding] | None = None
+    ) -> None:
         self._secrets = dict(secrets or {})
+        self._bindings = dict(bindings or {})
         self.lookups: list[str] = []
 
     def get(self, name: str) -> str | None:
         self.lookups.append(name)
         return self._secrets.get(name)
+
+    def binding(self, name: str) -> SecretBinding | None:
+        return self._bindings.get(name)
+
+
+class RecordingRedactor:
+    """A SecretRedactor that records ``(window, area)``."""
+
+    def __init__(self) -> None:
+        self.redacted: list[tuple[WindowInfo, Rect]] = []
+
+    def redact(self, window: WindowInfo, area: Rect) -> None:
+        self.redacted.append((window, area))
 
 
 class FakeTargetLocator:

@@ -14,9 +14,13 @@ Tools:
 - ``ask_screen``: one question about a monitor, answered by the model from its overview image.
 - ``list_monitors``: the monitors, as ``omnidesk doctor`` lists them.
 
-One task or question at a time (one model); a second gets a tool error saying so. Risky actions that
-need a person's confirmation are refused (there is no one to ask over stdio), and so is a remote engine
-off this machine that the person has not allowed (``build_model_client(..., consent=None)``).
+One task or question at a time (one model); a second gets a tool error saying so. A caller may only
+tighten the person's safety settings: ``dry_run`` only on, ``max_steps`` only lower
+(:meth:`SafetyConfig.tightened`); anything else is a tool error. Actions that need a person's
+confirmation are refused — the caller is a program, not the person — and listed in the result
+(``agent/confirmers.py`` states the policy), and so is a remote engine off this machine that the person
+has not allowed (``build_model_client(..., consent=None)``). Screenshots share the running task's secret
+areas, so a secret typed during a task is blacked out in them too.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from omnidesk.agent.errors import OmnideskError
+from omnidesk.agent.keyguard import SecretRedactions
 from omnidesk.agent.ports import CancelToken
 
 if TYPE_CHECKING:
+    from omnidesk.agent.config import SafetyConfig
     from omnidesk.agent.ports import Frame, ModelClient, Step
     from omnidesk.app.settings import AppPaths, Settings
 
@@ -70,6 +76,7 @@ class Runner:
         self._busy = threading.Lock()
         self._cancel: CancelToken | None = None
         self._cancel_lock = threading.Lock()
+        self._redactions = SecretRedactions()
 
     def _client(self) -> ModelClient:
         if self._model is None:
@@ -84,22 +91,37 @@ class Runner:
 
     # --- tasks ------------------------------------------------------------------------------------------
 
+    def limits(self, *, max_steps: int | None, dry_run: bool | None) -> SafetyConfig:
+        """The person's safety settings, tightened by the caller's overrides.
+
+        Raises:
+            ToolError: an override would loosen them or is out of range.
+        """
+        try:
+            return self._settings.safety.tightened(dry_run=dry_run, max_steps=max_steps)
+        except OmnideskError as exc:
+            raise ToolError(str(exc)) from exc
+
     def run(
         self,
         task: str,
         *,
-        max_steps: int,
-        dry_run: bool,
+        max_steps: int | None,
+        dry_run: bool | None,
         monitor: int | None,
         cancel: CancelToken,
         progress: Progress,
     ) -> dict[str, Any]:
+        from omnidesk.agent.confirmers import UnattendedConfirmer
         from omnidesk.agent.describe import describe_actions
         from omnidesk.app.compose import build_agent_session, build_png_encoder
         from omnidesk.app.instance import InstanceLock
         from omnidesk.app.recorded_run import RecordedRun
-        from omnidesk.app.terminal import TerminalConfirmer
 
+        safety = self.limits(max_steps=max_steps, dry_run=dry_run)
+        settings = self._settings.model_copy(deep=True)
+        settings.safety = safety  # an assignment the settings class validates
+        confirmer = UnattendedConfirmer(who="nobody over MCP")
         self._claim("starting a task")
         # Like `omnidesk run`: no second hand on the mouse while another Omnidesk (the GUI, a run) works.
         instance = InstanceLock(self._paths.runtime_dir)
@@ -108,16 +130,20 @@ class Runner:
         try:
             instance.acquire()
             session = build_agent_session(
-                self._settings,
+                settings,
                 model=self._client(),
-                confirmer=TerminalConfirmer(interactive=False),
+                confirmer=confirmer,
                 monitor=monitor,
-                dry_run=dry_run,
-                max_steps=max_steps,
+                redactions=self._redactions,
                 close_model=False,  # the server keeps its model loaded for the next task
             )
             recorded = RecordedRun.create(
-                session, task, runs_dir=self._paths.runs_dir, encoder=build_png_encoder(), dry_run=dry_run, via="mcp"
+                session,
+                task,
+                runs_dir=self._paths.runs_dir,
+                encoder=build_png_encoder(),
+                dry_run=safety.dry_run,
+                via="mcp",
             )
             lines: list[str] = []
             last: Step | None = None
@@ -144,6 +170,12 @@ class Runner:
             "answer": answer,
             "steps": lines,
             "bundle": str(recorded.folder),
+            "dry_run": safety.dry_run,
+            "max_steps": safety.max_steps,
+            "refused_for_confirmation": [
+                {"action": a.action, "rules": list(a.rules), "reason": a.reason} for a in confirmer.refused
+            ],
+            "unanswered_questions": [q for q, answered in confirmer.questions if not answered],
         }
 
     def stop(self) -> dict[str, Any]:
@@ -165,7 +197,7 @@ class Runner:
         from omnidesk.app.compose import build_screen
 
         try:
-            screen = build_screen(self._settings)
+            screen = build_screen(self._settings, redactions=self._redactions)
             try:
                 selector = monitor if monitor is not None else self._settings.capture.monitor
                 index = resolve_monitor(screen.monitors(), selector)
@@ -248,17 +280,21 @@ def build_server(settings: Settings, paths: AppPaths) -> tuple[MCPServer, Runner
     @server.tool(
         description=(
             "Carry out one task on this computer's desktop with the mouse and keyboard. Reports each step "
-            "as progress; stop it with stop_task."
+            "as progress; stop it with stop_task. max_steps may only lower the person's step limit and "
+            "dry_run may only switch dry runs on. Actions that need the person's confirmation (typing "
+            "into a terminal, secrets, destructive commands, system keys) are refused and listed in "
+            "refused_for_confirmation."
         )
     )
     async def run_task(
-        task: str, ctx: Context, max_steps: int = 20, dry_run: bool = False, monitor: int | None = None
+        task: str, ctx: Context, max_steps: int | None = None, dry_run: bool | None = None, monitor: int | None = None
     ) -> dict[str, Any]:
         cancel = CancelToken()
+        total = float(runner.limits(max_steps=max_steps, dry_run=dry_run).max_steps)
 
         def progress(step: int, line: str) -> None:
             try:
-                anyio.from_thread.run(functools.partial(ctx.report_progress, step, float(max_steps), line))
+                anyio.from_thread.run(functools.partial(ctx.report_progress, step, total, line))
             except Exception:  # a lost progress message must not end the task
                 log.debug("progress notification not sent", exc_info=True)
 

@@ -33,10 +33,14 @@ def replay(
     from omnidesk.agent.replay import load_replay
     from omnidesk.agent.trajectory import step_record
     from omnidesk.app.compose import build_replay_session
+    from omnidesk.app.instance import InstanceLock
     from omnidesk.app.terminal import TerminalConfirmer, step_line, stop_on_interrupt
 
-    settings = get_context(ctx).settings
+    context = get_context(ctx)
+    settings = context.settings
     script = load_replay(bundle)
+    # One Omnidesk at a time, as for `omnidesk run`: never a second hand on the mouse (held until exit).
+    InstanceLock(context.paths.runtime_dir).acquire()
     cancel = CancelToken()
     last: Step | None = None
     session = build_replay_session(settings, confirmer=TerminalConfirmer(), dry_run=dry_run, min_score=min_score)

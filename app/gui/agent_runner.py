@@ -168,7 +168,7 @@ class GuiAgentRunner:
 
     def _remote_consent(self, question: str) -> bool:
         """Ask in the confirmation bar (from the loading worker) before the screen goes off this machine."""
-        request = ConfirmationRequest(AskUser(question=question), "remote engine", question)
+        request = ConfirmationRequest(AskUser(question=question), "remote engine", question, rules=("remote_engine",))
         return bool(self._confirmer.confirm(request))
 
     def hearing_problem(self) -> str | None:

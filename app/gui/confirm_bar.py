@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from html import escape
 
 from PyQt6.QtCore import pyqtSignal
@@ -11,7 +12,23 @@ from omnidesk.agent.actions import TypeText
 from omnidesk.agent.describe import describe_action
 from omnidesk.agent.ports import ConfirmationRequest
 
-__all__ = ["ConfirmBar"]
+__all__ = ["ConfirmBar", "visible"]
+
+
+def visible(text: str) -> str:
+    """Typed text as the person must judge it: line breaks as ⏎, tabs as ⇥, and every invisible format
+    character (zero-width, bidi controls) named, so nothing hides from the yes/no."""
+    shown = []
+    for ch in text:
+        if ch in "\r\n\v\f\x85\u2028\u2029":
+            shown.append("⏎")
+        elif ch == "\t":
+            shown.append("⇥")
+        elif unicodedata.category(ch) in {"Cf", "Cc"}:
+            shown.append(f"⟨U+{ord(ch):04X}⟩")
+        else:
+            shown.append(ch)
+    return "".join(shown)
 
 
 class ConfirmBar(QFrame):
@@ -63,7 +80,7 @@ class ConfirmBar(QFrame):
         self._mode = "confirm"
         action = describe_action(request.action)
         if isinstance(request.action, TypeText):  # the person must see the text they are asked to allow
-            action += f": “{request.action.text}”"
+            action += f": “{visible(request.action.text)}”"
         question = request.question or "Allow this action?"
         self._question = f"{question} (It wants to {action}.)"
         self.message.setText(

@@ -14,6 +14,7 @@ from omnidesk.agent.errors import SafetyStop
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.ports import CachePoint, CancelToken, ImagePart, ModelRequest, Step, TextPart, WindowInfo
+from omnidesk.agent.secrets import SecretBinding
 from tests.fakes import (
     FakeClock,
     FakeModel,
@@ -22,6 +23,7 @@ from tests.fakes import (
     FakeUserActivity,
     FakeWindowInspector,
     RecordingInputDevice,
+    RecordingRedactor,
     ScriptedConfirmer,
     StaticScreen,
     make_frame,
@@ -200,23 +202,118 @@ def test_risky_hotkey_needs_confirmation(allow: bool, expected: list[object]) ->
 
 
 def test_deny_listed_window_is_never_clicked() -> None:
-    windows = FakeWindowInspector([WindowInfo(7, "KeePassXC", "keepassxc", Rect(1920, 0, 1280, 1024))])
+    windows = FakeWindowInspector([WindowInfo(7, "KeePassXC", ("keepassxc", "KeePassXC"), Rect(1920, 0, 1280, 1024))])
     agent, device, _ = make_agent([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()")], windows=windows)
     steps = run_all(agent)
     assert steps[0].status == "refused" and "deny-list" in steps[0].error
     assert device.actions == []
 
 
-def test_secrets_are_filled_only_when_typing() -> None:
-    store = FakeSecretStore({"pw": "hunter2"})
+LOGIN = WindowInfo(3, "Sign in — Mozilla Firefox", ("Navigator", "firefox"), Rect(1920, 0, 1280, 1024))
+PW_STORE = {"pw": SecretBinding(window_class=("firefox",), alone=True)}
+
+
+def test_secrets_are_filled_only_when_typing_after_a_yes_and_their_field_is_blacked_out() -> None:
+    store = FakeSecretStore({"pw": "hunter2"}, PW_STORE)
+    confirmer = ScriptedConfirmer(confirms=[True])
+    redactor = RecordingRedactor()
+    device = RecordingInputDevice(pointer=(2500, 300))
     agent, device, model = make_agent(
-        [code("pyautogui.write('{{secret:pw}}')"), code("computer.terminate()")], secrets=store
+        [code("pyautogui.write('{{secret:pw}}')"), code("computer.terminate()")],
+        secrets=store,
+        windows=FakeWindowInspector([LOGIN]),
+        confirmer=confirmer,
+        redactor=redactor,
+        device=device,
     )
     steps = run_all(agent)
     assert device.actions == [("type", "hunter2")]
     assert steps[0].action == TypeText(text="{{secret:pw}}")
+    assert confirmer.requests[0].rules == ("secret_fill",) and "'pw'" in confirmer.requests[0].question
+    assert redactor.redacted == [(LOGIN, Rect(1920, 300 - 48, 1280, 96))]  # a band across the window at the pointer
     assert all("hunter2" not in repr(r) for r in model.requests)
-    assert "hunter2" not in repr(steps)
+    assert "hunter2" not in repr(steps) and "hunter2" not in repr(confirmer.requests)
+
+
+@pytest.mark.parametrize(
+    ("windows", "confirms", "error"),
+    [
+        (None, [True], "cannot tell which window"),
+        (
+            FakeWindowInspector([LOGIN], focus=WindowInfo(4, "Notes", ("gedit", "Gedit"), Rect(0, 0, 9, 9))),
+            [],
+            "may only",
+        ),
+        (FakeWindowInspector([LOGIN]), [False], "not confirmed"),
+    ],
+)
+def test_secrets_are_not_typed_without_binding_focus_and_yes(
+    windows: FakeWindowInspector | None, confirms: list[bool], error: str
+) -> None:
+    store = FakeSecretStore({"pw": "hunter2"}, PW_STORE)
+    agent, device, _ = make_agent(
+        [code("pyautogui.write('{{secret:pw}}')"), code("computer.terminate()")],
+        secrets=store,
+        windows=windows,
+        confirmer=ScriptedConfirmer(confirms=confirms),
+    )
+    steps = run_all(agent)
+    assert steps[0].status == "refused" and error in steps[0].error
+    assert device.actions == [] and "pw" not in store.lookups[1:]
+
+
+def test_keys_are_not_sent_when_the_focus_moved_while_the_person_was_asked() -> None:
+    """The confirmation bar takes the focus and keeps it: the keys would go to Omnidesk's own window."""
+    own = WindowInfo(9, "Omnidesk", ("omnidesk", "Omnidesk"), Rect(0, 0, 800, 600), pid=4242)
+    windows = FakeWindowInspector([LOGIN, own], focus=LOGIN, focus_after=[own])
+    agent, device, _ = make_agent(
+        [code("pyautogui.hotkey('ctrl', 'w')"), code("computer.terminate()")],
+        windows=windows,
+        confirmer=ScriptedConfirmer(confirms=[True]),
+    )
+    steps = run_all(agent)
+    assert steps[0].status == "refused" and "keyboard focus moved" in steps[0].error
+    assert device.actions == []
+
+
+def test_the_focus_coming_back_after_the_question_lets_the_keys_go() -> None:
+    own = WindowInfo(9, "Omnidesk", ("omnidesk", "Omnidesk"), Rect(0, 0, 800, 600), pid=4242)
+    windows = FakeWindowInspector([LOGIN, own], focus=LOGIN, focus_after=[own, own, LOGIN])
+    agent, device, _ = make_agent(
+        [code("pyautogui.hotkey('ctrl', 'w')"), code("computer.terminate()")],
+        windows=windows,
+        confirmer=ScriptedConfirmer(confirms=[True]),
+    )
+    assert [s.status for s in run_all(agent)] == ["acted", "finished"]
+    assert device.actions == [("hotkey", ("ctrl", "w"))]
+
+
+def test_an_answer_about_a_secret_stays_out_of_the_prompt_and_the_steps_and_is_typed_as_a_secret() -> None:
+    confirmer = ScriptedConfirmer(confirms=[True], answers=["hunter2"])
+    seen: list[str] = []
+
+    def script(request: ModelRequest) -> str:
+        seen.append(repr(request))
+        if len(seen) == 1:
+            return code("computer.ask_user(question='What is the password for this site?')")
+        if len(seen) == 2:
+            return code("pyautogui.write('{{secret:answer-1}}')")
+        return code("computer.terminate()")
+
+    agent, device, _ = make_agent(script, windows=FakeWindowInspector([LOGIN]), confirmer=confirmer)
+    steps = run_all(agent)
+    assert [s.status for s in steps] == ["acted", "acted", "finished"]
+    assert "{{secret:answer-1}}" in steps[0].result and "hunter2" not in repr(steps)
+    assert all("hunter2" not in r for r in seen) and "{{secret:answer-1}}" in seen[1]
+    assert device.actions == [("type", "hunter2")]
+
+
+def test_an_ordinary_answer_reaches_the_model() -> None:
+    confirmer = ScriptedConfirmer(answers=["notes.txt"])
+    agent, _, _ = make_agent(
+        [code("computer.ask_user(question='Which file?')"), code("computer.terminate()")], confirmer=confirmer
+    )
+    assert run_all(agent)[0].result == "the user answered: notes.txt"
 
 
 def test_person_moving_the_mouse_pauses_and_drops_the_action() -> None:
@@ -237,7 +334,7 @@ def test_person_moving_the_mouse_pauses_and_drops_the_action() -> None:
     assert "dropped" in steps[1].error
     clicked_x = [c[1] for c in device.actions]
     assert len(clicked_x) == 2  # the second step's click never happened
-    assert confirmer.requests[0].reason == "user_input"
+    assert confirmer.requests[0].rules == ("user_input",)
 
 
 def test_person_moving_the_mouse_and_not_resuming_stops() -> None:

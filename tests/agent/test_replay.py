@@ -148,7 +148,7 @@ def test_risky_steps_ask_and_a_no_stops_the_replay(tmp_path: Path) -> None:
     assert asked.requests[0].question.startswith("Replay wants to press alt+f4")
 
     device = RecordingInputDevice()
-    with pytest.raises(SafetyStop, match="step 1 declined"):
+    with pytest.raises(SafetyStop, match="step 1 not confirmed"):
         list(
             replayer(FakeTargetLocator({}), device, confirmer=ScriptedConfirmer()).run(
                 load_replay(bundle), CancelToken()

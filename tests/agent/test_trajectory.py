@@ -16,8 +16,10 @@ import pytest
 from omnidesk.agent.actions import Click, Point, TypeText
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.errors import RecordingError
+from omnidesk.agent.geometry import Rect
 from omnidesk.agent.loop import Agent
-from omnidesk.agent.ports import CancelToken, Step
+from omnidesk.agent.ports import CancelToken, Step, WindowInfo
+from omnidesk.agent.secrets import SecretBinding
 from omnidesk.agent.trajectory import TrajectoryWriter, draw_action, load_bundle
 from omnidesk.runtime.png import CvPngEncoder
 from tests.fakes import (
@@ -25,6 +27,7 @@ from tests.fakes import (
     FakeModel,
     FakeSampler,
     FakeSecretStore,
+    FakeWindowInspector,
     RecordingInputDevice,
     ScriptedConfirmer,
     StaticScreen,
@@ -42,11 +45,12 @@ def run_agent(script: list[str]) -> list[Step]:
         FakeModel(script),
         FakeSampler(StaticScreen([make_frame()])),
         RecordingInputDevice(),
-        ScriptedConfirmer(),
+        ScriptedConfirmer(confirms=[True]),
         FakeClock(),
         AgentConfig(),
         SafetyConfig(),
-        secrets=FakeSecretStore({"pw": "hunter2"}),
+        windows=FakeWindowInspector([WindowInfo(1, "Login", ("app", "App"), Rect(0, 0, 1920, 1080))]),
+        secrets=FakeSecretStore({"pw": "hunter2"}, {"pw": SecretBinding(window_class=("app",))}),
     )
     return list(agent.run("do it", CancelToken()))
 

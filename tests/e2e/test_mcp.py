@@ -90,7 +90,11 @@ def test_stop_task_ends_a_long_run(tiny_omni: TinyModel, x_display: object, tmp_
             going.set()
 
     async def session() -> tuple[Any, Any, Any, float]:
-        env = {"OMNIDESK_SAFETY__MODEL_ERROR_RETRIES": "1000", "OMNIDESK_SAFETY__MAX_SECONDS": "600"}
+        env = {  # the person's limits: a caller may only lower them
+            "OMNIDESK_SAFETY__MODEL_ERROR_RETRIES": "1000",
+            "OMNIDESK_SAFETY__MAX_SECONDS": "600",
+            "OMNIDESK_SAFETY__MAX_STEPS": "1000",
+        }
         async with Client(_server(tiny_omni, tmp_path, **env)) as client:
             idle_stop = await client.call_tool("stop_task", {})
             result: dict[str, Any] = {}

@@ -9,8 +9,8 @@ Fixtures:
 - `window_manager` (function): openbox on the test's display, ready once it owns WM_S0.
 - `pulse_audio` (session): a private PulseAudio whose default source hears what is played into
   `mic_feed`; exports PULSE_SERVER and XDG_RUNTIME_DIR.
-- `target_app` (function): a factory `launch(x, y, width, height, scale, title, screen)` for the Qt
-  target app; every app launched is closed at the end of the test.
+- `target_app` (function): a factory `launch(x, y, width, height, scale, title, screen, wm_class)` for
+  the Qt target app; every app launched is closed at the end of the test.
 Tests mark themselves `desktop` / `audio`; nothing is applied automatically.
 """
 
@@ -143,6 +143,7 @@ def target_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launc
         scale: float = 1.0,
         title: str = "Omnidesk Target",
         screen: str | int | None = None,
+        wm_class: tuple[str, str] | None = None,
     ) -> TargetApp:
         app = launch_target(
             tmp_path / "target-app",
@@ -154,6 +155,7 @@ def target_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launc
             title=title,
             screen=screen,
             env=dict(os.environ),
+            wm_class=wm_class,
         )
         launched.append(app)
         return app

@@ -406,9 +406,15 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=600)
     parser.add_argument("--title", default="Omnidesk Target")
     parser.add_argument("--screen", default=None, help="output name or index; x, y are relative to it")
+    parser.add_argument("--wm-class", default=None, help="WM_CLASS as 'instance,Class' (e.g. keepassxc,KeePassXC)")
     args = parser.parse_args()
 
+    if args.wm_class:  # Qt's xcb plugin takes the instance from RESOURCE_NAME and the class from the app name
+        instance, _, wm_class = args.wm_class.partition(",")
+        os.environ["RESOURCE_NAME"] = instance
     app = QApplication(sys.argv[:1])
+    if args.wm_class:
+        app.setApplicationName(wm_class)
     app.setStyleSheet(_stylesheet())
     reporter = InputReporter()
     app.installEventFilter(reporter)

@@ -228,11 +228,13 @@ def launch_target(
     screen: str | int | None = None,
     env: Mapping[str, str] | None = None,
     ready_timeout: float = READY_TIMEOUT,
+    wm_class: tuple[str, str] | None = None,
 ) -> TargetApp:
     """Start the target app on the current `DISPLAY` and wait for its `ready` report.
 
     Geometry is in device pixels of the X virtual desktop (relative to `screen`'s origin when it
-    names an output such as "DUMMY1" or an index); `scale` becomes `QT_SCALE_FACTOR`.
+    names an output such as "DUMMY1" or an index); `scale` becomes `QT_SCALE_FACTOR`; `wm_class` is the
+    window's WM_CLASS (instance, class).
     """
     child_env = dict(os.environ if env is None else env)
     if "DISPLAY" not in child_env:
@@ -247,6 +249,8 @@ def launch_target(
     argv += ["--width", str(width), "--height", str(height), "--title", title]
     if screen is not None:
         argv += ["--screen", str(screen)]
+    if wm_class is not None:
+        argv += ["--wm-class", ",".join(wm_class)]
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / f"target-app-{os.getpid()}-{next(_launches)}.stderr"
     with stderr_path.open("w") as stderr:

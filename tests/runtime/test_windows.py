@@ -19,7 +19,7 @@ AREA = Rect(0, 0, 100, 80)
 
 
 def _win(wid: int, title: str, rect: Rect, pid: int | None = None) -> WindowInfo:
-    return WindowInfo(window_id=wid, title=title, wm_class="app App", geometry=rect, pid=pid)
+    return WindowInfo(window_id=wid, title=title, wm_class=("app", "App"), geometry=rect, pid=pid)
 
 
 def test_a_window_above_a_denied_one_keeps_its_pixels() -> None:
@@ -47,7 +47,7 @@ def test_no_visible_denied_window_means_no_mask() -> None:
 def test_mask_matches_titles_classes_and_own_pids() -> None:
     windows = [
         _win(1, "Passwords - KeePassXC", Rect(0, 0, 10, 10)),
-        WindowInfo(2, "Vault", "bitwarden Bitwarden", Rect(20, 0, 10, 10)),
+        WindowInfo(2, "Vault", ("bitwarden", "Bitwarden"), Rect(20, 0, 10, 10)),
         _win(3, "Omnidesk", Rect(40, 0, 10, 10), pid=4242),
         _win(4, "Editor", Rect(60, 0, 10, 10), pid=7),
     ]
@@ -64,6 +64,24 @@ class BrokenInspector:
 
     def window_at(self, x: int, y: int) -> WindowInfo | None:
         return None
+
+
+def test_secret_areas_follow_their_window_and_keep_windows_above() -> None:
+    from omnidesk.agent.keyguard import SecretRedactions
+
+    field_window = _win(1, "Login", Rect(10, 10, 60, 40))
+    above = _win(2, "Chat", Rect(50, 0, 50, 80))
+    redactions = SecretRedactions()
+    redactions.redact(field_window, Rect(10, 20, 60, 10))  # a band across the window, 10 px below its top
+    inspector = FakeWindowInspector([field_window, above])
+    mask = WindowMask(inspector, [], redactions=redactions)
+    pixels = np.full((80, 100, 4), 200, np.uint8)
+    assert mask.apply(pixels, AREA) == 40 * 10  # the part under the chat window is the chat's
+    assert (pixels[20:30, 10:50, :3] == 0).all() and (pixels[20:30, 50:, :3] == 200).all()
+    moved = _win(1, "Login", Rect(0, 50, 60, 40))
+    assert WindowMask(FakeWindowInspector([moved]), [], redactions=redactions).apply(pixels, AREA) == 60 * 10
+    assert (pixels[60:70, 0:50, :3] == 0).all()
+    assert len(redactions) == 1
 
 
 def test_mask_fails_closed(caplog: pytest.LogCaptureFixture) -> None:
@@ -84,7 +102,7 @@ def test_inspector_with_a_window_manager(x_display: object, window_manager: obje
         assert list(found)[-1] == "On Top"  # topmost last
         info = found["Inspector Ünïcode"]
         assert info.pid == app.process.pid
-        assert "target_app" in info.wm_class or "python" in info.wm_class.lower()
+        assert len(info.wm_class) == 2 and any("target_app" in p or "python" in p.lower() for p in info.wm_class)
         x, y, w, h = app.widget_rect("window")
         # The frame (title bar, borders) is part of the window's outer geometry.
         assert info.geometry.x <= x and info.geometry.y < y

@@ -144,6 +144,7 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
     )
     window = MainWindow(settings, runner, monitors=qt_monitors(), confirmer=confirmer, status_source=runner.load)
     qtbot.addWidget(window)
+    window.setGeometry(1000, 100, 900, 700)  # off the left half: Omnidesk never clicks its own window
     window.show()
     window.start_status_source()
     qtbot.waitUntil(lambda: "ready" in window.model_label.text(), timeout=5000)

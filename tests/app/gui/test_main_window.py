@@ -339,3 +339,12 @@ def test_tray_menu_reflects_the_run_and_drives_it(qtbot, make_window) -> None:
     with qtbot.waitSignal(tray.quit_requested, timeout=1000):
         tray.quit_action.trigger()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
+
+
+def test_the_bar_shows_line_breaks_and_hidden_characters_of_the_text_it_asks_about(qtbot, make_window) -> None:
+    from omnidesk.agent.actions import TypeText
+
+    window, _ = make_window(ScriptedRun([]))
+    request = ConfirmationRequest(TypeText(text="r\u200bm -rf /\n"), "a destructive command", "Type this?")
+    window.confirm_bar.ask_confirmation(request)
+    assert "r⟨U+200B⟩m -rf /⏎" in window.confirm_bar.question

@@ -150,3 +150,38 @@ def test_stop_reaches_into_the_generation(qtbot) -> None:
     assert finished.args == ["stopped"] and elapsed <= 1.0
     assert [s.status for s in window.timeline.steps()] == ["stopped"]
     assert ("release_all",) in runner.device.calls
+
+
+def test_an_automation_started_by_a_hotkey_asks_the_person_in_the_bar(qtbot, tmp_path, x_display) -> None:
+    """Nobody-to-confirm policy: a hotkey means the person is there, so its run asks in the bar (the window
+    comes back from hiding) instead of refusing as an MCP run would."""
+    import os
+    import subprocess
+
+    from omnidesk.app.gui.automation_store import Automation, AutomationStore
+    from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.app.settings import AppPaths, HotkeyConfig
+
+    paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r")
+    AutomationStore(paths.automations_dir).save(Automation(name="Shell", task="open a terminal"))
+    hotkeys = GlobalHotkeys(HotkeyConfig(automations={"ctrl+alt+shift+u": "Shell"}))
+    assert hotkeys.start() is None
+    confirmer = QtConfirmer()
+    runner = AgentRunner(
+        FakeModel([code("pyautogui.hotkey('ctrl', 'alt', 't')"), code("computer.terminate()")]), confirmer
+    )
+    settings = Settings()
+    settings.gui.hide_during_run = True
+    try:
+        window = MainWindow(settings, runner, monitors=[RIGHT], confirmer=confirmer, paths=paths, hotkeys=hotkeys)
+        qtbot.addWidget(window)
+        window.hide()  # the person works elsewhere; the window is not on screen
+        with qtbot.waitSignal(confirmer.confirmation_requested, timeout=10000):
+            subprocess.run(["xdotool", "key", "ctrl+alt+shift+u"], check=True, env=dict(os.environ), timeout=10)
+        assert window.isVisible() and window.confirm_bar.mode == "confirm"
+        assert "ctrl+alt+t" in window.confirm_bar.message.text()
+        with qtbot.waitSignal(window.controller.run_finished, timeout=10000):
+            qtbot.mouseClick(window.confirm_bar.accept_button, Qt.MouseButton.LeftButton)
+        assert ("hotkey", ("ctrl", "alt", "t")) in runner.device.calls
+    finally:
+        hotkeys.stop()
