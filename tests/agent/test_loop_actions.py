@@ -93,7 +93,7 @@ def test_a_declined_confirmation_stops_the_rest_of_the_step_and_says_so() -> Non
     agent, device, _ = agent_for([nemotron(code), DONE], confirmer=confirmer, safety=safety)
     refused, _ = run(agent)
     assert refused.status == "refused" and refused.performed == 1
-    assert "declined" in refused.error and "1 of the 3 actions were carried out" in refused.result
+    assert "not confirmed" in refused.error and "1 of the 3 actions were carried out" in refused.result
     assert [c[0] for c in device.actions] == ["click"]  # neither the text nor Enter
     assert isinstance(confirmer.requests[0].action, TypeText)
 
