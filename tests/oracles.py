@@ -20,7 +20,13 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["nous_fncall_system_text", "qwen_vl_utils_smart_resize", "ui_tars_action_parser", "ui_tars_smart_resize"]
+__all__ = [
+    "nous_fncall_system_text",
+    "qwen_agent_function_calls",
+    "qwen_vl_utils_smart_resize",
+    "ui_tars_action_parser",
+    "ui_tars_smart_resize",
+]
 
 SmartResize = Callable[..., tuple[int, int]]
 
@@ -83,3 +89,21 @@ def nous_fncall_system_text(system: str, functions: list[dict[str, Any]]) -> str
     )
     assert len(messages) == 1 and messages[0].role == "system"
     return "".join(item.text for item in messages[0].content)
+
+
+def qwen_agent_function_calls(reply: str) -> list[tuple[str, str]]:
+    """The ``(name, JSON arguments)`` of each function call qwen-agent's ``NousFnCallPrompt`` finds in a reply
+    (``postprocess_fncall_messages`` on one assistant message, as qwen-agent reads a model's output)."""
+    import logging
+
+    from qwen_agent.llm.fncall_prompts.nous_fncall_prompt import ContentItem, Message, NousFnCallPrompt
+
+    quiet = logging.getLogger("qwen_agent_logger")
+    level, quiet.level = quiet.level, logging.CRITICAL  # it logs a warning for JSON it cannot read
+    try:
+        messages = NousFnCallPrompt().postprocess_fncall_messages(
+            [Message(role="assistant", content=[ContentItem(text=reply)])]
+        )
+    finally:
+        quiet.level = level
+    return [(m.function_call.name, m.function_call.arguments) for m in messages if m.function_call is not None]

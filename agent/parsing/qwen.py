@@ -202,9 +202,7 @@ def _calls_in_text(text: str) -> tuple[list[object], str]:
         body_at = at + len(_OPEN)
         close, reopen = text.find(_CLOSE, body_at), text.find(_OPEN, body_at)
         if close >= 0 and (reopen < 0 or close < reopen):
-            body, at = text[body_at:close], text.find(_OPEN, close)
-            if at < 0 and text[close + len(_CLOSE) :].strip():
-                raise ModelOutputError("text after the last </tool_call>", text)
+            body, at = text[body_at:close], text.find(_OPEN, close)  # text after the last call is not read
         else:  # cut off before </tool_call> (the last call of a reply)
             body, at = text[body_at : reopen if reopen >= 0 else len(text)], reopen
         calls.append(_decode(body.strip(), text))
@@ -236,8 +234,9 @@ def _arguments(call: object, raw: str) -> dict[str, Any]:
     if name != "computer_use":
         raise ModelOutputError(f"unknown tool {str(name)[:40]!r}; call computer_use", raw)
     args = call.get("arguments", call)
-    if isinstance(args, str):
-        args = _decode(args, raw)
+    for _ in range(2):  # a JSON string of the object (hermes' tool_calls), even of that string
+        if isinstance(args, str):
+            args = _decode(args, raw)
     if not isinstance(args, dict):
         raise ModelOutputError("a tool call's arguments must be an object", raw)
     return args
