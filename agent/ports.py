@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from omnidesk.agent.actions import Action
+from omnidesk.agent.canvas import ImageCanvas, PointingReference
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 
 __all__ = [
@@ -384,7 +385,13 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
-    """One generation. ``json_schema`` or ``grammar`` (GBNF) constrain the output; at most one is set."""
+    """One generation. ``json_schema`` or ``grammar`` (GBNF) constrain the output; at most one is set.
+
+    ``reasoning_budget`` caps the thought (tokens; ``None`` = no cap): the runtime closes it at the next line
+    end once the budget is spent, ``reasoning_grace`` tokens later at the latest, and the answer follows.
+    ``template_kwargs`` go to the chat template as the OpenAI ``chat_template_kwargs`` do (e.g. Nemotron's
+    ``truncate_history_thinking``); ``enable_thinking`` is set on its own.
+    """
 
     messages: tuple[ChatMessage, ...]
     max_tokens: int = 512
@@ -396,6 +403,9 @@ class ModelRequest:
     grammar: str | None = None
     json_schema: dict[str, object] | None = None
     stop: tuple[str, ...] = ()
+    reasoning_budget: int | None = None
+    reasoning_grace: int = 0
+    template_kwargs: tuple[tuple[str, bool | int | float | str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,7 +448,13 @@ class ModelReply:
 
 @dataclass(frozen=True, slots=True)
 class ModelCapabilities:
-    """What the model behind a client can do; ``image_size`` is the square side it wants (or None)."""
+    """What the model behind a client can do.
+
+    ``image_size`` is the square side a fixed-size encoder resizes everything onto (or None).
+    ``image_canvas`` is how the in-process engine sizes an image it is sent (None for remote engines, which
+    get images at the format's own sizing); ``pointing_reference`` says whether the model's points refer to
+    that whole canvas or to the picture on it, where the two differ (letterboxing).
+    """
 
     name: str
     vision: bool
@@ -447,6 +463,8 @@ class ModelCapabilities:
     coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
     context_length: int
     remote: bool = False
+    image_canvas: ImageCanvas | None = None
+    pointing_reference: PointingReference = "canvas"
 
 
 class ModelClient(Protocol):
