@@ -22,7 +22,7 @@ import numpy.typing as npt
 from omnidesk.agent.errors import ModelCapabilityError, ModelError, ModelLoadError
 from omnidesk.agent.ports import AudioPart, ImagePart
 from omnidesk.runtime.llama.media import EmbeddingCache, make_bitmap
-from omnidesk.runtime.llama.prompt import RenderedPrompt
+from omnidesk.runtime.llama.prompt import RenderedPrompt, TemplateVocab
 
 __all__ = ["Aborted", "Engine", "EngineOptions", "MediaItem", "Prompt", "item_key"]
 
@@ -45,6 +45,11 @@ class MediaItem:
     n_tokens: int
     is_image: bool
     chunk: Any = field(compare=False)
+    n_pos: int = 0  # positions it takes (M-RoPE images: max(grid w, h), else n_tokens)
+
+    @property
+    def positions(self) -> int:
+        return self.n_pos or self.n_tokens
 
 
 Item = int | MediaItem
@@ -58,14 +63,19 @@ def count_tokens(items: Sequence[Item]) -> int:
     return sum(1 if isinstance(i, int) else i.n_tokens for i in items)
 
 
+def count_positions(items: Sequence[Item]) -> int:
+    return sum(1 if isinstance(i, int) else i.positions for i in items)
+
+
 @dataclass(slots=True)
 class Prompt:
-    prefix: list[Item]
-    suffix: list[Item]
+    """A tokenized prompt: token ids and media chunks in order (chunks valid inside ``Engine.tokenize``)."""
+
+    items: list[Item]
 
     @property
     def n_tokens(self) -> int:
-        return count_tokens(self.prefix) + count_tokens(self.suffix)
+        return count_tokens(self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +86,20 @@ class EngineOptions:
     n_threads: int = 1
     n_gpu_layers: int = 0
     experts_on_cpu: bool = False
+    image_min_tokens: int = -1  # libmtmd's image token limits (-1: the projector's defaults)
+    image_max_tokens: int = -1
+    flash_attn: bool | None = None  # None: llama.cpp decides (its "auto")
 
 
 @dataclass(slots=True)
 class EvalStats:
     images_encoded: int = 0
     images_from_cache: int = 0
+
+
+def _flash_attn_type(flash_attn: bool | None) -> int:
+    """llama.cpp's ``llama_flash_attn_type``: -1 auto, 0 disabled, 1 enabled."""
+    return -1 if flash_attn is None else int(flash_attn)
 
 
 def _route_native_logs() -> None:
@@ -146,6 +164,7 @@ class Engine:
         cparams.n_threads_batch = options.n_threads
         cparams.abort_callback = self._abort_cb
         cparams.no_perf = True
+        cparams.flash_attn_type = _flash_attn_type(options.flash_attn)
         self._ctx = llama_cpp.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             self.close()
@@ -153,9 +172,14 @@ class Engine:
                 f"llama.cpp could not create a {options.n_ctx}-token context; lower "
                 "model.context_length or free some memory"
             )
+        # A recurrent (Mamba) state cannot be cut back to a prefix: reuse needs saved states instead.
+        self.keeps_state_only = bool(
+            llama_cpp.llama_model_is_recurrent(self._model) or llama_cpp.llama_model_is_hybrid(self._model)
+        )
         self.vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
-        self.n_embd = llama_cpp.llama_model_n_embd(self._model)
+        # Media embeddings are as wide as the model's input (Qwen3-VL adds its deepstack features).
+        self.n_embd = llama_cpp.llama_model_n_embd_inp(self._model)
         self._batch = llama_cpp.llama_batch_init(options.n_batch, 0, 1)
         self.vision = False
         self.audio = False
@@ -166,6 +190,9 @@ class Engine:
             params.n_threads = options.n_threads
             params.warmup = False
             params.print_timings = False
+            params.flash_attn_type = _flash_attn_type(options.flash_attn)
+            params.image_min_tokens = options.image_min_tokens
+            params.image_max_tokens = options.image_max_tokens
             self._mctx = mtmd_cpp.mtmd_init_from_file(str(mmproj_path).encode(), self._model, params)
             if not self._mctx:
                 self.close()
@@ -180,13 +207,28 @@ class Engine:
 
     # --- tokenizing -------------------------------------------------------------------------------
 
-    def _text_tokens(self, text: str) -> list[int]:
+    def template_vocab(self) -> TemplateVocab:
+        """BOS/EOS texts and flags as llama.cpp's server hands them to chat templates."""
+        import llama_cpp
+
+        def text(token: int) -> str:
+            return "" if token < 0 else self.piece(token, special=True).decode("utf-8", errors="replace")
+
+        return TemplateVocab(
+            bos_token=text(int(llama_cpp.llama_vocab_bos(self.vocab))),
+            eos_token=text(int(llama_cpp.llama_vocab_eos(self.vocab))),
+            add_bos=bool(llama_cpp.llama_vocab_get_add_bos(self.vocab)),
+            add_eos=bool(llama_cpp.llama_vocab_get_add_eos(self.vocab)),
+        )
+
+    def text_tokens(self, text: str, *, add_special: bool = True) -> list[int]:
+        """Tokens of plain text as the server's first text chunk gets them (special tokens parsed)."""
         import llama_cpp
 
         data = text.encode("utf-8")
         capacity = len(data) + 16
         buf = (llama_cpp.llama_token * capacity)()
-        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, capacity, False, True)
+        n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, capacity, add_special, True)
         if n < 0:
             raise ModelError("the prompt could not be tokenized (too long for the tokenizer buffer)")
         return list(buf[:n])
@@ -205,27 +247,21 @@ class Engine:
 
     @contextmanager
     def tokenize(self, rendered: RenderedPrompt) -> Iterator[Prompt]:
-        """Tokenize both halves; media chunk handles stay valid inside the ``with`` block."""
+        """Tokenize the whole prompt in one pass, as the server does (``add_special``, special tokens parsed).
+
+        Media chunk handles stay valid inside the ``with`` block.
+        """
         from llama_cpp import mtmd_cpp
 
-        self._check_media(rendered.prefix_media + rendered.suffix_media)
-        owned: list[Any] = []
+        self._check_media(rendered.media)
+        if self._mctx is None:
+            yield Prompt(list[Item](self.text_tokens(rendered.text)))
+            return
+        chunks = mtmd_cpp.mtmd_input_chunks_init()
         try:
-            halves = []
-            for text, media in (
-                (rendered.prefix, rendered.prefix_media),
-                (rendered.suffix, rendered.suffix_media),
-            ):
-                if self._mctx is None:
-                    halves.append(list[Item](self._text_tokens(text)) if text else [])
-                    continue
-                chunks = mtmd_cpp.mtmd_input_chunks_init()
-                owned.append(chunks)
-                halves.append(self._mtmd_tokenize(chunks, text, media) if text else [])
-            yield Prompt(halves[0], halves[1])
+            yield Prompt(self._mtmd_tokenize(chunks, rendered.text, rendered.media))
         finally:
-            for chunks in owned:
-                mtmd_cpp.mtmd_input_chunks_free(chunks)
+            mtmd_cpp.mtmd_input_chunks_free(chunks)
 
     def _mtmd_tokenize(self, chunks: Any, text: str, media: Sequence[ImagePart | AudioPart]) -> list[Item]:
         from llama_cpp import mtmd_cpp
@@ -237,7 +273,7 @@ class Engine:
             inp = mtmd_cpp.mtmd_input_text()
             inp.text = data
             inp.text_len = len(data)
-            inp.add_special = False
+            inp.add_special = True
             inp.parse_special = True
             rc = mtmd_cpp.mtmd_tokenize(self._mctx, chunks, ctypes.byref(inp), array, len(bitmaps))
         finally:
@@ -256,8 +292,9 @@ class Engine:
             else:
                 key = (mtmd_cpp.mtmd_input_chunk_get_id(chunk) or b"").decode()
                 n_tokens = int(mtmd_cpp.mtmd_input_chunk_get_n_tokens(chunk))
+                n_pos = int(mtmd_cpp.mtmd_input_chunk_get_n_pos(chunk))
                 is_image = kind == mtmd_cpp.MTMD_INPUT_CHUNK_TYPE_IMAGE
-                items.append(MediaItem(key, n_tokens, is_image, chunk))
+                items.append(MediaItem(key, n_tokens, is_image, chunk, n_pos))
         return items
 
     # --- evaluation --------------------------------------------------------------------------------
@@ -266,6 +303,12 @@ class Engine:
         import llama_cpp
 
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
+
+    def cut(self, n_past: int) -> bool:
+        """Forget every position from ``n_past`` on; False where the memory cannot (recurrent state)."""
+        import llama_cpp
+
+        return bool(llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), 0, n_past, -1))
 
     def evaluate(self, items: Sequence[Item], n_past: int, *, logits_last: bool, stats: EvalStats) -> int:
         """Evaluate items from position ``n_past``; returns the new position. Raises :class:`Aborted`."""
@@ -388,14 +431,14 @@ class Engine:
 
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
-    def piece(self, token: int) -> bytes:
+    def piece(self, token: int, *, special: bool = False) -> bytes:
         import llama_cpp
 
         buf = ctypes.create_string_buffer(64)
-        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
-            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, special)
         return buf.raw[:n]
 
     def chat_template(self) -> str | None:

@@ -1,14 +1,20 @@
-"""Render a :class:`ModelRequest` with the model's own Jinja chat template.
+"""Render a :class:`ModelRequest` with the model's own Jinja chat template, as llama.cpp's server does.
 
-Media parts become libmtmd's media marker (``<__media__>``) in the text, in order, and the media travel
-alongside; a :class:`CachePoint` splits the rendered prompt into the *prefix* (whose state the session
-saves) and the *suffix*. Message contents are plain strings, so templates that do ``content | string``
-see text, not a Python list.
+The server receives what Omnidesk's OpenAI client sends (``runtime/remote.encode_messages``: adjacent text
+parts merged, text-only messages as strings) and turns each media part into its media marker, joining a
+message's parts into one string with no separator around markers (``common/chat.cpp``,
+``common_chat_msg::to_json_oaicompat``). Here media parts become libmtmd's marker (``<__media__>``) in the
+same way, in order, and the media travel alongside, so the template sees the same strings. The template gets
+the server's variables: ``messages``, ``bos_token`` / ``eos_token`` (the vocabulary's), ``enable_thinking``,
+``add_generation_prompt`` and the request's template kwargs; a leading BOS (trailing EOS) text is cut when the
+tokenizer adds that token itself. A :class:`CachePoint` renders as nothing: prompt reuse is found on tokens.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
@@ -18,12 +24,18 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from omnidesk.agent.errors import ModelError
 from omnidesk.agent.ports import AudioPart, CachePoint, ChatMessage, ImagePart, Part, TextPart
 
-__all__ = ["MEDIA_MARKER", "RenderedPrompt", "load_fallback_template", "neutralize_text", "render_prompt"]
+__all__ = [
+    "MEDIA_MARKER",
+    "RenderedPrompt",
+    "TemplateVocab",
+    "load_fallback_template",
+    "neutralize_text",
+    "render_prompt",
+]
 
 log = logging.getLogger(__name__)
 
 MEDIA_MARKER = "<__media__>"
-_CACHE_SENTINEL = "\ue000omnidesk-cache-point\ue000"
 _SAFE_MARKER = "<_media_>"
 # ChatML turn markers: text from the screen or the task must not open a new system/assistant turn.
 _SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
@@ -33,12 +45,20 @@ Media = ImagePart | AudioPart
 
 @dataclass(frozen=True, slots=True)
 class RenderedPrompt:
-    """The prompt text split at the cache point, with the media of each half in marker order."""
+    """The prompt text (one media marker per media part) and the media in marker order."""
 
-    prefix: str
-    prefix_media: tuple[Media, ...]
-    suffix: str
-    suffix_media: tuple[Media, ...]
+    text: str
+    media: tuple[Media, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateVocab:
+    """What the server hands a template from the vocabulary: BOS/EOS texts, and whether they are added."""
+
+    bos_token: str = ""
+    eos_token: str = ""
+    add_bos: bool = False
+    add_eos: bool = False
 
 
 def load_fallback_template() -> str:
@@ -50,9 +70,15 @@ def _raise(message: str) -> None:
     raise ModelError(f"the chat template refused the conversation: {message}")
 
 
+def _tojson(value: object, indent: int | None = None, **_: object) -> str:
+    """Hugging Face's ``tojson`` (no HTML escaping, non-ASCII kept), which chat templates are written for."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.globals["raise_exception"] = _raise
+    env.filters["tojson"] = _tojson
     return env
 
 
@@ -64,7 +90,12 @@ def neutralize_text(text: str) -> str:
     return text
 
 
-def _content(parts: tuple[Part, ...], media: list[Media], cache_seen: list[bool]) -> str:
+def _content(parts: tuple[Part, ...], media: list[Media]) -> str:
+    """A message's content as the server's template sees it: text and markers in order, no separator.
+
+    (The OpenAI client merges adjacent text parts, so the server's newline between adjacent text parts
+    never applies; a media marker gets no newline on either side.)
+    """
     pieces: list[str] = []
     for part in parts:
         if isinstance(part, TextPart):
@@ -72,30 +103,34 @@ def _content(parts: tuple[Part, ...], media: list[Media], cache_seen: list[bool]
         elif isinstance(part, ImagePart | AudioPart):
             pieces.append(MEDIA_MARKER)  # captions are the prompt builder's TextParts, not ours
             media.append(part)
-        elif isinstance(part, CachePoint) and not cache_seen[0]:
-            pieces.append(_CACHE_SENTINEL)
-            cache_seen[0] = True
+        elif not isinstance(part, CachePoint):
+            raise ModelError(f"a message part of type {type(part).__name__} cannot be sent to the model")
     return "".join(pieces)
 
 
-def render_prompt(template: str, messages: tuple[ChatMessage, ...], *, enable_thinking: bool) -> RenderedPrompt:
-    """Render ``messages`` and split them at the first :class:`CachePoint` (none: empty prefix)."""
+def render_prompt(
+    template: str,
+    messages: tuple[ChatMessage, ...],
+    *,
+    enable_thinking: bool,
+    template_kwargs: Mapping[str, object] | None = None,
+    vocab: TemplateVocab = TemplateVocab(),
+    add_generation_prompt: bool = True,
+) -> RenderedPrompt:
+    """Render ``messages`` with the server's template variables (see the module doc)."""
     media: list[Media] = []
-    cache_seen = [False]
-    rendered_messages = [{"role": m.role, "content": _content(m.parts, media, cache_seen)} for m in messages]
+    rendered_messages = [{"role": m.role, "content": _content(m.parts, media)} for m in messages]
+    variables: dict[str, object] = {
+        "messages": rendered_messages,
+        "bos_token": vocab.bos_token,
+        "eos_token": vocab.eos_token,
+        "enable_thinking": enable_thinking,
+    }
+    variables.update(template_kwargs or {})
+    if add_generation_prompt:
+        variables["add_generation_prompt"] = True
     try:
-        text = (
-            _environment()
-            .from_string(template)
-            .render(
-                messages=rendered_messages,
-                add_generation_prompt=True,
-                enable_thinking=enable_thinking,
-                truncate_history_thinking=True,
-                bos_token="",
-                eos_token="<|im_end|>",
-            )
-        )
+        text = _environment().from_string(template).render(**variables)
     except jinja2.TemplateError as exc:
         raise ModelError(f"the model's chat template failed to render: {exc}; try --profile") from exc
     if text.count(MEDIA_MARKER) != len(media):
@@ -103,10 +138,8 @@ def render_prompt(template: str, messages: tuple[ChatMessage, ...], *, enable_th
             f"the chat template dropped media: {len(media)} images/audio clips in, "
             f"{text.count(MEDIA_MARKER)} markers out; use a template that keeps user content"
         )
-    if _CACHE_SENTINEL in text:
-        prefix, suffix = text.split(_CACHE_SENTINEL, 1)
-        suffix = suffix.replace(_CACHE_SENTINEL, "")
-    else:
-        prefix, suffix = "", text
-    n_prefix = prefix.count(MEDIA_MARKER)
-    return RenderedPrompt(prefix, tuple(media[:n_prefix]), suffix, tuple(media[n_prefix:]))
+    if vocab.add_bos and vocab.bos_token and text.startswith(vocab.bos_token):
+        text = text[len(vocab.bos_token) :]
+    if vocab.add_eos and vocab.eos_token and text.endswith(vocab.eos_token):
+        text = text[: -len(vocab.eos_token)]
+    return RenderedPrompt(text, tuple(media))

@@ -12,7 +12,7 @@ from typing import Literal
 
 from omnidesk.agent.ports import TokenDelta
 
-__all__ = ["ThinkSplitter"]
+__all__ = ["ReasoningBudget", "ThinkSplitter"]
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
@@ -35,6 +35,11 @@ class ThinkSplitter:
         self._seen_answer_text = False
         self.reasoning = ""
         self.answer = ""
+
+    @property
+    def in_reasoning(self) -> bool:
+        """Whether the stream is inside the thought now."""
+        return self._channel == "reasoning"
 
     def feed(self, text: str) -> list[TokenDelta]:
         self._pending += text
@@ -77,3 +82,39 @@ class ThinkSplitter:
                 self._seen_answer_text = True
             self.answer += text
         out.append(TokenDelta(text, self._channel))
+
+
+class ReasoningBudget:
+    """When to close a thought that runs long: once ``budget`` tokens are spent, at the next line end, and at
+    ``budget + grace`` at the latest.
+
+    NVIDIA's cookbook for Nemotron passes a budget of 16,384 thought tokens plus a grace of 1,024 (vLLM's
+    ``thinking_token_budget``); llama.cpp's server forces its end tag at ``reasoning_budget_tokens``. Here the
+    thought is closed where a line ends (so a sentence is not cut in half), and the answer then follows as
+    the model writes it.
+    """
+
+    def __init__(self, budget: int | None, grace: int = 0) -> None:
+        if budget is not None and budget < 0:
+            raise ValueError("a reasoning budget is a number of tokens >= 0")
+        self.budget = budget
+        self.grace = max(0, grace)
+        self.spent = 0
+        self.forced = False
+
+    def count(self, in_reasoning: bool) -> None:
+        """One generated token (counted when it belongs to the thought)."""
+        if in_reasoning:
+            self.spent += 1
+
+    def due(self, in_reasoning: bool, reasoning_so_far: str) -> bool:
+        """Whether the thought must be closed before the next token."""
+        if self.budget is None or not in_reasoning or self.forced or self.spent < self.budget:
+            return False
+        at_line_end = not reasoning_so_far or reasoning_so_far.endswith("\n")
+        return at_line_end or self.spent >= self.budget + self.grace
+
+    def closing_text(self, reasoning_so_far: str) -> str:
+        """The text forced in to close the thought (``</think>`` on a line of its own)."""
+        self.forced = True
+        return ("" if not reasoning_so_far or reasoning_so_far.endswith("\n") else "\n") + _CLOSE + "\n"

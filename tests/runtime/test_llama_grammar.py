@@ -46,8 +46,8 @@ class _Generator:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         text = "<|im_start|>user\nAct.<|im_end|>\n<|im_start|>assistant\n"
-        with engine.tokenize(RenderedPrompt("", (), text, ())) as prompt:
-            tokens = [t for t in prompt.suffix if isinstance(t, int)]
+        with engine.tokenize(RenderedPrompt(text)) as prompt:
+            tokens = [t for t in prompt.items if isinstance(t, int)]
         engine.clear()
         self.n_past = engine.evaluate(tokens[:-1], 0, logits_last=False, stats=EvalStats())
         self.last = tokens[-1]

@@ -27,7 +27,7 @@ from omnidesk.agent.ports import (
     TokenDelta,
 )
 from omnidesk.runtime.images import overview_image
-from omnidesk.runtime.llama.session import OmniSession
+from omnidesk.runtime.llama.session import OmniSession, SessionProfile
 from tests.models.plugin import TinyModel
 
 pytestmark = pytest.mark.model
@@ -73,7 +73,7 @@ def test_streams_reasoning_then_answer(session: OmniSession) -> None:
     assert "".join(d.text for d in deltas if d.channel == "answer").strip() == reply.text
     assert reply.prefill_seconds > 0 and reply.decode_seconds > 0
     assert session.capabilities.vision and session.capabilities.audio
-    assert session.capabilities.image_size == 32
+    assert session.capabilities.image_size == 32  # the mmproj's fixed canvas
 
 
 def test_thinking_switch(session: OmniSession) -> None:
@@ -204,14 +204,91 @@ def test_full_context_ends_with_length(tiny_omni: TinyModel) -> None:
         assert again.stop_reason in ("stop", "length") and again.completion_tokens >= 1
 
 
-def test_non_square_image_is_flagged(tiny_omni: TinyModel, caplog: pytest.LogCaptureFixture) -> None:
-    image = _image(4).image
-    wide = replace(image, pixels=np.zeros((32, 48, 3), dtype=np.uint8), content_hash="")
+def test_capabilities_say_how_the_engine_sizes_images(session: OmniSession, tiny_qwen3: TinyModel) -> None:
+    canvas = session.capabilities.image_canvas
+    assert canvas is not None and (canvas.kind, canvas.side, canvas.projector) == ("fixed", 32, "nemotron_v2_vl")
+    view = canvas.view(1920, 1080)  # a whole screenshot is letterboxed onto the fixed canvas
+    assert (view.tokens, view.content) == (4, Rect(0, 7, 32, 18)) and view.letterboxed
+    assert session.capabilities.pointing_reference == "canvas"
+    profile = SessionProfile(architectures=("qwen3vl",))
+    with OmniSession.open(tiny_qwen3.model, tiny_qwen3.mmproj, profile=profile, n_ctx=4096) as qwen:
+        caps = qwen.capabilities
+        assert caps.image_size is None  # not the mmproj's image_size (768): a placeholder nothing sizes by
+        assert caps.image_canvas is not None and caps.image_canvas.factor == 32
+        total, media = qwen.count_tokens(ModelRequest((ChatMessage("user", (_screen(1280, 720),)),)))
+        assert media == [caps.image_canvas.view(1280, 720).tokens] == [920] and total > 920
+
+
+def _screen(width: int, height: int, seed: int = 0) -> ImagePart:
+    from tests.models.parity import screenshot
+
+    return screenshot(width, height, seed)
+
+
+def _window_requests(n_steps: int, *, width: int = 320, height: int = 180) -> list[ModelRequest]:
+    """Steps of the trained computer-use layout: the last 3 screenshots, each first in its own user turn,
+    earlier steps as text in the oldest turn that still has an image (what a sliding window does)."""
+    shots = [_screen(width, height, seed) for seed in range(n_steps)]
+    requests = []
+    for step in range(n_steps):
+        first = max(0, step - 2)
+        older = "".join(f"# Step {i + 1}:\n## Action:\nclick {i}\n" for i in range(first))
+        messages: list[ChatMessage] = [SYSTEM]
+        for i in range(first, step + 1):
+            text = "# Task Instruction:\nopen settings\n" + (older if i == first else "") + f"Step {i + 1}.\n"
+            messages.append(ChatMessage("user", (shots[i], TextPart(text))))
+            if i < step:
+                messages.append(ChatMessage.text("assistant", f"## Action:\nclick {i}\n"))
+        requests.append(ModelRequest(tuple(messages), max_tokens=1, top_k=1, enable_thinking=False))
+    return requests
+
+
+@pytest.mark.parametrize("fixture", ["tiny_omni", "tiny_qwen3"])
+def test_sliding_window_reuses_what_it_shares_and_matches_a_fresh_evaluation(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    tiny: TinyModel = request.getfixturevalue(fixture)
+    profile = SessionProfile(architectures=(tiny.architecture,))
+    steps = _window_requests(6)
+    with OmniSession.open(tiny.model, tiny.mmproj, profile=profile, n_ctx=8192) as warm:
+        replies = [warm.generate(step) for step in steps]
+        with OmniSession.open(tiny.model, tiny.mmproj, profile=profile, n_ctx=8192) as cold:
+            scratch = cold.generate(steps[-1])
+            np.testing.assert_allclose(warm.last_logits(), cold.last_logits(), rtol=1e-4, atol=1e-4)
+    # Each screenshot is encoded once. Steps 2 and 3 reuse the earlier images with the prefix they are in;
+    # once the window slides, the two kept screenshots come from the embedding cache.
+    assert [r.images_encoded for r in replies] == [1] * 6
+    assert [r.images_from_cache for r in replies] == [0, 0, 0, 2, 2, 2]
+    # Steps 2 and 3 extend the previous prompt; from step 4 the window slides and the first turn changes:
+    # the system prompt (and the turn header) is all that is shared, and it is reused.
+    assert replies[1].reused_tokens > replies[0].prompt_tokens // 2
+    for reply in replies[4:]:
+        assert 0 < reply.reused_tokens < reply.prompt_tokens // 2
+    assert replies[-1].prompt_tokens == scratch.prompt_tokens and scratch.reused_tokens == 0
+
+
+def test_reasoning_budget_closes_the_thought_and_the_answer_follows(tiny_omni: TinyModel) -> None:
+    request = _step("task: think hard\n", max_tokens=40, seed=3, temperature=1.0, reasoning_budget=6)
     with _fresh(tiny_omni) as s:
-        s.generate(_step("task: look\n", ImagePart(image), max_tokens=1, seed=1))
-        assert not [r for r in caplog.records if r.levelname == "WARNING"]
-        s.generate(_step("task: look\n", ImagePart(wide), max_tokens=1, seed=1))
-    assert any("48x32" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+        deltas: list[TokenDelta] = []
+        reply = s.generate(request, on_token=deltas.append)
+        unbounded = s.generate(replace(request, reasoning_budget=None))
+    channels = [d.channel for d in deltas]
+    assert channels[0] == "reasoning" and "answer" in channels
+    assert channels.index("answer") == len(channels) - channels[::-1].index("reasoning")  # one switch
+    assert reply.reasoning and reply.completion_tokens > 6
+    # Without a budget the random model keeps "thinking" for all 40 tokens.
+    assert not unbounded.text and unbounded.completion_tokens == 40
+
+
+def test_zero_budget_means_no_thought_and_budgets_fit_the_context(tiny_omni: TinyModel) -> None:
+    with OmniSession.open(tiny_omni.model, tiny_omni.mmproj, n_ctx=512) as s:
+        zero = s.generate(_step("task: act\n", max_tokens=12, seed=1, reasoning_budget=0))
+        assert zero.reasoning == "" and zero.completion_tokens == 12
+        # A budget larger than the context holds is fitted: the thought is closed before the context runs out.
+        big = s.generate(_step("task: act\n", max_tokens=10_000, seed=2, temperature=1.0, reasoning_budget=5000))
+        assert big.prompt_tokens + big.completion_tokens <= 512
+        assert big.stop_reason == "stop" or big.text
 
 
 def test_gguf_without_template_uses_the_bundled_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
