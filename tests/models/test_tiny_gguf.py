@@ -112,3 +112,28 @@ def test_xllamacpp_server_answers_with_audio(tiny_omni: TinyModel) -> None:
     # One second of audio adds about 13 media tokens to the prompt.
     grown = with_audio["usage"]["prompt_tokens"] - without["usage"]["prompt_tokens"]
     assert 10 <= grown <= 20, grown
+
+
+@pytest.mark.parametrize("fixture", ["tiny_qwen25", "tiny_qwen3", "tiny_qwen3_moe"])
+def test_qwen_fixtures_see_an_image_in_both_llama_cpp_builds(fixture: str, request: pytest.FixtureRequest) -> None:
+    from omnidesk.agent.ports import ChatMessage, ModelRequest, TextPart
+    from omnidesk.runtime.llama.session import OmniSession, SessionProfile
+    from omnidesk.runtime.remote import encode_messages
+    from tests.models.parity import screenshot
+    from tests.models.tiny_qwen import qwen_vocab
+
+    tiny: TinyModel = request.getfixturevalue(fixture)
+    reader = gguf.GGUFReader(tiny.model)
+    arch = reader.fields["general.architecture"]
+    assert bytes(arch.parts[arch.data[0]]).decode() == tiny.architecture
+    messages = (ChatMessage("user", (screenshot(448, 280, 1), TextPart("What is on the screen?"))),)
+    profile = SessionProfile(architectures=(tiny.architecture,))
+    with OmniSession.open(tiny.model, tiny.mmproj, profile=profile, n_ctx=2048) as session:
+        reply = session.generate(ModelRequest(messages, max_tokens=4, top_k=1, enable_thinking=False))
+    assert reply.images_encoded == 1 and reply.completion_tokens >= 1
+    with llama_server(tiny.model, tiny.mmproj) as url, httpx.Client(timeout=60) as client:
+        body = {"messages": encode_messages(messages), "max_tokens": 4}
+        answer = client.post(f"{url}/v1/chat/completions", json=body).raise_for_status().json()
+    # Both builds put <|vision_start|> … <|vision_end|> around the same image tokens.
+    assert answer["usage"]["prompt_tokens"] == reply.prompt_tokens
+    assert "<|vision_start|>" in qwen_vocab()[0]

@@ -244,9 +244,14 @@ def write_mmproj(
     image_size: int = 32,
     audio: bool = True,
     vision: bool = True,
+    patch_size: int = 8,
     seed: int = 3,
 ) -> Path:
-    """Write a random ``clip`` mmproj: ``nemotron_v2_vl`` vision and ``parakeet`` audio encoders."""
+    """Write a random ``clip`` mmproj: ``nemotron_v2_vl`` vision and ``parakeet`` audio encoders.
+
+    The published mmproj has ``image_size`` 512 and ``patch_size`` 16 (256 tokens per image); the default
+    tiny one 32 and 8 (4 tokens).
+    """
     writer = gguf.GGUFWriter(str(path), "clip")
     writer.add_name("omnidesk-tiny-mmproj")
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -255,15 +260,15 @@ def write_mmproj(
     writer.add_bool("clip.has_text_encoder", False)
     w = _Weights(writer, seed, scale=0.05)
     if vision:
-        _add_vision(writer, w, text_embd=text_embd, image_size=image_size)
+        _add_vision(writer, w, text_embd=text_embd, image_size=image_size, patch=patch_size)
     if audio:
         _add_audio(writer, w, text_embd=text_embd)
     _finish(writer)
     return path
 
 
-def _add_vision(writer: gguf.GGUFWriter, w: _Weights, *, text_embd: int, image_size: int) -> None:
-    c, ff, n_layer, patch, n_registers = 32, 64, 1, 8, 2
+def _add_vision(writer: gguf.GGUFWriter, w: _Weights, *, text_embd: int, image_size: int, patch: int) -> None:
+    c, ff, n_layer, n_registers = 32, 64, 1, 2
     writer.add_string("clip.vision.projector_type", "nemotron_v2_vl")
     writer.add_uint32("clip.vision.image_size", image_size)
     writer.add_uint32("clip.vision.patch_size", patch)
