@@ -18,8 +18,8 @@ before the new ``CachePoint`` extends the saved prefix, evaluating only the appe
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -64,6 +64,7 @@ __all__ = [
     "TargetLocator",
     "TargetMatch",
     "TargetPatch",
+    "TemplateValue",
     "TextPart",
     "TokenDelta",
     "ToolCall",
@@ -383,14 +384,19 @@ class ChatMessage:
         return ChatMessage(role, (TextPart(text),))
 
 
+TemplateValue = bool | int | float | str
+
+
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
     """One generation. ``json_schema`` or ``grammar`` (GBNF) constrain the output; at most one is set.
 
-    ``reasoning_budget`` caps the thought (tokens; ``None`` = no cap): the runtime closes it at the next line
-    end once the budget is spent, ``reasoning_grace`` tokens later at the latest, and the answer follows.
-    ``template_kwargs`` go to the chat template as the OpenAI ``chat_template_kwargs`` do (e.g. Nemotron's
-    ``truncate_history_thinking``); ``enable_thinking`` is set on its own.
+    ``enable_thinking`` turns the model's reasoning on or off (None: the runtime's default).
+    ``reasoning_budget`` is the most reasoning tokens before the engine closes the thought and lets the
+    answer follow (None: no limit); remote engines get it in their own field (vLLM
+    ``thinking_token_budget``, llama.cpp ``reasoning_budget_tokens``). ``template_kwargs`` are further chat
+    template variables the model's format is served with (e.g. Nemotron's ``reasoning_budget`` and
+    ``truncate_history_thinking``), passed next to ``enable_thinking``.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -404,8 +410,7 @@ class ModelRequest:
     json_schema: dict[str, object] | None = None
     stop: tuple[str, ...] = ()
     reasoning_budget: int | None = None
-    reasoning_grace: int = 0
-    template_kwargs: tuple[tuple[str, bool | int | float | str], ...] = ()
+    template_kwargs: Mapping[str, TemplateValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

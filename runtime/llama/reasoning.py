@@ -85,20 +85,18 @@ class ThinkSplitter:
 
 
 class ReasoningBudget:
-    """When to close a thought that runs long: once ``budget`` tokens are spent, at the next line end, and at
-    ``budget + grace`` at the latest.
+    """When to close a thought: once ``budget`` tokens are spent (``None``: never).
 
-    NVIDIA's cookbook for Nemotron passes a budget of 16,384 thought tokens plus a grace of 1,024 (vLLM's
-    ``thinking_token_budget``); llama.cpp's server forces its end tag at ``reasoning_budget_tokens``. Here the
-    thought is closed where a line ends (so a sentence is not cut in half), and the answer then follows as
-    the model writes it.
+    The budget is the hard cap the format asks for (NVIDIA's cookbook: 16,384 + a grace of 1,024, what vLLM's
+    ``thinking_token_budget`` gets); llama.cpp's server likewise forces its end tag at
+    ``reasoning_budget_tokens``. ``</think>`` is then put on a line of its own and the answer follows as the
+    model writes it.
     """
 
-    def __init__(self, budget: int | None, grace: int = 0) -> None:
+    def __init__(self, budget: int | None) -> None:
         if budget is not None and budget < 0:
             raise ValueError("a reasoning budget is a number of tokens >= 0")
         self.budget = budget
-        self.grace = max(0, grace)
         self.spent = 0
         self.forced = False
 
@@ -107,12 +105,9 @@ class ReasoningBudget:
         if in_reasoning:
             self.spent += 1
 
-    def due(self, in_reasoning: bool, reasoning_so_far: str) -> bool:
+    def due(self, in_reasoning: bool) -> bool:
         """Whether the thought must be closed before the next token."""
-        if self.budget is None or not in_reasoning or self.forced or self.spent < self.budget:
-            return False
-        at_line_end = not reasoning_so_far or reasoning_so_far.endswith("\n")
-        return at_line_end or self.spent >= self.budget + self.grace
+        return self.budget is not None and in_reasoning and not self.forced and self.spent >= self.budget
 
     def closing_text(self, reasoning_so_far: str) -> str:
         """The text forced in to close the thought (``</think>`` on a line of its own)."""

@@ -265,7 +265,7 @@ class OmniSession:
                 if abort.is_set():
                     stop_reason = "cancelled"
                     break
-                if budget.due(splitter.in_reasoning, splitter.reasoning):
+                if budget.due(splitter.in_reasoning):
                     closing = budget.closing_text(splitter.reasoning)
                     forced = self._engine.text_tokens(closing, add_special=False)
                     if n_past + len(forced) > self._engine.options.n_ctx:
@@ -320,20 +320,17 @@ class OmniSession:
         """The request's reasoning budget, shrunk so the thought leaves room for an answer in ``max_new``."""
         budget = request.reasoning_budget
         if budget is None or not thinking:
-            return ReasoningBudget(budget if thinking else None, request.reasoning_grace)
-        room = max(0, max_new - min(_ANSWER_RESERVE, max_new // 4))
-        grace = min(request.reasoning_grace, room)
-        fitted = min(budget, max(0, room - grace))
+            return ReasoningBudget(None)
+        fitted = min(budget, max(0, max_new - min(_ANSWER_RESERVE, max_new // 4)))
         if fitted < budget:
             log.info(
-                "reasoning budget %d does not fit %d new tokens (context %d); thinking at most %d + %d",
+                "reasoning budget %d does not fit %d new tokens (context %d); thinking at most %d",
                 budget,
                 max_new,
                 self._engine.options.n_ctx,
                 fitted,
-                grace,
             )
-        return ReasoningBudget(fitted, grace)
+        return ReasoningBudget(fitted)
 
     def _grammar(self, request: ModelRequest) -> str | None:
         if request.grammar is not None and request.json_schema is not None:

@@ -45,3 +45,24 @@ def test_think_tag_after_answer_text_is_text() -> None:
 def test_unclosed_reasoning_stays_reasoning() -> None:
     reasoning, answer, _ = _run(["still thinking </thi"], thinking=True)
     assert reasoning == "still thinking </thi" and answer == ""
+
+
+def test_reasoning_budget_closes_at_the_cap_on_its_own_line() -> None:
+    from omnidesk.runtime.llama.reasoning import ReasoningBudget
+
+    budget = ReasoningBudget(3)
+    for _ in range(3):
+        assert not budget.due(True)
+        budget.count(True)
+    assert budget.due(True) and not budget.due(False)  # only a thought is closed
+    assert budget.closing_text("half a sentence") == "\n</think>\n"
+    assert not budget.due(True)  # closed once
+    assert ReasoningBudget(0).due(True) and ReasoningBudget(0).closing_text("") == "</think>\n"
+    unlimited = ReasoningBudget(None)
+    for _ in range(10_000):
+        unlimited.count(True)
+    assert not unlimited.due(True)
+    answer_only = ReasoningBudget(2)
+    for _ in range(5):
+        answer_only.count(False)  # answer tokens do not spend the thinking budget
+    assert not answer_only.due(True)
