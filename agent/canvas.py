@@ -23,9 +23,11 @@ from typing import Literal
 
 import numpy as np
 
+from omnidesk.agent.actions import Point
+from omnidesk.agent.errors import CoordinateError
 from omnidesk.agent.geometry import Rect
 
-__all__ = ["CanvasView", "ImageCanvas", "PointingReference"]
+__all__ = ["CanvasView", "ImageCanvas", "PointingReference", "canvas_point_to_image"]
 
 PointingReference = Literal["canvas", "content"]
 """What a model's points refer to when its engine letterboxes: the whole canvas or only the picture."""
@@ -128,3 +130,37 @@ def _padded_box(width: int, height: int, canvas_w: int, canvas_h: int) -> Rect:
     new_w = min(math.ceil(float(_F32(_F32(width) * scale))), canvas_w)
     new_h = min(math.ceil(float(_F32(_F32(height) * scale))), canvas_h)
     return Rect((canvas_w - new_w) // 2, (canvas_h - new_h) // 2, new_w, new_h)
+
+
+_RANGES = {"fraction": 1.0, "thousandths": 1000.0}
+
+
+def canvas_point_to_image(point: Point, view: CanvasView, reference: PointingReference) -> Point:
+    """A model's point as the same kind of point on the image that was *sent* (what the transform maps).
+
+    With ``reference`` ``"content"`` (or no letterbox) the point already refers to the sent image. With
+    ``"canvas"``, a fraction / thousandths point of the canvas the encoder saw is moved onto the picture
+    on it; an ``image_pixels`` point is in canvas pixels and becomes pixels of the picture, scaled back to
+    the canvas's size so the format's own ``image_pixels`` rule still applies.
+
+    Raises:
+        CoordinateError: the point lies in the canvas's padding (the model pointed at a black bar).
+    """
+    if reference == "content" or not view.letterboxed or point.space not in (*_RANGES, "image_pixels"):
+        return point
+    c = view.content
+    if point.space == "image_pixels":
+        x, y = point.x, point.y
+    else:
+        scale = _RANGES[point.space]
+        x, y = point.x / scale * view.width, point.y / scale * view.height
+    if not (c.x <= x <= c.right and c.y <= y <= c.bottom):
+        raise CoordinateError(
+            f"point ({point.x:g}, {point.y:g}) is in the padding around the screenshot the model saw; "
+            "it pointed outside the screen"
+        )
+    fx, fy = (x - c.x) / c.width, (y - c.y) / c.height
+    if point.space == "image_pixels":
+        return Point(x=fx * view.width, y=fy * view.height, space="image_pixels")
+    scale = _RANGES[point.space]
+    return Point(x=fx * scale, y=fy * scale, space=point.space)
