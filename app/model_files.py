@@ -10,9 +10,15 @@ from pathlib import Path
 
 from omnidesk.app.settings import AppPaths, Settings
 
-__all__ = ["find_mmproj", "resolve_model_path"]
+__all__ = ["find_mmproj", "is_model_path", "resolve_model_path"]
 
 log = logging.getLogger(__name__)
+
+
+def is_model_path(name: str) -> bool:
+    """Whether a ``--model`` value names a file (``.gguf``, absolute, or existing) rather than a NAME."""
+    candidate = Path(name).expanduser()
+    return candidate.suffix == ".gguf" or candidate.is_absolute() or candidate.exists()
 
 
 def resolve_model_path(settings: Settings, paths: AppPaths) -> Path | None:
@@ -21,7 +27,7 @@ def resolve_model_path(settings: Settings, paths: AppPaths) -> Path | None:
     if not name:
         return None
     candidate = Path(name).expanduser()
-    if candidate.suffix == ".gguf" or candidate.is_absolute() or candidate.exists():
+    if is_model_path(name):
         return candidate
     folder = paths.models_dir / name
     ggufs = sorted(p for p in folder.glob("*.gguf") if "mmproj" not in p.name.lower()) if folder.is_dir() else []

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from omnidesk.app.cli_options import JsonOption, ProfileOption, get_context
+from omnidesk.app.cli_options import JsonOption, MmprojOption, ProfileOption, get_context
 
 if TYPE_CHECKING:
     from omnidesk.runtime.model_store import ModelStore
@@ -17,6 +18,9 @@ __all__ = ["register"]
 models_app = typer.Typer(help="Download, list, check and delete local models.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(help="Model name (a folder in the data dir's models/).")]
+NameOrPathArgument = Annotated[
+    str, typer.Argument(help="Model NAME in the data dir, or a path to a GGUF file (model or mmproj).")
+]
 
 
 def _store(ctx: typer.Context) -> ModelStore:
@@ -76,8 +80,19 @@ def pull(
 
 
 @models_app.command("verify")
-def verify(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
-    """Check sizes, checksums and GGUF headers; exit 1 when something is wrong."""
+def verify(
+    ctx: typer.Context,
+    name: NameOrPathArgument,
+    mmproj: MmprojOption = None,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check sizes, checksums and GGUF headers (or a GGUF file given by path); exit 1 when something is wrong."""
+    from omnidesk.app.model_files import is_model_path
+
+    if is_model_path(name):
+        _verify_path(ctx, Path(name).expanduser(), mmproj, profile, as_json)
+        return
     report = _store(ctx).verify(name)
     if as_json:
         typer.echo(json.dumps({"name": report.name, "ok": report.ok, "problems": list(report.problems)}, indent=2))
@@ -86,6 +101,30 @@ def verify(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) 
         for problem in report.problems:
             typer.echo(f"  - {problem}")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _verify_path(ctx: typer.Context, model: Path, mmproj: Path | None, profile: str | None, as_json: bool) -> None:
+    """A GGUF by path: the header checks ``--model`` gets, against the profile's (or any profile's) architectures."""
+    from omnidesk.app.model_files import find_mmproj
+    from omnidesk.runtime.llama.validate import verify_files
+    from omnidesk.runtime.profiles import list_profiles, load_profile
+
+    chosen = [profile] if profile else list_profiles()
+    architectures = tuple(dict.fromkeys(a for p in chosen for a in load_profile(p).architectures))
+    if mmproj is None and "mmproj" not in model.name.lower():
+        mmproj = find_mmproj(model)
+    findings, problems = verify_files(model, mmproj, architectures)
+    ok = not problems
+    if as_json:
+        payload = {"name": str(model), "ok": ok, "files": findings, "problems": problems}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(f"{model}: {'OK' if ok else 'DAMAGED'}")
+        for line in findings:
+            typer.echo(f"  {line}")
+        for problem in problems:
+            typer.echo(f"  - {problem}")
+    raise typer.Exit(0 if ok else 1)
 
 
 @models_app.command("remove")

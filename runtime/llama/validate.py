@@ -22,6 +22,7 @@ __all__ = [
     "validate_mmproj",
     "validate_model_files",
     "validate_text_model",
+    "verify_files",
 ]
 
 DEFAULT_ARCHITECTURES: tuple[str, ...] = ("nemotron_h_moe",)
@@ -145,3 +146,48 @@ def validate_model_files(
     """Check both files; the mmproj is optional (text-only use)."""
     text = validate_text_model(model, architectures)
     return text, (validate_mmproj(mmproj, text) if mmproj is not None else None)
+
+
+def verify_files(model: Path, mmproj: Path | None, architectures: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Check GGUF files given by path (``omnidesk models verify PATH``): ``(findings, problems)``.
+
+    ``model`` may be a text model (checked with its ``mmproj`` against ``architectures``) or an mmproj alone
+    (its header and encoders; nothing to match it against). Findings say what the files are.
+    """
+    findings: list[str] = []
+    try:
+        header = read_gguf(model)
+        if header.architecture == "clip":
+            info = validate_mmproj_alone(model)
+            findings.append(_describe_mmproj(info))
+            return findings, []
+        text, mm = validate_model_files(model, mmproj, architectures)
+    except ModelFileError as exc:
+        return findings, [str(exc)]
+    findings.append(f"{text.path.name}: {text.architecture} model {text.name!r}, {text.n_layer} layers")
+    if mm is not None:
+        findings.append(_describe_mmproj(mm))
+    return findings, []
+
+
+def validate_mmproj_alone(path: Path) -> MmprojInfo:
+    """An mmproj's own checks, without a text model to match its projector against."""
+    header = read_gguf(path)
+    has_vision = bool(header.get_bool("clip.has_vision_encoder"))
+    has_audio = bool(header.get_bool("clip.has_audio_encoder"))
+    if not has_vision and not has_audio:
+        raise ModelFileError(f"{path} carries neither a vision nor an audio encoder; download it again")
+    return MmprojInfo(
+        path=Path(path),
+        has_vision=has_vision,
+        has_audio=has_audio,
+        vision_projector=header.get_str("clip.vision.projector_type") or header.get_str("clip.projector_type"),
+        audio_projector=header.get_str("clip.audio.projector_type"),
+        image_size=header.get_int("clip.vision.image_size"),
+        header=header,
+    )
+
+
+def _describe_mmproj(info: MmprojInfo) -> str:
+    senses = [f"vision ({info.vision_projector})" if info.has_vision else "", "audio" if info.has_audio else ""]
+    return f"{info.path.name}: mmproj with " + " and ".join(s for s in senses if s)

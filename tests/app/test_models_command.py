@@ -48,3 +48,25 @@ def test_pull_then_ask_then_verify_and_remove(tiny_omni: TinyModel, tmp_path: Pa
     assert removed.returncode == 0 and json.loads(run_cli(["models", "list", "--json"], env).stdout) == []
     missing = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M"], env)
     assert missing.returncode == 2 and "no model named" in missing.stderr
+
+
+def test_verify_takes_a_file_path(
+    tiny_omni: TinyModel, tiny_qwen3: TinyModel, tiny_llama: TinyModel, tmp_path: Path
+) -> None:
+    assert tiny_omni.mmproj is not None and tiny_qwen3.mmproj is not None
+    env = isolated_env(tmp_path)
+    good = run_cli(["models", "verify", str(tiny_omni.model), "--mmproj", str(tiny_omni.mmproj), "--json"], env)
+    assert good.returncode == 0, good.stderr
+    report = json.loads(good.stdout)
+    assert report["ok"] and report["files"][0].startswith(tiny_omni.model.name)
+    assert "vision (nemotron_v2_vl) and audio" in report["files"][1]
+    # An mmproj on its own, and a Qwen3-VL model found by any profile's architectures.
+    alone = run_cli(["models", "verify", str(tiny_qwen3.mmproj)], env)
+    assert alone.returncode == 0 and "mmproj with vision (qwen3vl_merger)" in alone.stdout
+    assert run_cli(["models", "verify", str(tiny_qwen3.model)], env).returncode == 0
+    wrong = run_cli(["models", "verify", str(tiny_llama.model)], env)
+    assert wrong.returncode == 1 and "DAMAGED" in wrong.stdout and "'llama' model" in wrong.stdout
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(tiny_omni.model.read_bytes()[:2000])
+    truncated = run_cli(["models", "verify", str(cut), "--json"], env)
+    assert truncated.returncode == 1 and "truncated" in json.loads(truncated.stdout)["problems"][0]
