@@ -18,8 +18,11 @@ __all__ = ["model_checks"]
 log = logging.getLogger(__name__)
 
 
-def model_checks(settings: Settings, paths: AppPaths) -> list[Check]:
-    """Doctor lines for the configured model: files present and valid, whether it fits, and how fast."""
+def model_checks(settings: Settings, paths: AppPaths, screen: tuple[int, int] | None = None) -> list[Check]:
+    """Doctor lines for the configured model: files present and valid, whether it fits, and how fast.
+
+    ``screen`` is the monitor the agent will look at (its screenshots' size sets their token cost).
+    """
     if settings.model.remote_url:
         return [_remote_check(settings)]
     from omnidesk.runtime.llama.validate import validate_model_files
@@ -65,8 +68,8 @@ def model_checks(settings: Settings, paths: AppPaths) -> list[Check]:
                 needed=False,
             )
         )
-    checks.append(_fit_check(settings, text.header, mmproj.header if mmproj else None))
-    return checks
+    fit, speed = _fit_check(settings, text.header, mmproj.header if mmproj else None, screen or (1920, 1080))
+    return [*checks, fit, speed]
 
 
 def _gib(n: int) -> str:
@@ -85,24 +88,38 @@ def _remote_check(settings: Settings) -> Check:
     return Check("model", True, f"remote engine {url} serves {served}")
 
 
-def _fit_check(settings: Settings, text: GGUFFile, mmproj: GGUFFile | None) -> Check:
-    """Whether weights + KV cache + mmproj fit free RAM/VRAM, with a suggestion and seconds per step."""
+def _fit_check(
+    settings: Settings, text: GGUFFile, mmproj: GGUFFile | None, screen: tuple[int, int]
+) -> tuple[Check, Check]:
+    """Whether weights + KV cache + mmproj fit free RAM/VRAM (with a suggestion), and seconds per step for
+    each reasoning choice, the prefill of the kept screenshots included."""
     from omnidesk.runtime.llama.offload import detect_memory, footprint_from_gguf, plan_offload
-    from omnidesk.runtime.performance import estimate_step, measure_cpu, model_work
+    from omnidesk.runtime.performance import measure_cpu, model_work, step_choices
     from omnidesk.runtime.system_probe import llama_gpu_offload
 
     footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
     memory = detect_memory(llama_gpu_offload())
     plan = plan_offload(footprint, memory)
-    estimate = estimate_step(model_work(text, mmproj), plan, footprint.n_layer, measure_cpu())
+    work = model_work(text, mmproj)
+    screenshots = settings.agent.screenshots_in_prompt
+    tokens, choices = step_choices(work, plan, footprint.n_layer, measure_cpu(), screen=screen, screenshots=screenshots)
     fits = plan.ram_bytes <= memory.free_ram
-    detail = f"{plan.explanation} Estimate: {estimate.describe()}."
     fix = ""
     if not fits:
         fix = (
             "pick a smaller quantisation (`omnidesk config set model.quant UD-IQ4_NL`), lower "
             "model.context_length, or point model.remote_url at a GPU server"
         )
-    elif estimate.seconds > 60:
-        fix = "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster"
-    return Check("fit", fits, detail, fix)
+    fit = Check("fit", fits, plan.explanation, fix)
+    fastest = choices[0].estimate
+    sizing = (
+        f"{screenshots} screenshots of {screen[0]}x{screen[1]} kept, {tokens} tokens each"
+        if tokens
+        else (f"{screenshots} screenshots kept")
+    )
+    detail = f"per step ({sizing}; one new image encoded, {fastest.encode_seconds:.1f} s): " + "; ".join(
+        choice.describe() for choice in choices
+    )
+    slow = fastest.seconds > 60
+    hint = "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster" if slow else ""
+    return fit, Check("speed", not slow, detail, hint, needed=False)

@@ -1,6 +1,6 @@
-"""The local model runtime against baselines measured in the same run, printed as one table.
+"""The local model runtime against baselines measured in the same run, printed as tables.
 
-    .venv/bin/python bench/bench_runtime.py [--tokens 128] [--steps 6]
+    .venv/bin/python bench/bench_runtime.py [--tokens 128] [--steps 8]
 
 Uses a "bench-size" random-weight ``nemotron_h_moe`` (a few hundred MB, cached in bench/out/) with the
 tiny omni mmproj, on whatever CPU this is, and reports:
@@ -8,9 +8,10 @@ tiny omni mmproj, on whatever CPU this is, and reports:
 - decode speed: tokens/s through :class:`OmniSession` (Jinja rendering, streaming, reasoning split,
   sampler chain, abort callback) as a ratio to raw llama-cpp-python ``Llama.create_completion`` on the
   same model, prompt and greedy sampling;
-- prompt reuse: tokens evaluated and prefill time over a 6-step agent conversation (append-only history,
-  ``CachePoint``, one new screenshot per step plus the previous one) with state reuse, as a ratio to the
-  same conversation evaluated from scratch every step;
+- prefill per step (``prefill_layouts.py``): tokens each step of a scripted run evaluates in the trained
+  computer-use layout (sliding window of 3 whole screenshots), in round one's append-only layout, and with
+  nothing reused, on the Nemotron hybrid (state snapshots; 256-token images as the published 512² canvas
+  gives) and on a Qwen3-VL architecture (attention cache cut back; 1080p screenshots, 2,040 tokens each);
 - stop latency: from a stop request to ``generate`` returning, during decode and during a long
   prefill, also as a multiple of one decode step.
 """
@@ -24,25 +25,19 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from omnidesk.agent.geometry import MonitorInfo, Rect
+from bench.prefill_layouts import run_layouts
 from omnidesk.agent.ports import (
-    CachePoint,
     CancelToken,
     ChatMessage,
-    Frame,
-    ImagePart,
     ModelRequest,
-    TextPart,
     TokenDelta,
 )
-from omnidesk.runtime.images import overview_image
 from omnidesk.runtime.llama.offload import default_threads
-from omnidesk.runtime.llama.session import OmniSession
+from omnidesk.runtime.llama.session import OmniSession, SessionProfile
 from tests.models.tiny_gguf import BenchSize, write_mmproj, write_nemotron_h_moe
+from tests.models.tiny_qwen import write_qwen_mmproj, write_qwen_text
 
 OUT = Path(__file__).resolve().parent / "out"
 SYSTEM = ChatMessage.text("system", "You operate a computer for the user. Answer with one action.")
@@ -50,19 +45,23 @@ SYSTEM = ChatMessage.text("system", "You operate a computer for the user. Answer
 
 def _files() -> tuple[Path, Path]:
     OUT.mkdir(parents=True, exist_ok=True)
-    model, mmproj = OUT / "bench-nemotron-h-moe.gguf", OUT / "bench-mmproj.gguf"
+    model, mmproj = OUT / "bench-nemotron-h-moe.gguf", OUT / "bench-mmproj-512.gguf"
     if not model.exists():
         write_nemotron_h_moe(model.with_suffix(".tmp"), size=BenchSize)
         model.with_suffix(".tmp").replace(model)
-    if not mmproj.exists():
-        write_mmproj(mmproj, text_embd=BenchSize.n_embd, image_size=64)
+    if not mmproj.exists():  # the published canvas: 512², patch 16, 256 tokens per image
+        write_mmproj(mmproj, text_embd=BenchSize.n_embd, image_size=512, patch_size=16, audio=False)
     return model, mmproj
 
 
-def _screenshot(seed: int) -> ImagePart:
-    pixels = np.random.default_rng(seed).integers(0, 255, (1080, 1920, 4), dtype=np.uint8)
-    frame = Frame(pixels, float(seed), MonitorInfo(1, "DUMMY0", Rect(0, 0, 1920, 1080)))
-    return ImagePart(overview_image(frame, 64))
+def _qwen_files() -> tuple[Path, Path]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    model, mmproj = OUT / "bench-qwen3-vl.gguf", OUT / "bench-qwen3-vl-mmproj.gguf"
+    if not model.exists():
+        write_qwen_text(model, "qwen3-vl")
+    if not mmproj.exists():
+        write_qwen_mmproj(mmproj, "qwen3-vl")
+    return model, mmproj
 
 
 def bench_decode(model: Path, mmproj: Path, n_tokens: int) -> tuple[float, float]:
@@ -98,43 +97,35 @@ def bench_decode(model: Path, mmproj: Path, n_tokens: int) -> tuple[float, float
     return statistics.median(ours), statistics.median(raw)
 
 
-def _conversation(n_steps: int) -> list[ModelRequest]:
-    requests = []
-    history = "Task: open the settings dialog and turn on dark mode.\n"
-    shots = [_screenshot(i) for i in range(n_steps + 1)]
+def bench_prefill(session: OmniSession, n_steps: int, label: str) -> list[tuple[str, str, str]]:
+    """Prefill tokens per step for the three layouts (see ``prefill_layouts.py``), as table rows."""
+    results = run_layouts(session, n_steps)
+    print(f"\nprefill tokens per step, {label} (evaluated / prompt; images encoded)")
+    print(f"{'step':>4}  " + "  ".join(f"{name:>22}" for name in results))
     for step in range(n_steps):
-        images = shots[max(0, step - 1) : step + 1]
-        user = ChatMessage(
-            "user",
-            (TextPart(history), CachePoint(), *images, TextPart("What is the next action?")),
-        )
-        requests.append(ModelRequest((SYSTEM, user), max_tokens=8, top_k=1, enable_thinking=False))
-        history += f"# Step {step + 1}:\n## Action:\nclick the item number {step + 1} in the list\n"
-    return requests
-
-
-def bench_reuse(model: Path, mmproj: Path, n_steps: int) -> dict[str, float]:
-    requests = _conversation(n_steps)
-    results: dict[str, float] = {}
-    with OmniSession.open(model, mmproj, n_ctx=8192) as session:
-        for mode in ("scratch", "reuse"):
-            evaluated = total = 0
-            prefill = 0.0
-            encoded = 0
-            session.reset()
-            for request in requests:
-                if mode == "scratch":
-                    session.reset()
-                reply = session.generate(request)
-                evaluated += reply.prompt_tokens - reply.reused_tokens
-                total += reply.prompt_tokens
-                prefill += reply.prefill_seconds
-                encoded += reply.images_encoded
-            results[f"{mode}_evaluated"] = evaluated
-            results[f"{mode}_total"] = total
-            results[f"{mode}_prefill"] = prefill
-            results[f"{mode}_encoded"] = encoded
-    return results
+        cells = [f"{c[step].evaluated:>6} / {c[step].prompt:<6} {c[step].images_encoded} img" for c in results.values()]
+        print(f"{step + 1:>4}  " + "  ".join(f"{cell:>22}" for cell in cells))
+    totals = {name: sum(c.evaluated for c in counts) for name, counts in results.items()}
+    later = {name: sum(c.evaluated for c in counts[3:]) / max(1, n_steps - 3) for name, counts in results.items()}
+    seconds = {name: sum(c.prefill_seconds for c in counts) for name, counts in results.items()}
+    base = totals["resend-all"]
+    return [
+        (
+            f"prefill tokens over {n_steps} steps, {label}: trained / round one / resend-all",
+            f"{totals['trained']} / {totals['round one']} / {base}",
+            f"{totals['trained'] / base:.2f}x / {totals['round one'] / base:.2f}x",
+        ),
+        (
+            f"per step once the window slides (steps 4+), {label}",
+            f"{later['trained']:.0f} / {later['round one']:.0f} / {later['resend-all']:.0f}",
+            "",
+        ),
+        (
+            f"prefill seconds, {label}: trained / round one / resend-all",
+            f"{seconds['trained']:.2f} / {seconds['round one']:.2f} / {seconds['resend-all']:.2f}",
+            f"{seconds['trained'] / seconds['resend-all']:.2f}x",
+        ),
+    ]
 
 
 def bench_stop(model: Path, mmproj: Path) -> dict[str, float]:
@@ -175,31 +166,26 @@ def bench_stop(model: Path, mmproj: Path) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--only-prefill", action="store_true", help="Only the prefill-per-step tables.")
     args = parser.parse_args()
     model, mmproj = _files()
     size_mb = model.stat().st_size / 2**20
+    with OmniSession.open(model, mmproj, n_ctx=16384) as session:
+        prefill_rows = bench_prefill(session, args.steps, "Nemotron hybrid")
+    qwen_model, qwen_mmproj = _qwen_files()
+    profile = SessionProfile(architectures=("qwen3vl",))
+    with OmniSession.open(qwen_model, qwen_mmproj, profile=profile, n_ctx=16384, n_batch=2048) as session:
+        prefill_rows += bench_prefill(session, args.steps, "Qwen3-VL attention")
+    if args.only_prefill:
+        _print_rows(prefill_rows)
+        return 0
     ours, raw = bench_decode(model, mmproj, args.tokens)
-    reuse = bench_reuse(model, mmproj, args.steps)
     stop = bench_stop(model, mmproj)
     rows = [
         ("model", f"random nemotron_h_moe {size_mb:.0f} MB, {BenchSize.pattern}", ""),
         ("decode tok/s: session / raw llama-cpp-python", f"{ours:.1f} / {raw:.1f}", f"{ours / raw:.2f}x"),
-        (
-            f"tokens evaluated over {args.steps} steps: reuse / scratch",
-            f"{reuse['reuse_evaluated']:.0f} / {reuse['scratch_evaluated']:.0f}",
-            f"{reuse['reuse_evaluated'] / reuse['scratch_evaluated']:.2f}x",
-        ),
-        (
-            "prefill seconds over the steps: reuse / scratch",
-            f"{reuse['reuse_prefill']:.2f} / {reuse['scratch_prefill']:.2f}",
-            f"{reuse['reuse_prefill'] / reuse['scratch_prefill']:.2f}x",
-        ),
-        (
-            "images encoded: reuse / scratch",
-            f"{reuse['reuse_encoded']:.0f} / {reuse['scratch_encoded']:.0f}",
-            f"{reuse['reuse_encoded'] / max(1, reuse['scratch_encoded']):.2f}x",
-        ),
+        *prefill_rows,
         (
             "stop latency during decode (s) / one decode step",
             f"{stop['decode_stop']:.4f} / {stop['decode_step']:.4f}",
@@ -211,11 +197,15 @@ def main() -> int:
             "mid-prefill" if stop["prefill_cancelled"] else "prefill had finished",
         ),
     ]
+    _print_rows(rows)
+    return 0
+
+
+def _print_rows(rows: list[tuple[str, str, str]]) -> None:
     width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'values':>24}  ratio")
+    print(f"\n{'measure'.ljust(width)}  {'values':>24}  ratio")
     for name, values, ratio in rows:
         print(f"{name.ljust(width)}  {values:>24}  {ratio}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class _Snapshot:
     state: Any
     n_past: int
     n_tokens: int
+    pinned: bool = False  # a hinted point (the system prompt): kept while newer points come and go
 
 
 def _common(a: Sequence[Key], b: Sequence[Key]) -> int:
@@ -72,7 +73,7 @@ class PrefixCache:
         try:
             for point in self._points(keys, start, hints):
                 n_past = self._engine.evaluate(items[start:point], n_past, logits_last=False, stats=stats)
-                self._save(keys[:point], n_past, count_tokens(items[:point]))
+                self._save(keys[:point], n_past, count_tokens(items[:point]), pinned=point in hints)
                 start = point
             n_past = self._engine.evaluate(items[start:], n_past, logits_last=True, stats=stats)
         except BaseException:
@@ -137,9 +138,12 @@ class PrefixCache:
         held = {len(s.keys) for s in self._snapshots if keys[: len(s.keys)] == s.keys}
         return sorted(p for p in wanted if start < p < len(keys) and p not in held)
 
-    def _save(self, keys: tuple[Key, ...], n_past: int, n_tokens: int) -> None:
+    def _save(self, keys: tuple[Key, ...], n_past: int, n_tokens: int, *, pinned: bool = False) -> None:
+        if pinned:  # one pinned prefix at a time: a new system prompt replaces the old one
+            self._snapshots = [s for s in self._snapshots if not s.pinned]
         self._snapshots = [s for s in self._snapshots if s.keys != keys]
-        self._snapshots.append(_Snapshot(keys, self._engine.save_state(), n_past, n_tokens))
-        while len(self._snapshots) > self._max:
-            self._snapshots.pop(0)
+        self._snapshots.append(_Snapshot(keys, self._engine.save_state(), n_past, n_tokens, pinned))
+        unpinned = [s for s in self._snapshots if not s.pinned]
+        while len(unpinned) > self._max:
+            self._snapshots.remove(unpinned.pop(0))
         log.debug("saved the model state after %d tokens (%d snapshots)", n_tokens, len(self._snapshots))

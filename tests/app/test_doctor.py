@@ -108,7 +108,11 @@ def test_ready_with_a_valid_model(rig_env: dict[str, str], tiny_omni: TinyModel)
     assert "nemotron_h_moe" in str(checks["model"]["detail"])
     assert checks["mmproj"]["ok"] and checks["voice"]["ok"]
     assert checks["fit"]["ok"], checks["fit"]
-    assert "per step" in str(checks["fit"]["detail"])
+    speed = str(checks["speed"]["detail"])
+    # Each reasoning choice, with the kept screenshots' tokens from the projector's own sizing (the tiny
+    # mmproj letterboxes every screenshot onto 32x32: 4 tokens) and the rig's 1920x1080 monitor.
+    assert "per step (3 screenshots of 1920x1080 kept, 4 tokens each" in speed, speed
+    assert "non-thinking: about" in speed and "thinking, budget 16384 + 1024: up to" in speed
     assert code == 0
 
 
