@@ -19,7 +19,8 @@ library-specific exceptions::
     │   ├── WaylandSessionError      Wayland session: capture and input need X11 or the portal
     │   ├── CaptureError             the screen could not be grabbed
     │   ├── NoMicrophoneError        no PortAudio, no input device, device unplugged
-    │   └── RecordingError           disk full, unwritable directory, muxer failure
+    │   ├── RecordingError           disk full, unwritable directory, muxer failure
+    │   └── AccessibilityError       no accessibility bus, or an application on it did not answer
     ├── ActionError
     │   ├── CoordinateError          a point outside the captured image / monitor
     │   └── InputError               the input device could not carry out an action
@@ -29,6 +30,7 @@ library-specific exceptions::
 from __future__ import annotations
 
 __all__ = [
+    "AccessibilityError",
     "ActionError",
     "AlreadyRunningError",
     "CaptureError",
@@ -121,6 +123,10 @@ class NoMicrophoneError(PerceptionError):
 
 class RecordingError(PerceptionError):
     """A recording could not be written (disk full, unwritable directory, muxer failure)."""
+
+
+class AccessibilityError(PerceptionError):
+    """The accessibility bus (AT-SPI) is not there, or it or an application on it did not answer in time."""
 
 
 class ActionError(OmnideskError):

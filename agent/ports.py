@@ -1,7 +1,8 @@
 """The ports: the only way ``agent/`` talks to the world, and the frozen records they exchange.
 
 ``runtime/`` implements these Protocols (llama.cpp, mss, sounddevice, pyautogui…); ``tests/fakes.py``
-implements them in memory. ``app/compose.py`` wires real adapters from settings.
+implements them in memory. ``app/compose.py`` wires real adapters from settings. The accessibility port
+lives in ``agent/ports_accessibility.py`` and is re-exported here.
 
 Prompt layout (agreed between the agent's prompt builder and the model runtime, for state reuse on a
 hybrid Mamba model, whose cache cannot be cut back): a request's messages are
@@ -29,8 +30,23 @@ import numpy.typing as npt
 from omnidesk.agent.actions import Action
 from omnidesk.agent.canvas import ImageCanvas, PointingReference
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
+from omnidesk.agent.ports_accessibility import (
+    AccessibilityPort,
+    AccessibilityStatus,
+    AccessibleApp,
+    AccessibleElement,
+    AccessibleTree,
+    Focus,
+    FocusedElement,
+    UnknownFocus,
+)
 
 __all__ = [
+    "AccessibilityPort",
+    "AccessibilityStatus",
+    "AccessibleApp",
+    "AccessibleElement",
+    "AccessibleTree",
     "AudioClip",
     "AudioPart",
     "CachePoint",
@@ -41,7 +57,9 @@ __all__ = [
     "ConfirmationRequest",
     "Confirmer",
     "FieldInspector",
+    "Focus",
     "FocusInspector",
+    "FocusedElement",
     "Frame",
     "FrameSampler",
     "ImagePart",
@@ -68,6 +86,7 @@ __all__ = [
     "TextPart",
     "TokenDelta",
     "ToolCall",
+    "UnknownFocus",
     "WindowInfo",
     "WindowInspector",
 ]
