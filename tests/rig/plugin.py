@@ -11,6 +11,10 @@ Fixtures:
   `mic_feed`; exports PULSE_SERVER and XDG_RUNTIME_DIR.
 - `target_app` (function): a factory `launch(x, y, width, height, scale, title, screen, wm_class)` for
   the Qt target app; every app launched is closed at the end of the test.
+- `a11y_bus` (session): a private session D-Bus with an accessibility bus; applications join it only
+  through `a11y_bus.app_env(display)` (see `tests/rig/a11y.py`; real applications: `tests/rig/apps.py`).
+- `accessibility` (session): the runtime's AT-SPI adapter on that bus, measuring scales against Xvfb.
+- `module_window_manager` (module): openbox on Xvfb for a module whose applications start once.
 Tests mark themselves `desktop` / `audio`; nothing is applied automatically.
 """
 
@@ -20,16 +24,24 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.rig.a11y import A11yBus, start_a11y_bus
 from tests.rig.audio import PulseAudioRig, start_pulse_audio
 from tests.rig.target_client import TargetApp, launch_target
 from tests.rig.xserver import WindowManager, XorgDummy, XServer, start_openbox, start_xorg_dummy, start_xvfb
 
+if TYPE_CHECKING:
+    from omnidesk.runtime.accessibility import AtspiAccessibility
+
 __all__ = [
     "DEFAULT_DUAL_LAYOUT",
+    "a11y_bus",
+    "accessibility",
     "dual_monitor_display",
+    "module_window_manager",
     "pulse_audio",
     "target_app",
     "window_manager",
@@ -105,6 +117,41 @@ def window_manager(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[W
         yield manager
     finally:
         manager.stop()
+
+
+@pytest.fixture(scope="module")
+def module_window_manager(x_display: XServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WindowManager]:
+    """openbox on Xvfb for a whole module (applications that are started once per module need it first)."""
+    manager = start_openbox(x_display.display, tmp_path_factory.mktemp("openbox"))
+    try:
+        yield manager
+    finally:
+        manager.stop()
+
+
+@pytest.fixture(scope="session")
+def a11y_bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[A11yBus]:
+    """A private session D-Bus and accessibility bus for the whole session (started before any app)."""
+    bus = start_a11y_bus(tmp_path_factory.mktemp("a11y"))
+    try:
+        yield bus
+    finally:
+        bus.stop()
+
+
+@pytest.fixture(scope="session")
+def accessibility(a11y_bus: A11yBus, x_display: XServer) -> Iterator[AtspiAccessibility]:
+    """The AT-SPI adapter on `a11y_bus`, with Xvfb's window list to measure each application's scale."""
+    from omnidesk.runtime.accessibility import AtspiAccessibility
+    from omnidesk.runtime.windows import X11WindowInspector
+
+    windows = X11WindowInspector(x_display.display)
+    port = AtspiAccessibility(a11y_bus.env(x_display.display), windows=windows)
+    try:
+        yield port
+    finally:
+        port.close()
+        windows.close()
 
 
 @pytest.fixture(scope="session")

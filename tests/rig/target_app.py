@@ -6,7 +6,10 @@ in logical pixels under `QT_SCALE_FACTOR`, so they are mapped back (Qt 6 keeps e
 origin at its native origin and scales only the offset from it). Once the window is exposed and
 painted it prints a `ready` line with every widget's rect, checked against where X really put the
 window. JSON commands on stdin move it, retitle it, recolour a widget (`set_color`, reported as `painted`
-once X has the pixels), report geometry or quit; EOF on stdin quits.
+once X has the pixels), give a widget the keyboard focus (`focus`), report geometry or quit; EOF on stdin
+quits. Every change of the keyboard focus is reported (`focus_changed`). Its widgets carry accessible
+names (the password field, `echoMode` Password, is the AT-SPI role password_text), and an accessibility
+bus started before it (`tests/rig/a11y.py`) shows them to the accessibility tests.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ COLORS: dict[str, str] = {
     "cancel_button": "#c80000",
     "big_button": "#0000c8",
     "text_field": "#ffff00",
+    "password_field": "#ffffc0",
     "item_list": "#00c8c8",
     "dialog_button": "#c800c8",
     "dialog": "#404040",
@@ -48,7 +52,16 @@ MENUS: dict[str, list[str]] = {
     "File": ["Open", "Save", "Quit"],
     "Edit": ["Copy", "Paste", "Select All"],
 }
-SOLID_WIDGETS = ["ok_button", "cancel_button", "big_button", "text_field", "item_list", "dialog_button", "dialog_ok"]
+SOLID_WIDGETS = [
+    "ok_button",
+    "cancel_button",
+    "big_button",
+    "text_field",
+    "password_field",
+    "item_list",
+    "dialog_button",
+    "dialog_ok",
+]
 LIST_ITEMS = ["Alpha", "Bravo", "Charlie", "Delta"]
 MAIN_WIDGETS = [
     "menu_bar",
@@ -56,6 +69,7 @@ MAIN_WIDGETS = [
     "ok_button",
     "cancel_button",
     "text_field",
+    "password_field",
     "item_list",
     "big_button",
     "dialog_button",
@@ -239,13 +253,23 @@ class TargetWindow(QMainWindow):
         self.ok_button = QPushButton("OK", objectName="ok_button")
         self.cancel_button = QPushButton("Cancel", objectName="cancel_button")
         self.text_field = QLineEdit(objectName="text_field")
+        self.text_field.setAccessibleName("Text")
+        self.password_field = QLineEdit(objectName="password_field")
+        self.password_field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_field.setAccessibleName("Password")
         self.item_list = QListWidget(objectName="item_list")
+        self.item_list.setAccessibleName("Items")
         self.item_list.addItems(LIST_ITEMS)
         for row in range(self.item_list.count()):
             self.item_list.item(row).setSizeHint(QSize(0, 28))  # type: ignore[union-attr]
         self.big_button = QPushButton("Big", objectName="big_button")
         self.dialog_button = QPushButton("Dialog…", objectName="dialog_button")
-        for widget, height in ((self.ok_button, 40), (self.cancel_button, 40), (self.text_field, 32)):
+        for widget, height in (
+            (self.ok_button, 40),
+            (self.cancel_button, 40),
+            (self.text_field, 32),
+            (self.password_field, 32),
+        ):
             widget.setMinimumHeight(height)
         self.big_button.setMinimumHeight(80)
         self.dialog_button.setMinimumHeight(40)
@@ -255,6 +279,7 @@ class TargetWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addLayout(row)
         layout.addWidget(self.text_field)
+        layout.addWidget(self.password_field)
         layout.addWidget(self.item_list, 1)
         layout.addWidget(self.big_button)
         layout.addWidget(self.dialog_button)
@@ -263,6 +288,7 @@ class TargetWindow(QMainWindow):
         self.dialog_button.clicked.connect(self._open_dialog)
         self.text_field.textChanged.connect(lambda text: emit("text", widget="text_field", text=text))
         self.text_field.textEdited.connect(lambda text: emit("text_edited", widget="text_field", text=text))
+        self.password_field.textChanged.connect(lambda text: emit("text", widget="password_field", text=text))
         self.item_list.currentTextChanged.connect(lambda text: emit("select", widget="item_list", text=text))
 
     def _on_action(self, menu: str, action: QAction) -> None:
@@ -317,6 +343,8 @@ class TargetWindow(QMainWindow):
             "geometry_ok": x_origin is None or x_origin == window[:2],
             "dpr": self.devicePixelRatio(),
             "title": self.windowTitle(),
+            "active": self.isActiveWindow(),
+            "focus": _named(QApplication.focusWidget()),
         }
 
 
@@ -389,6 +417,12 @@ class CommandReader(QObject):
         elif name == "activate":
             window.raise_()
             window.activateWindow()
+        elif name == "focus":
+            target = window.findChild(QWidget, str(command["widget"]))
+            if target is None:
+                emit("error", message=f"no widget {command['widget']!r}", id=reply_id)
+                return
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
         elif name == "set_color":
             self._set_color(str(command.get("widget", "item_list")), str(command["color"]), reply_id)
         elif name not in ("widgets", "ping"):
@@ -418,6 +452,7 @@ def main() -> int:
     app.setStyleSheet(_stylesheet())
     reporter = InputReporter()
     app.installEventFilter(reporter)
+    app.focusChanged.connect(lambda _old, new: emit("focus_changed", widget=_named(new)))
     x, y = args.x, args.y
     if args.screen is not None:
         screens = QGuiApplication.screens()
