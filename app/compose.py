@@ -1,16 +1,16 @@
 """The one composition root: the only module that builds adapters (runtime/ classes, the hotkey listener).
 
-Everything that touches the world — screen, input, window list, hotkeys, model, microphone, keyring,
-clock, template matching, PNG encoding — is built here from settings and handed to the agent's ports in
-small closeable bundles (:class:`Desktop`, :class:`AgentSession`, :class:`ReplaySession`,
-:class:`ScreenCapture`). The CLI commands, the GUI and the MCP server call these builders; tests build
-their own graphs from fakes, and ``tests/app/test_composition_root.py`` checks that no other module of
-``app/`` constructs an adapter.
+Everything that touches the world — screen, input, window list, accessibility tree, hotkeys, model,
+microphone, keyring, clock, template matching, PNG encoding — is built here from settings and handed to
+the agent's ports in small closeable bundles (:class:`Desktop`, :class:`AgentSession`,
+:class:`ReplaySession`, :class:`ScreenCapture`). The CLI commands, the GUI and the MCP server call these
+builders; tests build their own graphs from fakes, and ``tests/app/test_composition_root.py`` checks that
+no other module of ``app/`` constructs an adapter.
 
-The platform seam: screen capture, input, the window list and global hotkeys depend on the session type,
-so they come from one :class:`PlatformAdapters` set picked by :func:`choose_platform` — :class:`X11Platform`
-today; a Wayland set (portal ScreenCast + RemoteDesktop over PipeWire, GlobalShortcuts) is one more class
-(``docs/design/wayland.md``).
+The platform seam: screen capture, input, the window list, the accessibility tree and global hotkeys
+depend on the session type, so they come from one :class:`PlatformAdapters` set picked by
+:func:`choose_platform` — :class:`X11Platform` today; a Wayland set (portal ScreenCast + RemoteDesktop
+over PipeWire, GlobalShortcuts) is one more class (``docs/design/wayland.md``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import (
+    AccessibilityPort,
+    AccessibilityStatus,
     Confirmer,
     FrameSampler,
     InputDevice,
@@ -60,6 +62,7 @@ __all__ = [
     "ReplaySession",
     "ScreenCapture",
     "X11Platform",
+    "accessibility_status",
     "agent_parser_for",
     "build_agent_session",
     "build_capture",
@@ -184,13 +187,15 @@ class ClosableScreen(Screen, Protocol):
 class Desktop(_Closing):
     """This session's privacy-masked screen, input device and window list — and, when asked for, a watch
     on the person's own mouse and keyboard — open until ``close()``. ``redactor`` blacks out, in the
-    screen's frames, where secrets were typed."""
+    screen's frames, where secrets were typed; ``accessibility`` is the accessibility tree (unless settings
+    turn it off), the safety policy's focused-field signal."""
 
     screen: ClosableScreen
     input: InputDevice
     windows: WindowInspector
     redactor: SecretRedactor
     activity: UserActivity | None = None
+    accessibility: AccessibilityPort | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -219,10 +224,25 @@ class PlatformAdapters(Protocol):
         """The global hotkey listener (kill switch, pause, push-to-talk, automations), not yet started."""
         ...
 
+    def accessibility(
+        self,
+        settings: Settings,
+        *,
+        windows: WindowInspector | None = None,
+        monitors: Callable[[], list[Rect]] | None = None,
+    ) -> AccessibilityPort:
+        """The accessibility tree (connects on first use; answers "unknown" where there is none);
+        ``windows`` and ``monitors`` let it turn toolkits' logical boxes into device pixels."""
+        ...
+
 
 class X11Platform:
     """X11: mss capture behind the window mask, XTest input (pyautogui + xdotool), the EWMH window list,
-    pynput hotkeys over X RECORD, the person's input noticed by polling the X server."""
+    pynput hotkeys over X RECORD, the person's input noticed by polling the X server, AT-SPI over D-Bus
+    for the accessibility tree (found through ``environ``: the session bus, or the X root window)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = dict(os.environ if environ is None else environ)
 
     def screen(
         self, settings: Settings, *, own_pids: Collection[int], redactions: SecretRedactions | None = None
@@ -251,6 +271,12 @@ class X11Platform:
         windows = X11WindowInspector()
         device = PyAutoGuiInput()
         desktop = Desktop(screen, device, windows, redactions, closers=[screen.close, windows.close])
+        if settings.accessibility.enabled:
+            monitors = screen.monitors
+            desktop.accessibility = self.accessibility(
+                settings, windows=windows, monitors=lambda: [m.geometry for m in monitors()]
+            )
+            desktop.closers.append(desktop.accessibility.close)
         if watch_user:
             try:
                 desktop.activity = XUserActivity(device).start()
@@ -265,6 +291,24 @@ class X11Platform:
 
         return GlobalHotkeys(settings.hotkeys)
 
+    def accessibility(
+        self,
+        settings: Settings,
+        *,
+        windows: WindowInspector | None = None,
+        monitors: Callable[[], list[Rect]] | None = None,
+    ) -> AccessibilityPort:
+        from omnidesk.runtime.accessibility import AtspiAccessibility
+
+        section = settings.accessibility
+        return AtspiAccessibility(
+            self._environ,
+            windows=windows,
+            monitors=monitors,
+            focus_timeout=section.focus_timeout,
+            call_timeout=section.call_timeout,
+        )
+
 
 def choose_platform(environ: Mapping[str, str]) -> PlatformAdapters:
     """The adapter set for this session type.
@@ -276,7 +320,7 @@ def choose_platform(environ: Mapping[str, str]) -> PlatformAdapters:
     from omnidesk.runtime.display import require_x11
 
     require_x11(environ)
-    return X11Platform()
+    return X11Platform(environ)
 
 
 def build_screen(settings: Settings, *, redactions: SecretRedactions | None = None) -> ClosableScreen:
@@ -292,6 +336,19 @@ def list_monitors(settings: Settings) -> list[MonitorInfo]:
         return screen.monitors()
     finally:
         screen.close()
+
+
+def accessibility_status(settings: Settings) -> AccessibilityStatus:
+    """Whether this desktop's accessibility tree answers (``omnidesk doctor``), and what to do if not."""
+    try:
+        platform = choose_platform(os.environ)
+    except OmnideskError as exc:
+        return AccessibilityStatus(False, str(exc), "run Omnidesk in an X11 session")
+    port = platform.accessibility(settings)
+    try:
+        return port.status()
+    finally:
+        port.close()
 
 
 def build_desktop(
@@ -385,6 +442,7 @@ def build_agent_session(
             activity=desktop.activity,
             redactor=desktop.redactor,
             own_pids=[os.getpid()],
+            fields=desktop.accessibility,
         )
     except BaseException:
         _close_all(closers)
@@ -439,6 +497,7 @@ def build_replay_session(
                 settings.safety,
                 windows=desktop.windows,
                 secrets=secrets if secrets is not None else KeyringSecretStore(),
+                fields=desktop.accessibility,
                 own_pids=[os.getpid()],
             ),
             redactor=desktop.redactor,

@@ -1,7 +1,8 @@
 """``omnidesk doctor``: one line per check, what is wrong and what to do, and an honest exit code.
 
 A check is *needed* when the configured mode cannot work without it (display, input injection, the
-model); the microphone, hotkeys and GPU only add features, so they inform without failing the run.
+model); the microphone, hotkeys, GPU and accessibility tree only add features, so they inform without
+failing the run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.agent.ports import AccessibilityStatus
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime import system_probe
 
@@ -162,6 +164,12 @@ def _microphone(settings: Settings) -> list[Check]:
     return [Check("microphone", True, f"input device: {name}", needed=False)]
 
 
+def _accessibility(status: Callable[[], AccessibilityStatus]) -> list[Check]:
+    """The accessibility tree: an extra safety sense (focused password fields), so never needed."""
+    found = status()
+    return [Check("accessibility", found.available, found.detail, found.fix, needed=False)]
+
+
 def run_checks(
     settings: Settings,
     paths: AppPaths,
@@ -169,10 +177,12 @@ def run_checks(
     *,
     monitors: Monitors,
     model_checks: Callable[[Settings, AppPaths], list[Check]] | None = None,
+    accessibility: Callable[[], AccessibilityStatus] | None = None,
 ) -> list[Check]:
     """Run every check; a probe that fails unexpectedly becomes a failed line, never a crash.
 
-    ``monitors`` and ``model_checks`` come from the composition root and ``app/doctor_model.py``.
+    ``monitors``, ``accessibility`` and ``model_checks`` come from the composition root and
+    ``app/doctor_model.py``.
     """
     probes: list[tuple[str, Probe]] = [
         ("python", _python),
@@ -181,6 +191,8 @@ def run_checks(
         ("display", lambda: _display(environ, monitors)),
         ("microphone", lambda: _microphone(settings)),
     ]
+    if accessibility is not None:
+        probes.append(("accessibility", lambda: _accessibility(accessibility)))
     if model_checks is not None:
         probes.append(("model", lambda: model_checks(settings, paths)))
     checks: list[Check] = []

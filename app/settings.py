@@ -24,7 +24,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.private_files import private_dir, write_private
-from omnidesk.runtime.config import AudioConfig, CaptureConfig, EvsConfig, ModelConfig, RecordingConfig
+from omnidesk.runtime.config import (
+    AccessibilityConfig,
+    AudioConfig,
+    CaptureConfig,
+    EvsConfig,
+    ModelConfig,
+    RecordingConfig,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -171,6 +178,7 @@ class Settings(BaseSettings):
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     hotkeys: HotkeyConfig = Field(default_factory=HotkeyConfig)
     gui: GuiConfig = Field(default_factory=GuiConfig)
+    accessibility: AccessibilityConfig = Field(default_factory=AccessibilityConfig)
 
     read_environment: ClassVar[bool] = True
     """Whether ``OMNIDESK_*`` variables override the file (not when editing the file itself)."""

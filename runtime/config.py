@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AudioConfig", "CaptureConfig", "EvsConfig", "ModelConfig", "RecordingConfig"]
+__all__ = ["AccessibilityConfig", "AudioConfig", "CaptureConfig", "EvsConfig", "ModelConfig", "RecordingConfig"]
 
 
 class ModelConfig(BaseModel):
@@ -93,3 +93,15 @@ class RecordingConfig(BaseModel):
     codec: Literal["h264", "vp9", "av1"] = "h264"
     max_disk_gb: float = Field(default=20.0, gt=0, description="Oldest recordings go past this.")
     retention_days: int = Field(default=30, ge=1)
+
+
+class AccessibilityConfig(BaseModel):
+    """The desktop's accessibility tree (AT-SPI): a safety sense, never sent to the model."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    enabled: bool = Field(
+        default=True, description="Read the accessibility tree when the desktop has one (focused password fields)."
+    )
+    focus_timeout: float = Field(default=0.4, gt=0, le=5, description="Seconds one focus read may take.")
+    call_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds a tree or application list may take.")

@@ -15,9 +15,9 @@ __all__ = ["register"]
 
 
 def doctor(ctx: typer.Context, as_json_output: JsonOption = False) -> None:
-    """Check Python, packages, GPU, display, input, microphone and the model; exit 0 when ready."""
+    """Check Python, packages, GPU, display, input, microphone, accessibility and the model; exit 0 when ready."""
     context = get_context(ctx)
-    from omnidesk.app.compose import list_monitors
+    from omnidesk.app.compose import accessibility_status, list_monitors
     from omnidesk.app.doctor_model import model_checks
 
     settings = context.settings
@@ -26,7 +26,12 @@ def doctor(ctx: typer.Context, as_json_output: JsonOption = False) -> None:
         return model_checks(current, paths, screen=_screen(current))
 
     checks = run_checks(
-        settings, context.paths, os.environ, monitors=lambda: list_monitors(settings), model_checks=model_lines
+        settings,
+        context.paths,
+        os.environ,
+        monitors=lambda: list_monitors(settings),
+        model_checks=model_lines,
+        accessibility=lambda: accessibility_status(settings),
     )
     if as_json_output:
         typer.echo(json.dumps({"ok": exit_code(checks) == 0, "checks": as_json(checks)}, indent=2))

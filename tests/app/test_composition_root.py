@@ -21,6 +21,7 @@ ROOT = "compose.py"
 # the disk on the agent's behalf, and the app's hotkey listener.
 ADAPTERS = frozenset(
     {
+        "AtspiAccessibility",
         "CaptureStream",
         "CvPngEncoder",
         "EvsSampler",
@@ -87,6 +88,7 @@ def test_every_runtime_adapter_is_listed() -> None:
     from omnidesk.agent.trajectory import PngEncoder
 
     protocols = [
+        ports.AccessibilityPort,
         ports.Screen,
         ports.FrameSampler,
         ports.InputDevice,
@@ -109,7 +111,7 @@ def test_every_runtime_adapter_is_listed() -> None:
             if any(methods <= _public(cls) for methods in wanted):
                 implementers.add(name)
     assert implementers - ADAPTERS == set(), "these implement a port: add them to ADAPTERS"
-    assert {"MssScreen", "PyAutoGuiInput", "OmniSession", "TemplateLocator"} <= implementers
+    assert {"MssScreen", "PyAutoGuiInput", "OmniSession", "TemplateLocator", "AtspiAccessibility"} <= implementers
 
 
 def test_a_wayland_session_gets_a_typed_error_that_says_what_to_do() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.app.cli_helpers import isolated_env, run_cli
 from tests.models.plugin import TinyModel
+from tests.rig.a11y import A11yBus
 from tests.rig.audio import PulseAudioRig
 from tests.rig.xserver import XServer
 
@@ -153,3 +154,21 @@ def test_unreachable_remote_engine(rig_env: dict[str, str]) -> None:
     assert not checks["model"]["ok"]
     assert "cannot reach http://127.0.0.1:9" in str(checks["model"]["detail"])
     assert code == 1
+
+
+def test_accessibility_line_without_a_bus_says_how_to_turn_it_on(rig_env: dict[str, str]) -> None:
+    env = {k: v for k, v in rig_env.items() if k not in ("DBUS_SESSION_BUS_ADDRESS", "AT_SPI_BUS_ADDRESS")}
+    _, checks = _doctor(env)
+    line = checks["accessibility"]
+    assert not line["ok"] and not line["needed"]
+    assert "DBUS_SESSION_BUS_ADDRESS is not set" in str(line["detail"])
+    assert "at-spi2-core" in str(line["fix"]) and "QT_LINUX_ACCESSIBILITY_ALWAYS_ON" in str(line["fix"])
+    human = run_cli(["doctor"], env).stdout
+    assert "✗ accessibility" in human and "(optional)" in human
+
+
+def test_accessibility_line_with_a_bus(rig_env: dict[str, str], a11y_bus: A11yBus, x_display: XServer) -> None:
+    _, checks = _doctor({**rig_env, **a11y_bus.env(x_display.display)})
+    line = checks["accessibility"]
+    assert line["ok"] and not line["needed"], line
+    assert "AT-SPI bus answers" in str(line["detail"])
