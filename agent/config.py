@@ -67,15 +67,31 @@ class SafetyConfig(BaseModel):
 
 
 class AgentConfig(BaseModel):
-    """How the step loop talks to the model."""
+    """How the step loop talks to the model; empty (None) fields take the model format's own choice."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    enable_thinking: bool = Field(default=False, description="Let the model reason before acting.")
-    screenshots_in_prompt: int = Field(default=3, ge=1, le=8, description="Latest screenshots sent.")
-    max_output_tokens: int = Field(default=1024, ge=16, le=32768)
+    enable_thinking: bool | None = Field(
+        default=None,
+        description="Let the model reason before acting; empty = the model's format decides (on where the "
+        "authors serve it so and decoding is fast, off for a local model on the CPU only).",
+    )
+    screenshots_in_prompt: int | None = Field(
+        default=None, ge=1, le=3, description="Screenshots per request, the current one included; empty = profile's."
+    )
+    max_output_tokens: int | None = Field(default=None, ge=16, le=65536, description="Empty = the format's.")
+    reasoning_budget: int | None = Field(
+        default=None, ge=0, description="Thinking tokens before the answer must follow; empty = the format's."
+    )
+    password_secret: str = Field(
+        default="computer_password",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Name of the stored secret whose {{secret:NAME}} placeholder fills a prompt's password slot.",
+    )
     settle_seconds: float = Field(default=0.3, ge=0, description="Screen still this long = settled.")
     settle_timeout: float = Field(default=3.0, ge=0, description="Give up waiting for a still screen.")
     use_json_actions: bool = Field(
-        default=False, description="Constrain output to the JSON action schema instead of the CUA format."
+        default=False, description="Constrain output to Omnidesk's JSON action schema instead of the model's format."
     )

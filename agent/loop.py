@@ -19,9 +19,9 @@ from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.coords import action_to_desktop, resolve_pointer
 from omnidesk.agent.describe import describe_action, describe_actions
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
-from omnidesk.agent.json_actions import action_json_schema
+from omnidesk.agent.formats import Conversation, FinishedStep, FormatSettings, ModelFormat, get_format, resolve_settings
 from omnidesk.agent.keyguard import KeyGuard
-from omnidesk.agent.parsing import OutputParser, Parsed, parser_for
+from omnidesk.agent.parsing import Parsed
 from omnidesk.agent.ports import (
     CancelToken,
     Clock,
@@ -39,7 +39,6 @@ from omnidesk.agent.ports import (
     TokenDelta,
     WindowInspector,
 )
-from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, HistoryEntry, PromptBuilder, load_prompt
 from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, Verdict, action_points, user_moved
 from omnidesk.agent.secrets import RunSecrets, SecretStore, fill_secrets, is_secret_question
 
@@ -103,7 +102,7 @@ class _Run:
     """Mutable state of one run (kept out of the Agent so one Agent can run tasks one after another)."""
 
     task: str
-    prompt: PromptBuilder
+    conversation: Conversation
     started: float
     index: int = 0
     model_errors: int = 0
@@ -128,8 +127,8 @@ class Agent:
         *,
         windows: WindowInspector | None = None,
         secrets: SecretStore | None = None,
-        parser: OutputParser | None = None,
-        system_prompt: str | None = None,
+        model_format: ModelFormat | None = None,
+        format_settings: FormatSettings | None = None,
         model_size: tuple[int, int] | None = None,
         on_token: Callable[[TokenDelta], None] | None = None,
         activity: UserActivity | None = None,
@@ -149,18 +148,14 @@ class Agent:
         self._guard = KeyGuard(
             self._policy, clock=clock, pointer=input_device.position, redactor=redactor, fields=fields
         )
-        convention = model.capabilities.coordinate_convention
-        if config.use_json_actions:
-            self._parser = parser or parser_for("json", convention)
-            self._schema: dict[str, object] | None = action_json_schema()
-            self._system = system_prompt or load_prompt("json_actions", convention=convention)
-        else:
-            default = {"fraction": "nemotron", "thousandths": "qwen", "image_pixels": "qwen"}[convention]
-            self._parser = parser or parser_for(default, None if default == "nemotron" else convention)
-            self._schema = None
-            self._system = system_prompt or load_prompt(
-                PROMPT_FOR_FORMAT.get(self._parser.name, "nemotron_cua"), convention=self._parser.convention
-            )
+        # The format comes from the profile (compose); without one, the default profile's (Nemotron's), or
+        # Omnidesk's JSON mode when the settings ask for it.
+        self._format = model_format or get_format(
+            "json" if config.use_json_actions else "nemotron", model.capabilities.coordinate_convention
+        )
+        self._format_settings = format_settings or resolve_settings(
+            self._format, config, slow_decoding=model.capabilities.slow_decoding
+        )
         self._model_size = model_size
         self._on_token = on_token
         self._activity = activity
@@ -169,15 +164,8 @@ class Agent:
 
     def run(self, task: str, cancel: CancelToken) -> Iterator[Step]:
         """Carry out ``task``, yielding one :class:`Step` per step until it ends (see module doc)."""
-        prompt = PromptBuilder(
-            self._system,
-            task,
-            screenshots=self._config.screenshots_in_prompt,
-            max_tokens=self._config.max_output_tokens,
-            enable_thinking=self._config.enable_thinking,
-            json_schema=self._schema,
-        )
-        run = _Run(task=task, prompt=prompt, started=self._clock.monotonic())
+        conversation = self._format.conversation(task, self._format_settings)
+        run = _Run(task=task, conversation=conversation, started=self._clock.monotonic())
         run.pointer = self._input.position()
         run.quiet_since = self._clock.monotonic()
         loops = LoopDetector(self._safety_config.loop_repeats)
@@ -215,7 +203,7 @@ class Agent:
         t = lap("observe", t0)
         overview = observation.images[0]
         notes, run.notes = tuple(run.notes), []
-        request = run.prompt.build(run.index, observation, notes)
+        request = run.conversation.request(observation, notes)
         t = lap("prompt", t)
         # The generation stops on the user's stop request or when the run's time budget runs out.
         generation = CancelToken()
@@ -243,10 +231,10 @@ class Agent:
         )
         if reply.stop_reason == "cancelled" or generation.cancelled:
             stopped = _BY_USER if cancel.cancelled else _TIME_UP
-            return self._finish(run, replace(base, error=stopped, timings=_frozen(timings)), "")
+            return self._finish(run, replace(base, error=stopped, timings=_frozen(timings)))
 
         try:
-            parsed = self._parser.parse(reply.text, reasoning=reply.reasoning, tool_calls=reply.tool_calls)
+            parsed = run.conversation.parse(reply)
             t = lap("parse", t)
             return self._decide(
                 run,
@@ -264,7 +252,8 @@ class Agent:
             return self._model_error(run, base, exc, timings)
 
     def _observe(self, run: _Run) -> Observation:
-        observation = self._sampler.observe(force_keyframe=run.force_keyframe)
+        # Trained formats take the whole screenshot every step; only Omnidesk's own layout adds EVS crops.
+        observation = self._sampler.observe(force_keyframe=run.force_keyframe or not self._format.detail_crops)
         run.force_keyframe = False
         if observation.images and observation.images[0].kind == "overview":
             return observation
@@ -285,7 +274,7 @@ class Agent:
         step = replace(base, status="model_error", error=str(exc), timings=_frozen(timings))
         if run.model_errors > self._safety_config.model_error_retries:
             step = replace(step, status="stopped", result="too many unusable outputs in a row")
-        return self._finish(run, step, "", result=message)
+        return self._finish(run, step, result=message)
 
     def _decide(
         self,
@@ -330,7 +319,7 @@ class Agent:
             )
 
         def finish(done: Step, *, result: str = "") -> Step:
-            return self._finish(run, done, parsed.thought, summary, result=result)
+            return self._finish(run, done, parsed, summary, result=result)
 
         acting = [m for m in planned if not isinstance(m, Wait | Done | Fail | AskUser)]
         verdict = loops.record(acting[0], observation.changed_fraction) if acting else "ok"
@@ -348,7 +337,10 @@ class Agent:
                 result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
                 return finish(step("finished", i + 1, result=result))
             if isinstance(action, AskUser):
-                return finish(self._ask(action, step, i))
+                asked = self._ask(action, step, i)
+                if asked.status == "acted":  # the answer reaches the model inside the next instruction
+                    run.notes.append(f"you asked the user: {action.question}; {asked.result}")
+                return finish(asked)
             try:
                 live = resolve_pointer(action, self._input.position())
                 mapped = action_to_desktop(live, transform, model_size=self._model_size)
@@ -464,18 +456,18 @@ class Agent:
             )
             run.notes.append(note)
             step = replace(base, status="refused", error="loop detected: re-planning")
-            return self._finish(run, step, parsed.thought, summary, result=note)
+            return self._finish(run, step, parsed, summary, result=note)
         answer = self._confirmer.ask(
             f"Omnidesk seems stuck on '{run.task}': it keeps trying '{what}' without "
             "effect. How should it go on? (no answer stops the task)"
         )
         if not answer:
             step = replace(base, status="stopped", error="loop detected: stopped")
-            return self._finish(run, step, parsed.thought, summary)
+            return self._finish(run, step, parsed, summary)
         loops.reset()
         run.notes.append(f"the user says: {answer}")
         step = replace(base, status="refused", error="loop detected: asked the user", result=f"the user says: {answer}")
-        return self._finish(run, step, parsed.thought, summary)
+        return self._finish(run, step, parsed, summary)
 
     def _pause(self, run: _Run, base: Step, parsed: Parsed, summary: str) -> Step:
         """The person used the computer: release everything and ask whether to resume (``base`` holds the
@@ -490,14 +482,17 @@ class Agent:
         run.force_keyframe = True
         if not resume:
             step = replace(base, status="stopped", error="paused by user input and not resumed")
-            return self._finish(run, step, parsed.thought, summary)
+            return self._finish(run, step, parsed, summary)
         run.notes.append("the user used the computer meanwhile; look at the new screenshot before acting")
         step = replace(base, status="refused", error="paused by user input; the action was dropped")
-        return self._finish(run, step, parsed.thought, summary)
+        return self._finish(run, step, parsed, summary)
 
-    def _finish(self, run: _Run, step: Step, thought: str, summary: str = "", *, result: str = "") -> Step:
+    def _finish(
+        self, run: _Run, step: Step, parsed: Parsed | None = None, summary: str = "", *, result: str = ""
+    ) -> Step:
         outcome = result or step.result or step.error or step.status
-        run.prompt.add_history(HistoryEntry(step.index, thought, summary or "(no valid action)", outcome))
+        finished = FinishedStep(step.index, step.status, step.raw_output, step.reasoning, parsed, outcome)
+        run.conversation.record(finished)
         total = step.seconds
         logger.info("step %d %s: %s (%.2f s)", step.index + 1, step.status, summary or step.error, total)
         return step

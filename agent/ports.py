@@ -4,16 +4,10 @@
 implements them in memory. ``app/compose.py`` wires real adapters from settings. The accessibility port
 lives in ``agent/ports_accessibility.py`` and is re-exported here.
 
-Prompt layout (agreed between the agent's prompt builder and the model runtime, for state reuse on a
-hybrid Mamba model, whose cache cannot be cut back): a request's messages are
-
-1. the system message (system prompt + tools), identical for every step of a run;
-2. one user message whose parts are: the task and the text history of earlier steps — *append-only*:
-   step N's text is step N-1's text plus new entries —, then a :class:`CachePoint`, then this step's
-   images/audio and question.
-
-The runtime saves its state at the ``CachePoint`` and, on the next request, restores it when everything
-before the new ``CachePoint`` extends the saved prefix, evaluating only the appended text and new media.
+Requests are laid out by the model family's format module (``agent/formats/``) as its authors trained
+it. A :class:`CachePoint` in a request marks where a local runtime may save its state: on the next
+request it restores that state when everything before the new ``CachePoint`` extends the saved prefix,
+evaluating only what follows (a hybrid Mamba model's cache cannot be cut back). Remote engines drop it.
 """
 
 from __future__ import annotations
@@ -478,6 +472,8 @@ class ModelCapabilities:
     ``image_canvas`` is how the in-process engine sizes an image it is sent (None for remote engines, which
     get images at the format's own sizing); ``pointing_reference`` says whether the model's points refer to
     that whole canvas or to the picture on it, where the two differ (letterboxing).
+    ``slow_decoding`` says that tokens come slowly (a local model on the CPU only), so formats pick their
+    short variant (e.g. no thinking) by default.
     """
 
     name: str
@@ -489,6 +485,7 @@ class ModelCapabilities:
     remote: bool = False
     image_canvas: ImageCanvas | None = None
     pointing_reference: PointingReference = "canvas"
+    slow_decoding: bool = False
 
 
 class ModelClient(Protocol):

@@ -28,6 +28,7 @@ from omnidesk.agent.ports import (
     Confirmer,
     FrameSampler,
     InputDevice,
+    ModelCapabilities,
     ModelClient,
     MonitorInfo,
     Rect,
@@ -43,9 +44,9 @@ from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
 from omnidesk.app.settings import AppPaths, Settings
 
 if TYPE_CHECKING:
+    from omnidesk.agent.formats import FormatSettings, ModelFormat
     from omnidesk.agent.keyguard import SecretRedactions
     from omnidesk.agent.loop import Agent
-    from omnidesk.agent.parsing import OutputParser
     from omnidesk.agent.replay import Replayer
     from omnidesk.agent.secrets import SecretStore
     from omnidesk.agent.trajectory import PngEncoder
@@ -63,13 +64,13 @@ __all__ = [
     "ScreenCapture",
     "X11Platform",
     "accessibility_status",
-    "agent_parser_for",
     "build_agent_session",
     "build_capture",
     "build_desktop",
     "build_hotkeys",
     "build_microphone",
     "build_model_client",
+    "build_model_format",
     "build_png_encoder",
     "build_replay_session",
     "build_screen",
@@ -145,6 +146,7 @@ def build_model_client(
                 coordinate_convention=profile.coordinate_convention,
                 context_length=section.context_length,
                 enable_thinking=profile.thinking_default,
+                engine=section.remote_engine,
             ),
         )
     model = resolve_model_path(settings, paths)
@@ -165,13 +167,27 @@ def build_model_client(
     )
 
 
-def agent_parser_for(profile_name: str) -> OutputParser | None:
-    """The output parser a model profile needs (None: the Agent's default for the model's convention)."""
-    from omnidesk.agent.parsing import parser_for
+def build_model_format(settings: Settings, capabilities: ModelCapabilities) -> tuple[ModelFormat, FormatSettings]:
+    """The one place a model format is chosen: the profile's ``output_format`` (Omnidesk's JSON mode when
+    ``agent.use_json_actions`` is set), with this run's settings for it — the format's defaults for this
+    engine (fast or slow decoding), the profile's screenshot count, then the person's ``agent`` settings."""
+    from omnidesk.agent.formats import get_format, resolve_settings
+    from omnidesk.runtime.profiles import load_profile
 
-    if "tars" in profile_name.lower():
-        return parser_for("uitars")
-    return None
+    profile = load_profile(settings.model.profile)
+    name = "json" if settings.agent.use_json_actions else profile.output_format
+    fmt = get_format(name, capabilities.coordinate_convention)
+    chosen = resolve_settings(
+        fmt, settings.agent, slow_decoding=capabilities.slow_decoding, screenshots=profile.screenshots
+    )
+    log.info(
+        "model format %s: thinking %s, %d screenshot(s) per request, up to %d tokens",
+        fmt.name,
+        "on" if chosen.thinking else "off",
+        chosen.screenshots,
+        chosen.max_tokens,
+    )
+    return fmt, chosen
 
 
 # --- the platform: this desktop's adapters, one set per session type --------------------------------
@@ -425,8 +441,15 @@ def build_agent_session(
         fps, buffer_frames = settings.capture.fps, settings.capture.buffer_frames
         stream = CaptureStream(desktop.screen, monitor=index, fps=fps, buffer_frames=buffer_frames).start()
         closers.append(stream.stop)
-        image_size = model.capabilities.image_size or 512
-        sampler = EvsSampler(stream, settings.evs, image_size=image_size, tokens_per_image=(image_size // 32) ** 2)
+        fmt, format_settings = build_model_format(settings, model.capabilities)
+        crop_size = model.capabilities.image_size or 512  # EVS detail crops (only Omnidesk's JSON layout)
+        sampler = EvsSampler(
+            stream,
+            settings.evs,
+            image_size=crop_size,
+            tokens_per_image=(crop_size // 32) ** 2,
+            sizing=fmt.image_sizing,
+        )
         agent = Agent(
             model,
             sampler,
@@ -437,7 +460,8 @@ def build_agent_session(
             safety,
             windows=desktop.windows,
             secrets=secrets if secrets is not None else KeyringSecretStore(),
-            parser=agent_parser_for(settings.model.profile),
+            model_format=fmt,
+            format_settings=format_settings,
             on_token=on_token,
             activity=desktop.activity,
             redactor=desktop.redactor,

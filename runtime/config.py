@@ -23,6 +23,11 @@ class ModelConfig(BaseModel):
     remote_model: str = Field(default="", description="Model name to ask the remote engine for.")
     remote_api_key: str = Field(default="", description="API key for the remote engine (never logged).")
     remote_timeout: float = Field(default=120.0, gt=0)
+    remote_engine: Literal["auto", "vllm", "llama.cpp", "generic"] = Field(
+        default="auto",
+        description="The remote engine's kind, for its own reasoning fields (vLLM thinking_token_budget, "
+        "llama.cpp reasoning_budget_tokens); auto asks the server once.",
+    )
     remote_confirmed: list[str] = Field(
         default_factory=list, description="Remote URLs the user allowed to receive the screen."
     )

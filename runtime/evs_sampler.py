@@ -1,8 +1,9 @@
 """The FrameSampler port over a live capture stream: EVS decisions turned into model images.
 
-Each :meth:`EvsSampler.observe` looks at the newest captured frame: a keyframe becomes one letterboxed
-overview, changes between keyframes become full-resolution crops of the merged changed boxes, and a
-still screen sends nothing. Images are made by :mod:`omnidesk.runtime.images` and labelled with their
+Each :meth:`EvsSampler.observe` looks at the newest captured frame: a keyframe becomes one overview — the
+whole screenshot at the model format's sizing (``sizing``; without one, a letterboxed square) —, changes
+between keyframes become full-resolution crops of the merged changed boxes, and a still screen sends
+nothing. Images are made by :mod:`omnidesk.runtime.images` and labelled with their
 capture time (seconds since the sampler started) and, for crops, their box on the monitor. The sampler
 counts the tokens it actually hands out (images × tokens per image).
 """
@@ -18,11 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import CancelToken, Frame, ModelImage, Observation, SettleResult
 from omnidesk.runtime.config import EvsConfig
 from omnidesk.runtime.evs import DEFAULT_CELL, EvsCore, EvsDecision, PatchGrid, SettleTracker
-from omnidesk.runtime.images import crop_image, overview_image
+from omnidesk.runtime.images import crop_image, overview_image, whole_image
 
 __all__ = ["EvsSampler", "FrameSource", "SamplerStats", "pack_boxes"]
 
@@ -85,8 +87,9 @@ class EvsSampler:
     Args:
         source: the capture stream.
         config: EVS settings; ``enabled=False`` sends an overview at every observation (the baseline).
-        image_size: the model's square image side (``ModelCapabilities.image_size``).
+        image_size: the side of square images: detail crops, and overviews when there is no ``sizing``.
         tokens_per_image: what one image costs in the model's context.
+        sizing: how the model's format sizes the whole screenshot (overviews then are never letterboxed).
         epoch: monotonic time that labels count from; defaults to now.
     """
 
@@ -100,6 +103,7 @@ class EvsSampler:
         epoch: float | None = None,
         cell: int = DEFAULT_CELL,
         clock: Callable[[], float] = time.monotonic,
+        sizing: ImageSizing | None = None,
     ) -> None:
         if image_size <= 0 or tokens_per_image < 0:
             raise ValueError("image_size must be positive and tokens_per_image not negative")
@@ -107,6 +111,7 @@ class EvsSampler:
         self._config = config
         self._core = EvsCore(config, cell=cell)
         self._image_size = image_size
+        self._sizing = sizing
         self._tokens_per_image = tokens_per_image
         self._clock = clock
         self._epoch = clock() if epoch is None else epoch
@@ -152,8 +157,13 @@ class EvsSampler:
         self._keyframes += int(observation.keyframe)
         return observation
 
+    def _overview(self, frame: Frame) -> ModelImage:
+        if self._sizing is not None:
+            return whole_image(frame, self._sizing)
+        return overview_image(frame, self._image_size)
+
     def _keyframe(self, frame: Frame, note: str, decision: EvsDecision | None = None) -> Observation:
-        image = overview_image(frame, self._image_size)
+        image = self._overview(frame)
         label = f"Frame at {self._seconds(frame.timestamp):.2f} s"
         self._last_change = frame.timestamp
         return Observation(
@@ -177,7 +187,7 @@ class EvsSampler:
                 )
                 images.append(dataclasses.replace(image, label=label))
         elif decision.kept.any():  # max_crops == 0: show the change in a whole-screen view
-            image = overview_image(frame, self._image_size)
+            image = self._overview(frame)
             images.append(dataclasses.replace(image, label=f"Frame at {at:.2f} s"))
         if images:
             self._last_change = frame.timestamp

@@ -1,12 +1,14 @@
-"""Model images from monitor frames: a letterboxed overview and native-resolution crops.
+"""Model images from monitor frames: the whole screenshot at a model's sizing, letterboxed squares, crops.
 
 Every image comes with the :class:`ImageTransform` that maps its pixels back to the monitor, so a point
 the model names can be turned into a click. Coordinates are continuous: image pixel ``i`` covers
 ``[i, i + 1)``, and ``monitor = offset + image * scale`` — the same mapping ``cv2.resize`` uses for pixel
 edges, so a mark in the image maps back onto the pixels it came from.
 
-Images are square (``size``×``size``) so that a fixed-size model preprocessor (libmtmd resizes everything
-onto one ``image_size``² canvas) leaves them untouched and the transform stays exact.
+:func:`whole_image` is what the agent sends: the monitor's whole screenshot, natively or scaled as a whole
+to the size the model's format asks for (:class:`~omnidesk.agent.formats.ImageSizing`) — a pure scale,
+never padded. The square helpers (:func:`overview_image`, :func:`crop_image`) serve Omnidesk's own JSON
+layout's detail crops and recorded target patches.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import ImageTransform, Rect
 from omnidesk.agent.ports import Frame, ModelImage
 
-__all__ = ["content_hash", "crop_image", "overview_image"]
+__all__ = ["content_hash", "crop_image", "overview_image", "whole_image"]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -79,6 +82,41 @@ def _place(
         offset_y=region.y - y0_img * scale_y,
     )
     return canvas, transform
+
+
+def whole_image(frame: Frame, sizing: ImageSizing) -> ModelImage:
+    """The whole frame at ``sizing``'s size: the captured pixels (native), or all of them scaled as a whole.
+
+    Shrinking uses area averaging (what a screenshot scaled down should look like), enlarging bilinear.
+    """
+    width, height = frame.width, frame.height
+    target_w, target_h = sizing.size_for(width, height)
+    if (target_w, target_h) == (width, height):
+        pixels = _bgra_to_rgb(frame.pixels)
+    else:
+        shrinking = target_w <= width and target_h <= height
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        resized = np.asarray(cv2.resize(frame.pixels, (target_w, target_h), interpolation=interpolation), np.uint8)
+        pixels = _bgra_to_rgb(resized)
+    pixels.setflags(write=False)
+    transform = ImageTransform(
+        monitor=frame.monitor,
+        image_width=target_w,
+        image_height=target_h,
+        content=Rect(0, 0, target_w, target_h),
+        scale_x=width / target_w,
+        scale_y=height / target_h,
+        offset_x=0.0,
+        offset_y=0.0,
+    )
+    return ModelImage(
+        pixels=pixels,
+        transform=transform,
+        kind="overview",
+        timestamp=frame.timestamp,
+        label=f"Screenshot of monitor {frame.monitor.index} ({width}x{height})",
+        content_hash=content_hash(pixels),
+    )
 
 
 def overview_image(frame: Frame, size: int) -> ModelImage:

@@ -1,9 +1,10 @@
 """Model profiles: what differs between the models Omnidesk can drive, declared once in TOML.
 
-A profile (``assets/profiles/NAME.toml``) names the GGUF architectures it runs, the coordinate
-convention of the model's GUI actions, the square image size its vision encoder wants, whether it hears
-audio, the model card's sampler settings for reasoning and direct answers, and where ``models pull``
-finds its files.
+A profile (``assets/profiles/NAME.toml``) names the GGUF architectures it runs, the model family's trained
+``output_format`` (the format module in ``agent/formats/`` that lays out its prompts, sizes its screenshots
+and reads its answers), how many screenshots a request keeps, the coordinate convention of the model's GUI
+actions, the square canvas its published mmproj encodes, whether it hears audio, the model card's sampler
+settings for reasoning and direct answers, and where ``models pull`` finds its files.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.formats import format_names
 from omnidesk.runtime.llama.sampling import SamplerParams, SamplingDefaults
 from omnidesk.runtime.llama.session import SessionProfile
 
@@ -59,12 +61,21 @@ class ModelProfile(BaseModel):
     name: str
     display_name: str
     architectures: list[str] = Field(min_length=1)
+    output_format: str
+    screenshots: int = Field(default=3, ge=1, le=3)
     coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
     image_size: int = Field(ge=16, le=4096)
     audio: bool
     thinking_default: bool
     sampling: Sampling
     download: DownloadSpec | None = None
+
+    @field_validator("output_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in format_names():
+            raise ValueError(f"unknown output_format {value!r}; one of {', '.join(format_names())}")
+        return value
 
     def session_profile(self) -> SessionProfile:
         """What the local session needs from this profile."""

@@ -1,8 +1,10 @@
 """The ``ModelClient`` port over any OpenAI-compatible ``/v1/chat/completions`` engine.
 
 llama.cpp's server, vLLM, SGLang and Ollama all speak it. Images travel as PNG data URLs, audio as
-``input_audio`` base64 WAV, the reasoning switch as ``chat_template_kwargs``, JSON schemas as
-``response_format``. Replies stream (SSE) so tokens reach the GUI as they come and a stop request can
+``input_audio`` base64 WAV, the reasoning switch and the format's template variables as
+``chat_template_kwargs``, the reasoning budget in the engine's own field (vLLM ``thinking_token_budget``,
+llama.cpp ``reasoning_budget_tokens``; the engine is asked once what it is, see :class:`RemoteEngine`),
+JSON schemas as ``response_format``. Replies stream (SSE) so tokens reach the GUI as they come and a stop request can
 close the stream at once. Every failure becomes a :class:`RemoteEngineError` that says what to check;
 the API key is sent as a bearer token and never logged.
 """
@@ -40,7 +42,10 @@ from omnidesk.agent.ports import (
 from omnidesk.runtime.llama.prompt import neutralize_text
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
 
-__all__ = ["RemoteModelClient", "RemoteOptions", "encode_messages"]
+__all__ = ["RemoteEngine", "RemoteModelClient", "RemoteOptions", "encode_messages"]
+
+RemoteEngine = Literal["vllm", "llama.cpp", "generic"]
+"""Which server runs the model: each takes the reasoning budget in a field of its own (``generic``: none)."""
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ class RemoteOptions:
     coordinate_convention: Literal["fraction", "thousandths", "image_pixels"] = "fraction"
     context_length: int = 32768
     enable_thinking: bool = True
+    engine: RemoteEngine | Literal["auto"] = "auto"
 
 
 def _png_data_url(pixels: Any) -> str:
@@ -117,9 +123,11 @@ class RemoteModelClient:
     ) -> None:
         base = base_url.rstrip("/")
         self._url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self._root = base.removesuffix("/v1")
         self._model = model
         self._timeout = timeout
         self._options = options or RemoteOptions()
+        self._engine: RemoteEngine | None = None if self._options.engine == "auto" else self._options.engine
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             headers=headers, timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), transport=transport
@@ -138,14 +146,49 @@ class RemoteModelClient:
     def capabilities(self) -> ModelCapabilities:
         return self._capabilities
 
+    @property
+    def engine(self) -> RemoteEngine:
+        """The server's kind: from the options, else asked once (``/v1/models`` ``owned_by``, llama.cpp's
+        ``/props``); a server that says neither is ``generic`` and gets no engine-specific field."""
+        if self._engine is None:
+            self._engine = self._probe_engine()
+            log.info("the remote engine is %s", self._engine)
+        return self._engine
+
+    def _probe_engine(self) -> RemoteEngine:
+        try:
+            models = self._client.get(self._root + "/v1/models")
+            owners = {
+                str(entry.get("owned_by", "")).lower()
+                for entry in (models.json().get("data") or [])
+                if isinstance(entry, dict)
+            }
+        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
+            owners = set()
+        if "vllm" in owners:
+            return "vllm"
+        if "llamacpp" in owners:
+            return "llama.cpp"
+        try:
+            props = self._client.get(self._root + "/props")
+            if props.status_code == 200 and "default_generation_settings" in props.json():
+                return "llama.cpp"
+        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, TypeError):
+            pass
+        return "generic"
+
     def _body(self, request: ModelRequest, thinking: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "messages": encode_messages(request.messages),
             "max_tokens": request.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "chat_template_kwargs": {"enable_thinking": thinking},
+            "chat_template_kwargs": {"enable_thinking": thinking, **request.template_kwargs},
         }
+        if thinking and request.reasoning_budget is not None:
+            field = {"vllm": "thinking_token_budget", "llama.cpp": "reasoning_budget_tokens"}.get(self.engine)
+            if field is not None:
+                body[field] = request.reasoning_budget
         if self._model:
             body["model"] = self._model
         for key in ("temperature", "top_p", "top_k", "seed"):
@@ -222,7 +265,7 @@ class RemoteModelClient:
                     timings = event.get("timings") or timings
                     for choice in event.get("choices") or []:
                         delta = choice.get("delta") or {}
-                        reasoning = delta.get("reasoning_content")
+                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                         content = delta.get("content")
                         if (reasoning or content) and first_token is None:
                             first_token = time.perf_counter()

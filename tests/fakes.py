@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
+from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 from omnidesk.agent.ports import (
     AudioClip,
@@ -51,6 +52,7 @@ __all__ = [
     "letterbox",
     "make_frame",
     "request_images",
+    "whole_image",
 ]
 
 MONITOR_1080P = MonitorInfo(index=1, name="DUMMY0", geometry=Rect(0, 0, 1920, 1080), primary=True)
@@ -75,6 +77,26 @@ def make_frame(
         pixels[rect.y : rect.bottom, rect.x : rect.right, :3] = rgb[::-1]
     pixels.setflags(write=False)
     return Frame(pixels=pixels, timestamp=timestamp, monitor=monitor, seq=seq)
+
+
+def whole_image(frame: Frame, sizing: ImageSizing | None = None) -> ModelImage:
+    """The whole frame as a model's overview, scaled (nearest pixel) to ``sizing``'s size — no letterbox."""
+    w, h = frame.width, frame.height
+    tw, th = (sizing or ImageSizing.native()).size_for(w, h)
+    cols = np.minimum((np.arange(tw) * (w / tw) + w / tw / 2).astype(int), w - 1)
+    rows = np.minimum((np.arange(th) * (h / th) + h / th / 2).astype(int), h - 1)
+    pixels = np.ascontiguousarray(frame.pixels[rows][:, cols, 2::-1])
+    transform = ImageTransform(
+        monitor=frame.monitor,
+        image_width=tw,
+        image_height=th,
+        content=Rect(0, 0, tw, th),
+        scale_x=w / tw,
+        scale_y=h / th,
+        offset_x=0.0,
+        offset_y=0.0,
+    )
+    return ModelImage(pixels=pixels, transform=transform, kind="overview", timestamp=frame.timestamp)
 
 
 def letterbox(frame: Frame, size: int) -> ModelImage:
@@ -143,17 +165,20 @@ class FakeSampler:
     """A FrameSampler over a Screen (or a callable giving frames): every observe is a keyframe overview.
 
     ``frames`` may be a :class:`StaticScreen` or a zero-argument callable returning the current frame (so
-    a test can change the screen in reaction to input).
+    a test can change the screen in reaction to input). Overviews are the whole frame sized by ``sizing``
+    (native by default), as the real sampler makes them; ``image_size`` letterboxes onto a square instead.
     """
 
     def __init__(
         self,
         frames: StaticScreen | Callable[[], Frame],
         *,
-        image_size: int = 512,
+        sizing: ImageSizing | None = None,
+        image_size: int | None = None,
         settled: bool = True,
     ) -> None:
         self._grab: Callable[[], Frame] = (lambda: frames.grab(0)) if isinstance(frames, StaticScreen) else frames
+        self._sizing = sizing
         self._image_size = image_size
         self._settled = settled
         self._last_pixels: np.ndarray | None = None
@@ -177,7 +202,9 @@ class FakeSampler:
             changed = float(np.mean(np.any(self._last_pixels != frame.pixels, axis=2)))
         self._last_pixels = frame.pixels
         obs = Observation(
-            images=(letterbox(frame, self._image_size),),
+            images=(
+                whole_image(frame, self._sizing) if self._image_size is None else letterbox(frame, self._image_size),
+            ),
             timestamp=frame.timestamp,
             keyframe=True,
             changed_fraction=changed,

@@ -32,8 +32,8 @@ from omnidesk.app.cli_options import (
 )
 
 if TYPE_CHECKING:
+    from omnidesk.agent.formats import FormatSettings, ModelFormat
     from omnidesk.agent.geometry import MonitorInfo
-    from omnidesk.agent.parsing import OutputParser
     from omnidesk.agent.ports import InputDevice, ModelClient
 
 __all__ = ["check_input", "check_model", "register"]
@@ -73,23 +73,21 @@ def _disc_frame(monitor: MonitorInfo, cx: int, cy: int, radius: int) -> Any:
 
 def check_model(
     model: ModelClient,
-    parser: OutputParser,
-    system_prompt: str,
+    fmt: ModelFormat,
+    settings: FormatSettings,
     monitors: list[MonitorInfo],
     *,
     trials: int = 3,
     seed: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Ask the model to click a red disc ``trials`` times per monitor; distances in device pixels."""
+    """Ask the model, in its format, to click a red disc ``trials`` times per monitor; distances in device pixels."""
     from omnidesk.agent.coords import model_point_to_desktop
     from omnidesk.agent.errors import ActionError, ModelOutputError
     from omnidesk.agent.ports import Observation
-    from omnidesk.agent.prompt import PromptBuilder
     from omnidesk.agent.safety import action_points
-    from omnidesk.runtime.images import overview_image
+    from omnidesk.runtime.images import whole_image
 
     rng = random.Random(seed)
-    size = model.capabilities.image_size or 512
     results = []
     for monitor in monitors:
         g = monitor.geometry
@@ -98,12 +96,11 @@ def check_model(
         failures: list[str] = []
         for _ in range(trials):
             cx, cy = rng.randrange(radius * 2, g.width - radius * 2), rng.randrange(radius * 2, g.height - radius * 2)
-            image = overview_image(_disc_frame(monitor, cx, cy, radius), size)
-            prompt = PromptBuilder(system_prompt, TASK, max_tokens=256, enable_thinking=False)
-            request = prompt.build(0, Observation((image,), image.timestamp, True, 1.0))
-            reply = model.generate(request)
+            image = whole_image(_disc_frame(monitor, cx, cy, radius), fmt.image_sizing)
+            conversation = fmt.conversation(TASK, settings)
+            reply = model.generate(conversation.request(Observation((image,), image.timestamp, True, 1.0)))
             try:
-                points = action_points(parser.parse(reply.text).action)
+                points = action_points(conversation.parse(reply).action)
                 if not points:
                     raise ModelOutputError("the answer has no point")
                 x, y = model_point_to_desktop(points[0], image.transform)
@@ -140,8 +137,7 @@ def calibrate(
     as_json: JsonOption = False,
 ) -> None:
     """Check pointer placement on every monitor and how well the model points; exit 0 when both fit."""
-    from omnidesk.agent.prompt import PROMPT_FOR_FORMAT, load_prompt
-    from omnidesk.app.compose import agent_parser_for, build_desktop, build_model_client
+    from omnidesk.app.compose import build_desktop, build_model_client, build_model_format
 
     context = get_context(ctx)
     settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
@@ -151,16 +147,10 @@ def calibrate(
             monitors = [m for m in monitors if m.index == monitor]
         report: dict[str, Any] = {"input": check_input(desktop.input, monitors)}
     if not no_model:
-        from omnidesk.agent.parsing import parser_for
-
         client = build_model_client(settings, context.paths, consent=terminal_consent())
         try:
-            convention = client.capabilities.coordinate_convention
-            parser = agent_parser_for(settings.model.profile) or parser_for(
-                "nemotron" if convention == "fraction" else "qwen", None if convention == "fraction" else convention
-            )
-            system = load_prompt(PROMPT_FOR_FORMAT.get(parser.name, "nemotron_cua"), convention=parser.convention)
-            report["model"] = check_model(client, parser, system, monitors, trials=trials)
+            fmt, format_settings = build_model_format(settings, client.capabilities)
+            report["model"] = check_model(client, fmt, format_settings, monitors, trials=trials)
         finally:
             client.close()
     ok = all(r["ok"] for section in report.values() for r in section)

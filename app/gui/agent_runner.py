@@ -39,7 +39,14 @@ from omnidesk.app.settings import AppPaths, Settings
 if TYPE_CHECKING:
     from omnidesk.app.compose import AgentSession
 
-__all__ = ["ANSWER_PROMPT", "TRANSCRIBE_PROMPT", "UNDERSTAND_PROMPT", "GuiAgentRunner", "OverviewSource"]
+__all__ = [
+    "ANSWER_PROMPT",
+    "TRANSCRIBE_PROMPT",
+    "UNDERSTAND_PROMPT",
+    "VOICE_MAX_TOKENS",
+    "GuiAgentRunner",
+    "OverviewSource",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +67,18 @@ ANSWER_PROMPT = (
 ReplayRunner = Callable[[Settings, Confirmer, RunRequest, CancelToken], Iterator[Step]]
 """``(settings, confirmer, request, cancel) -> steps``: a replay automation done again without the model."""
 
-OverviewSource = Callable[[Settings, "str | None", int], ModelImage]
-"""``(settings, monitor name or None, image size) -> ModelImage``: the current screen for the model."""
+OverviewSource = Callable[[Settings, "str | None"], ModelImage]
+"""``(settings, monitor name or None) -> ModelImage``: the current screen for the model (the whole of it)."""
+
+VOICE_MAX_TOKENS = 256
+"""A spoken command's restatement is one sentence; thinking is off for it, so all of these go to the answer."""
+
+
+def _voice_request(parts: tuple[Part, ...]) -> ModelRequest:
+    """A request that restates speech: no thinking (it would spend the tokens the one sentence needs)."""
+    return ModelRequest(
+        (ChatMessage("user", parts),), max_tokens=VOICE_MAX_TOKENS, temperature=0.0, enable_thinking=False
+    )
 
 
 class SessionFactory(Protocol):
@@ -85,16 +102,17 @@ def _default_model_factory(settings: Settings, paths: AppPaths, consent: Callabl
     return build_model_client(settings, paths, consent=consent)
 
 
-def _default_overview(settings: Settings, monitor: str | None, size: int) -> ModelImage:
-    """One grab of the monitor, letterboxed to the model's image size (Omnidesk's own windows masked)."""
+def _default_overview(settings: Settings, monitor: str | None) -> ModelImage:
+    """One grab of the whole monitor at its native size (Omnidesk's own windows masked)."""
+    from omnidesk.agent.formats import ImageSizing
     from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.app.compose import build_screen
-    from omnidesk.runtime.images import overview_image
+    from omnidesk.runtime.images import whole_image
 
     screen = build_screen(settings)
     try:
         index = resolve_monitor(screen.monitors(), monitor if monitor is not None else settings.capture.monitor)
-        return overview_image(screen.grab(index), size)
+        return whole_image(screen.grab(index), ImageSizing.native())
     finally:
         screen.close()
 
@@ -196,11 +214,10 @@ class GuiAgentRunner:
             raise ModelCapabilityError(problem)
         parts: list[Part] = []
         if model.capabilities.vision:
-            size = model.capabilities.image_size or 512
-            parts.append(ImagePart(self._overview(self._settings, monitor.name if monitor else None, size)))
+            parts.append(ImagePart(self._overview(self._settings, monitor.name if monitor else None)))
         prompt = UNDERSTAND_PROMPT if question is None else ANSWER_PROMPT.format(question=question)
         parts += [AudioPart(clip), TextPart(prompt)]
-        request = ModelRequest((ChatMessage("user", tuple(parts)),), max_tokens=200, temperature=0.0)
+        request = _voice_request(tuple(parts))
         reply = model.generate(request, cancel=cancel)
         if reply.stop_reason == "cancelled" or cancel.cancelled:
             return None
@@ -275,9 +292,7 @@ class GuiAgentRunner:
                 f"{model.capabilities.name} cannot hear: load a model with an audio mmproj, or type the task"
             )
         parts = (AudioPart(request.voice), TextPart(TRANSCRIBE_PROMPT))
-        reply = model.generate(
-            ModelRequest((ChatMessage("user", parts),), max_tokens=200, temperature=0.0), cancel=cancel
-        )
+        reply = model.generate(_voice_request(parts), cancel=cancel)
         if reply.stop_reason == "cancelled" or cancel.cancelled:
             return None
         text = " ".join(reply.text.split())

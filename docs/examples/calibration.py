@@ -30,9 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from omnidesk.agent.parsing import parser_for  # noqa: E402
+from omnidesk.agent.config import AgentConfig  # noqa: E402
+from omnidesk.agent.formats import get_format, resolve_settings  # noqa: E402
 from omnidesk.agent.ports import CancelToken, ModelCapabilities, ModelRequest  # noqa: E402
-from omnidesk.agent.prompt import load_prompt  # noqa: E402
 from omnidesk.app.commands.calibrate import check_model  # noqa: E402
 from omnidesk.app.compose import build_agent_session  # noqa: E402
 from omnidesk.app.settings import Settings  # noqa: E402
@@ -117,11 +117,12 @@ def measure(phase: str, workdir: Path) -> dict[str, Any]:
         try:
             env = dict(os.environ, OMNIDESK_CONFIG_DIR=str(workdir / "config"), OMNIDESK_DATA_DIR=str(workdir / "data"))
             monitors = MssScreen().monitors()
-            system = load_prompt("nemotron_cua", convention="fraction")
+            fmt = get_format("nemotron")
+            chosen = resolve_settings(fmt, AgentConfig())
             return {
                 "input": _calibrate_cli(env)["input"],
                 "model_path": {
-                    size: check_model(_disc_model(size), parser_for("nemotron"), system, monitors, trials=20, seed=7)
+                    size: check_model(_disc_model(size), fmt, chosen, monitors, trials=20, seed=7)
                     for size in (512, 1024)
                 },
                 "click_ok": [

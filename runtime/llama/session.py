@@ -98,6 +98,7 @@ class OmniSession:
             context_length=engine.options.n_ctx,
             image_canvas=canvas,
             pointing_reference=profile.pointing_reference,
+            slow_decoding=engine.options.n_gpu_layers == 0,  # CPU only: formats pick their short variant
         )
 
     @classmethod

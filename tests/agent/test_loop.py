@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import numpy as np
@@ -96,21 +95,24 @@ def test_clicks_what_it_finds_in_the_pixels_then_finishes() -> None:
     assert steps[1].result == "finished: done: pressed"
 
 
-def test_prompt_is_append_only_with_a_cache_point_and_three_screenshots() -> None:
+def current_text(request: ModelRequest) -> str:
+    """The text of the request's last user turn (where a step's notes go)."""
+    return "".join(p.text for p in request.messages[-1].parts if isinstance(p, TextPart))
+
+
+def test_each_request_is_the_nemotron_layout_with_at_most_three_screenshots() -> None:
     agent, _, model = make_agent(
         [code("computer.wait(seconds=0.1)")] * 5 + [code("computer.terminate(status='success')")]
     )
     run_all(agent)
-    prefixes = []
-    for request in model.requests:
-        system, user = request.messages
+    for n, request in enumerate(model.requests, start=1):
+        system, *turns = request.messages
         assert system.role == "system" and "## Code:" in system.parts[0].text  # type: ignore[union-attr]
-        cut = user.parts.index(CachePoint())
-        assert all(isinstance(p, TextPart) for p in user.parts[:cut])
-        prefixes.append("".join(p.text for p in user.parts[:cut]))  # type: ignore[union-attr]
-        assert len([p for p in user.parts[cut:] if isinstance(p, ImagePart)]) <= 3
-    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(prefixes))
-    assert "# Step 5:" in prefixes[-1] and len(request_images(model.requests[-1])) == 3
+        assert [t.role for t in turns] == ["user", "assistant"] * (len(turns) // 2) + ["user"]
+        assert turns[-1].parts[0] == CachePoint() and isinstance(turns[-1].parts[1], ImagePart)
+        assert current_text(request).endswith(f"You are currently on Step {n}.\n")
+        assert len(request_images(request)) == min(n, 3)
+    assert "# Previous History Actions:\n# Step 1:" in model.requests[-1].messages[1].parts[1].text  # type: ignore[union-attr]
     assert model.requests[0].messages[0] == model.requests[-1].messages[0]
 
 
@@ -124,17 +126,17 @@ def test_model_errors_become_observations_with_bounded_retries() -> None:
     )
     steps = run_all(agent)
     assert [s.status for s in steps] == ["model_error", "model_error", "finished"]
-    assert "could not be used" in model.requests[1].messages[1].parts[-1].text  # type: ignore[union-attr]
+    assert "could not be used" in current_text(model.requests[1])
     assert device.actions == []
 
     agent, _, _ = make_agent(["garbage"] * 10, safety=SafetyConfig(model_error_retries=2))
     assert [s.status for s in run_all(agent)] == ["model_error", "model_error", "stopped"]
 
 
-def test_a_point_in_the_letterbox_is_never_clicked() -> None:
-    agent, device, _ = make_agent([code("pyautogui.click(x=0.5, y=0.02)"), code("computer.terminate()")])
+def test_a_point_off_the_screenshot_is_never_clicked() -> None:
+    agent, device, _ = make_agent([code("pyautogui.click(x=1500, y=20)"), code("computer.terminate()")])
     steps = run_all(agent)
-    assert steps[0].status == "model_error" and "letterbox" in steps[0].error
+    assert steps[0].status == "model_error" and "outside" in steps[0].error
     assert device.actions == []
 
 
@@ -150,7 +152,7 @@ def test_loop_detector_replans_then_asks_and_stops() -> None:
     steps = run_all(agent)
     assert [s.status for s in steps] == ["acted", "acted", "refused", "stopped"]
     assert len(device.actions) == 2
-    assert "re-plan" in model.requests[3].messages[1].parts[-1].text  # type: ignore[union-attr]
+    assert "re-plan" in current_text(model.requests[3])
 
 
 def test_loop_detector_goes_on_with_the_users_advice() -> None:
@@ -158,7 +160,7 @@ def test_loop_detector_goes_on_with_the_users_advice() -> None:
     confirmer = ScriptedConfirmer(answers=["use the menu instead"])
     agent, _, model = make_agent(script, confirmer=confirmer)
     assert [s.status for s in run_all(agent)] == ["acted", "acted", "refused", "refused", "finished"]
-    assert "use the menu instead" in model.requests[-1].messages[1].parts[-1].text  # type: ignore[union-attr]
+    assert "use the menu instead" in current_text(model.requests[-1])
     assert "stuck" in confirmer.questions[0]
 
 
@@ -351,14 +353,14 @@ def test_person_moving_the_mouse_and_not_resuming_stops() -> None:
     assert "not resumed" in steps[0].error and device.actions == []
 
 
-def test_ask_user_answer_goes_into_the_history() -> None:
+def test_ask_user_answer_goes_into_the_next_instruction() -> None:
     confirmer = ScriptedConfirmer(answers=["the blue one"])
     agent, _, model = make_agent(
         [code("computer.ask_user(question='Which button?')"), code("computer.terminate()")], confirmer=confirmer
     )
     assert [s.status for s in run_all(agent)] == ["acted", "finished"]
     assert confirmer.questions == ["Which button?"]
-    assert "the blue one" in model.requests[1].messages[1].parts[0].text  # type: ignore[union-attr]
+    assert "Note: you asked the user: Which button?; the user answered: the blue one" in current_text(model.requests[1])
 
 
 def test_failsafe_from_the_input_device_stops_and_releases() -> None:
@@ -426,17 +428,13 @@ def test_person_typing_pauses_the_run() -> None:
 
 
 @pytest.mark.parametrize(
-    ("convention", "parser", "marker"),
-    [("fraction", None, "## Code:"), ("thousandths", None, "<tool_call>"), ("image_pixels", "uitars", "start_box")],
+    ("output_format", "marker"), [("nemotron", "## Code:"), ("qwen3", "<tool_call>"), ("uitars", "start_box")]
 )
-def test_system_prompt_teaches_the_parsers_format(convention: str, parser: str | None, marker: str) -> None:
-    from dataclasses import replace as dc_replace
+def test_the_system_prompt_is_the_formats(output_format: str, marker: str) -> None:
+    from omnidesk.agent.formats import get_format
 
-    from omnidesk.agent.parsing import parser_for
-    from tests.fakes import CAPS_FRACTION
-
-    caps = dc_replace(CAPS_FRACTION, coordinate_convention=convention)
-    model = FakeModel(lambda request: code("computer.terminate()"), capabilities=caps)
+    model = FakeModel(lambda request: code("computer.terminate()"))
+    fmt = get_format(output_format)
     agent = Agent(
         model,
         FakeSampler(StaticScreen([make_frame(RIGHT)])),
@@ -444,16 +442,16 @@ def test_system_prompt_teaches_the_parsers_format(convention: str, parser: str |
         ScriptedConfirmer(),
         FakeClock(),
         AgentConfig(),
-        SafetyConfig(),
-        parser=parser_for(parser) if parser else None,
+        SafetyConfig(max_steps=1),
+        model_format=fmt,
     )
     list(agent.run("x", CancelToken()))
     system = model.requests[0].messages[0].parts[0].text  # type: ignore[union-attr]
-    assert marker in system and "{convention_help}" not in system
+    assert marker in system and "{convention_help}" not in system and "black bars" not in system
 
 
 def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
-    """EVS may hand only changed crops; points must still refer to an overview of this step."""
+    """EVS may hand only changed crops (JSON layout); points must still refer to an overview of this step."""
     from dataclasses import replace as dc_replace
 
     from omnidesk.agent.ports import Observation
@@ -478,15 +476,16 @@ def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
             return inner.wait_settled()
 
     sampler = CropsFirst()
-    model = FakeModel([code("pyautogui.click(0.5, 0.5)"), code("computer.terminate()")])
+    click = '{"thought":"t","kind":"click","x":0.5,"y":0.5,"button":"left","count":1}'
+    model = FakeModel([click, '{"thought":"t","kind":"done","answer":""}'])
     agent = Agent(
         model,
-        sampler,
+        sampler,  # type: ignore[arg-type]
         RecordingInputDevice(),
         ScriptedConfirmer(),
         FakeClock(),
-        AgentConfig(),
-        SafetyConfig(),  # type: ignore[arg-type]
+        AgentConfig(use_json_actions=True),  # Omnidesk's own layout: the one that takes EVS crops
+        SafetyConfig(),
     )
     steps = run_all(agent)
     assert [s.status for s in steps] == ["acted", "finished"]

@@ -78,9 +78,9 @@ def test_bundle_of_a_whole_run(tmp_path: Path) -> None:
     assert bundle.steps[0]["timings"] == dict(steps[0].timings) and "generate" in bundle.steps[0]["timings"]
     assert "hunter2" not in (tmp_path / "b" / "steps.jsonl").read_text()
     picture = cv2.imread(str(tmp_path / "b" / bundle.steps[0]["png"]))
-    assert picture.shape == (512, 512, 3)
-    # the click is drawn at (128, 256) of the overview: a magenta ring around the point
-    assert tuple(picture[256, 128 + 7]) == (255, 0, 255)  # BGR of magenta
+    assert picture.shape == (1080, 1920, 3)  # the whole screenshot the model saw
+    # the click is drawn at (480, 540) of the overview: a magenta ring around the point
+    assert tuple(picture[540, 480 + 7]) == (255, 0, 255)  # BGR of magenta
     assert not list((tmp_path / "b").glob("*.tmp"))
 
 

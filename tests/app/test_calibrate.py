@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from omnidesk.agent.config import AgentConfig
+from omnidesk.agent.formats import get_format, resolve_settings
 from omnidesk.agent.geometry import MonitorInfo, Rect
-from omnidesk.agent.parsing import parser_for
 from omnidesk.agent.ports import ModelRequest
-from omnidesk.agent.prompt import load_prompt
 from omnidesk.app.commands.calibrate import check_input, check_model
 from tests.app.cli_helpers import isolated_env, run_cli
 from tests.fakes import FakeModel, RecordingInputDevice, request_images
@@ -21,6 +21,10 @@ MONITORS = [
     MonitorInfo(1, "DUMMY0", Rect(0, 0, 1920, 1080), primary=True),
     MonitorInfo(2, "DUMMY1", Rect(1920, 0, 1280, 1024)),
 ]
+
+
+NEMOTRON = get_format("nemotron")
+SETTINGS = resolve_settings(NEMOTRON, AgentConfig())
 
 
 def red_centre(request: ModelRequest) -> tuple[float, float]:
@@ -35,9 +39,7 @@ def test_a_model_that_points_well_passes() -> None:
         x, y = red_centre(request)
         return f"red.\n## Action:\nclick\n## Code:\npyautogui.click(x={x:.4f}, y={y:.4f})"
 
-    results = check_model(
-        FakeModel(script), parser_for("nemotron"), load_prompt("nemotron_cua"), MONITORS, trials=4, seed=1
-    )
+    results = check_model(FakeModel(script), NEMOTRON, SETTINGS, MONITORS, trials=4, seed=1)
     assert all(r["ok"] and r["hits"] == 4 for r in results), results
     assert all(r["median_error_px"] <= r["target_radius_px"] / 2 for r in results)
 
@@ -47,9 +49,7 @@ def test_a_model_in_the_wrong_convention_is_caught() -> None:
         x, y = red_centre(request)
         return f"red.\n## Action:\nclick\n## Code:\npyautogui.click(x={round(x * 1000)}, y={round(y * 1000)})"
 
-    results = check_model(
-        FakeModel(thousandths), parser_for("nemotron"), load_prompt("nemotron_cua"), MONITORS, trials=3, seed=2
-    )
+    results = check_model(FakeModel(thousandths), NEMOTRON, SETTINGS, MONITORS, trials=3, seed=2)
     assert not any(r["ok"] for r in results)
     assert all(r["hits"] == 0 for r in results)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from omnidesk.agent.errors import CaptureError
+from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame, FrameSampler
 from omnidesk.runtime.config import EvsConfig
@@ -67,11 +68,27 @@ class ScriptedSource:
             self._next()
 
 
-def _sampler(script: list[tuple[float, str, object]], config: EvsConfig, duration: float = 20, fps: float = 4):
+def _sampler(
+    script: list[tuple[float, str, object]],
+    config: EvsConfig,
+    duration: float = 20,
+    fps: float = 4,
+    sizing: ImageSizing | None = None,
+):
     clock = Clock()
     source = ScriptedSource(ScriptedSession(script, fps=fps, duration=duration, blink_period=1000), clock)
-    sampler = EvsSampler(source, config, image_size=512, tokens_per_image=256, epoch=0.0, clock=clock)
+    sampler = EvsSampler(source, config, image_size=512, tokens_per_image=256, epoch=0.0, clock=clock, sizing=sizing)
     return sampler, source
+
+
+def test_with_a_formats_sizing_a_keyframe_is_the_whole_screenshot() -> None:
+    sampler, source = _sampler([(1.0, "type", "hello")], EvsConfig(), sizing=ImageSizing.native())
+    source.advance_to(0.0)
+    (image,) = sampler.observe().images
+    frame = source.latest()
+    assert frame is not None and image.kind == "overview"
+    assert image.pixels.shape[:2] == (frame.height, frame.width)  # not a 512² letterbox
+    assert image.transform.content.width == frame.width
 
 
 def test_keyframe_then_crops_then_nothing() -> None:

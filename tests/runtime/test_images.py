@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnidesk.agent.errors import CoordinateError
+from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame
-from omnidesk.runtime.images import content_hash, crop_image, overview_image
+from omnidesk.runtime.images import content_hash, crop_image, overview_image, whole_image
 
 
 def _frame(width: int, height: int, *, x: int = 0, y: int = 0) -> Frame:
@@ -54,6 +55,36 @@ def test_overview_marker_maps_back_within_one_image_pixel(width: int, height: in
         assert image.pixels[0, 32].tolist() == [0, 0, 0]
         with pytest.raises(CoordinateError):
             image.transform.image_to_monitor(32, 0.5)
+
+
+def test_a_native_whole_image_is_the_frame_itself() -> None:
+    frame = _frame(1920, 1080, x=1920)
+    _mark(frame, 1500, 100, radius=5)
+    image = whole_image(frame, ImageSizing.native())
+    assert image.kind == "overview" and image.pixels.shape == (1080, 1920, 3)
+    assert np.array_equal(image.pixels, frame.pixels[:, :, 2::-1])
+    assert image.transform.content == Rect(0, 0, 1920, 1080) and image.transform.image_to_desktop(1500, 100) == (
+        3420,
+        100,
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160), (1280, 1024), (1080, 1920)])
+@pytest.mark.parametrize("factor", [28, 32])
+def test_a_smart_resized_whole_image_is_a_pure_scale(width: int, height: int, factor: int) -> None:
+    frame = _frame(width, height)
+    cx, cy = width // 4, height * 3 // 4
+    _mark(frame, cx, cy, radius=40)
+    sizing = ImageSizing.smart(factor=factor, min_pixels=3136, max_pixels=1_003_520)
+    image = whole_image(frame, sizing)
+    h, w = image.pixels.shape[:2]
+    assert (w, h) == sizing.size_for(width, height) and w % factor == 0 and h % factor == 0
+    # every pixel is screen: no bars, the corners are the frame's grey and clickable
+    assert image.pixels[0, 0].tolist() == [40, 40, 40] and image.pixels[-1, -1].tolist() == [40, 40, 40]
+    assert image.transform.monitor_box == Rect(0, 0, width, height)
+    ix, iy = _find_red(image.pixels)
+    mx, my = image.transform.image_to_monitor(ix, iy)
+    assert abs(mx - cx) <= image.transform.scale_x and abs(my - cy) <= image.transform.scale_y
 
 
 def test_native_crop_marker_maps_back_within_one_monitor_pixel() -> None:

@@ -226,3 +226,58 @@ def test_tool_calls_split_off_by_the_engine_reach_the_reply() -> None:
         reply = client.generate(ModelRequest((ChatMessage.text("user", "go"),)))
     assert reply.text == ""
     assert reply.tool_calls == (PortToolCall("computer_use", click), PortToolCall("computer_use", typed))
+
+
+@pytest.mark.parametrize(
+    ("models", "props", "engine", "field"),
+    [
+        ({"data": [{"id": "vllm_local", "owned_by": "vllm"}]}, None, "vllm", "thinking_token_budget"),
+        ({"data": [{"id": "m.gguf", "owned_by": "llamacpp"}]}, None, "llama.cpp", "reasoning_budget_tokens"),
+        (None, {"default_generation_settings": {}}, "llama.cpp", "reasoning_budget_tokens"),
+        ({"data": [{"id": "x", "owned_by": "someone"}]}, None, "generic", None),
+    ],
+)
+def test_the_reasoning_budget_goes_in_the_engines_own_field(
+    models: dict[str, object] | None, props: dict[str, object] | None, engine: str, field: str | None
+) -> None:
+    bodies: list[dict[str, object]] = []
+    probes: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            probes.append(request.url.path)
+            payload = models if request.url.path == "/v1/models" else props
+            return httpx.Response(200, json=payload) if payload is not None else httpx.Response(404)
+        bodies.append(json.loads(request.content))
+        events = _sse(
+            {"choices": [{"delta": {"reasoning": "hm"}, "finish_reason": None}]},
+            {"choices": [{"delta": {"content": "ok"}, "finish_reason": "stop"}]},
+        )
+        return httpx.Response(200, content=events, headers={"content-type": "text/event-stream"})
+
+    client = RemoteModelClient("http://engine.invalid:8000/v1", transport=httpx.MockTransport(handler))
+    kwargs = {"reasoning_budget": 16384, "truncate_history_thinking": False}
+    thinking = _request(max_tokens=20480, enable_thinking=True, reasoning_budget=17408, template_kwargs=kwargs)
+    reply = client.generate(thinking)
+    client.generate(_request(max_tokens=9, enable_thinking=False, reasoning_budget=17408))
+    assert client.engine == engine and probes.count("/v1/models") == 1  # asked once
+    with_budget, without = bodies
+    assert with_budget["chat_template_kwargs"] == {"enable_thinking": True, **kwargs}
+    budget_fields = {"thinking_token_budget", "reasoning_budget_tokens"} & set(with_budget)
+    assert budget_fields == ({field} if field else set())
+    if field:
+        assert with_budget[field] == 17408
+    assert not {"thinking_token_budget", "reasoning_budget_tokens"} & set(without)  # no thinking, no budget
+    assert reply.reasoning == "hm" and reply.text == "ok"  # vLLM's newer ``reasoning`` delta name too
+
+
+@pytest.mark.model
+def test_real_llama_server_honours_reasoning_budget_tokens(server_url: str) -> None:
+    """A random model never closes its thought by itself; with the budget the server closes it for it."""
+    with RemoteModelClient(server_url, timeout=60) as client:
+        unbounded = client.generate(_request(max_tokens=40, seed=5, enable_thinking=True))
+        bounded = client.generate(_request(max_tokens=40, seed=5, enable_thinking=True, reasoning_budget=4))
+        assert client.engine == "llama.cpp"
+    assert unbounded.text == "" and unbounded.reasoning  # 40 tokens of thought, no answer
+    assert bounded.reasoning and bounded.text  # the thought was closed, an answer followed
+    assert len(bounded.reasoning) < len(unbounded.reasoning)

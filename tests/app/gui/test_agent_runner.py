@@ -154,11 +154,11 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
     assert finished.args == ["finished"], window.state_label.text()
     clicks = [c for c in device.calls if c[0] == "click"]
     assert len(clicks) == 1 and abs(clicks[0][1] - 480) <= 4 and abs(clicks[0][2] - 540) <= 4
-    assert seen[0] == (512, 512)  # the fake model's image size
+    assert seen[0] == (1080, 1920)  # the whole Xvfb screen, as Nemotron's format sends it
     overlay = window.preview.overlay
     assert overlay is not None and overlay.image is not None
-    content = overlay.image.transform.content  # the 1920×1080 Xvfb screen, letterboxed
-    assert content.width == 512 and content.height == 288
+    content = overlay.image.transform.content  # no letterbox: all of the image is screen
+    assert content.width == 1920 and content.height == 1080
     assert overlay.image.transform.monitor.geometry.width == 1920
 
 

@@ -108,7 +108,8 @@ def test_the_model_hears_the_clip_with_the_screen_and_the_restatement_counts_dow
     (audio,) = _audio(request)
     assert audio.clip.sample_rate == 16000 and len(audio.clip.samples) == 24000
     (image,) = _images(request)
-    assert image.image.kind == "overview" and image.image.pixels.shape[:2] == (512, 512)
+    assert image.image.kind == "overview" and image.image.pixels.shape[:2] == (1080, 1920)  # the whole screen
+    assert request.enable_thinking is False and request.max_tokens >= 256  # nothing can starve the sentence
     with qtbot.waitSignal(h.window.controller.run_finished, timeout=10000) as finished:
         pass  # the countdown ends by itself and the run starts
     assert finished.args == ["finished"] and h.started == [RESTATED]
