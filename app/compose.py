@@ -286,7 +286,7 @@ class X11Platform:
         screen = self.screen(settings, own_pids=own_pids, redactions=redactions)
         windows = X11WindowInspector()
         device = PyAutoGuiInput()
-        desktop = Desktop(screen, device, windows, redactions, closers=[screen.close, windows.close])
+        desktop = Desktop(screen, device, windows, redactions, closers=[device.close, screen.close, windows.close])
         if settings.accessibility.enabled:
             monitors = screen.monitors
             desktop.accessibility = self.accessibility(

@@ -30,6 +30,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from omnidesk.agent.errors import InputError, NoDisplayError, SafetyStop
 from omnidesk.agent.keys import MODIFIERS, KeyNameError, normalize_combo, to_xdotool
+from omnidesk.runtime.keymap import SpareKeys
 
 __all__ = ["PyAutoGuiInput", "XUserActivity"]
 
@@ -68,6 +69,7 @@ class PyAutoGuiInput:
         self._busy_since: float | None = None
         self._action_stop: threading.Event | None = None  # set by release_all: the action in flight stops
         self._child: subprocess.Popen[bytes] | None = None  # the xdotool in flight, ended by release_all
+        self._spare_keys = SpareKeys()  # characters the keymap lacks, mapped before typing (runtime/keymap.py)
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[threading.Event]:
@@ -270,10 +272,14 @@ class PyAutoGuiInput:
         if not text:
             return
         self._failsafe_check()
+        self._spare_keys.ensure(text)
         timeout = 30.0 + len(text) * (self._type_delay_ms / 1000) * 4
-        self._xdotool(
-            "type", "--delay", str(self._type_delay_ms), "--file", "-", stdin=text.encode("utf-8"), timeout=timeout
-        )
+        try:
+            self._xdotool(
+                "type", "--delay", str(self._type_delay_ms), "--file", "-", stdin=text.encode("utf-8"), timeout=timeout
+            )
+        finally:
+            self._spare_keys.release_later()
 
     @_own_input
     def hotkey(self, keys: Sequence[str]) -> None:
@@ -283,6 +289,10 @@ class PyAutoGuiInput:
             raise InputError(str(exc)) from exc
         self._failsafe_check()
         self._xdotool("key", "--clearmodifiers", "--", "+".join(to_xdotool(k) for k in combo))
+
+    def close(self) -> None:
+        """Give back the spare keycodes the last typing mapped (they are given back soon anyway)."""
+        self._spare_keys.release()
 
     @_own_input
     def release_all(self) -> None:
