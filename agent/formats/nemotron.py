@@ -23,7 +23,6 @@ thinking mode, when that fails and the reasoning holds a line starting ``## Acti
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -72,8 +71,6 @@ SCREENSHOTS = 3  # the cookbook's max_image_history_length: the current screensh
 SLOW_MAX_TOKENS = 1024
 SLOW_REASONING_BUDGET = 512
 
-_ACTION_HEADING = re.compile(r"^##\s*Action\b", re.MULTILINE)  # case-sensitive, as the cookbook's fallback
-
 
 @cache
 def system_prompts() -> tuple[str, str]:
@@ -119,7 +116,6 @@ class NemotronConversation:
         self._parser = parser
         self._history: list[_Entry] = []
         self._pending: tuple[ModelImage, str] | None = None
-        self._thought = ""
 
     @property
     def system_prompt(self) -> str:
@@ -178,29 +174,18 @@ class NemotronConversation:
         )
 
     def parse(self, reply: ModelReply) -> Parsed:
-        """The content first; in thinking mode the reasoning from its ``## Action`` heading when that fails."""
-        reasoning = reply.reasoning.strip()
-        thinking = self._settings.thinking
+        """The content first; in thinking mode, when that fails, the reasoning from a line starting
+        ``## Action`` (the parser reads it as NVIDIA's does). The thought kept for the history is the
+        cookbook's: the whole reasoning, the reasoning before that heading, or the ``## Thought`` section."""
+        tool_calls = reply.tool_calls
         try:
-            parsed = self._parser.parse(
-                reply.text, reasoning=reply.reasoning if thinking else "", tool_calls=reply.tool_calls
-            )
+            parsed = self._parser.parse(reply.text, tool_calls=tool_calls)
         except ModelOutputError:
-            heading = _ACTION_HEADING.search(reply.reasoning) if thinking else None
-            if heading is None:
+            if not self._settings.thinking:
                 raise
-            try:
-                parsed = self._parser.parse(reply.reasoning[heading.start() :])
-            except ModelOutputError:
-                pass
-            else:
-                self._thought = reply.reasoning[: heading.start()].strip() or reasoning
-                return Parsed(parsed.actions, thought=self._thought, summary=parsed.summary)
-            raise
-        if thinking:
-            self._thought = reasoning or parsed.thought
-            return Parsed(parsed.actions, thought=self._thought, summary=parsed.summary)
-        self._thought = parsed.thought
+            return self._parser.parse(reply.text, reasoning=reply.reasoning, tool_calls=tool_calls)
+        if self._settings.thinking and reply.reasoning.strip():
+            return Parsed(parsed.actions, thought=reply.reasoning.strip(), summary=parsed.summary)
         return parsed
 
     def record(self, step: FinishedStep) -> None:
@@ -211,10 +196,8 @@ class NemotronConversation:
             return
         screenshot, instruction = pending
         parsed = step.parsed
-        thought = parsed.thought or self._thought
         action = parsed.summary or describe_actions(parsed.actions)
-        self._history.append(_Entry(screenshot, instruction, thought, action))
-        self._thought = ""
+        self._history.append(_Entry(screenshot, instruction, parsed.thought, action))
 
 
 class NemotronFormat:

@@ -42,16 +42,17 @@ def check_the_run(
 ) -> None:
     *steps, summary = lines
     assert server.refusals == []
-    assert [s["status"] for s in steps] == ["acted", "acted", "acted", "finished"]
+    assert [s["status"] for s in steps] == ["acted", "acted", "finished"]
+    assert [len(s["actions"]) for s in steps] == [1, 2, 1]  # the second answer: click + write in one block
     assert summary["done"] is True
     app.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
     app.wait_for({"type": "text", "widget": "text_field", "text": TEXT}, timeout=15)
     texts = [e["text"] for e in app.events if e["type"] == "text"]
     assert texts[-1] == TEXT
     # what the model was sent: whole screenshots at the monitor's size, the last three of them
-    assert [len(seen.screenshots) for seen in server.seen] == [1, 2, 3, 3]
+    assert [len(seen.screenshots) for seen in server.seen] == [1, 2, 3]
     assert all(shot.shape[:2] == (size[1], size[0]) for seen in server.seen for shot in seen.screenshots)
-    assert [seen.step for seen in server.seen] == [1, 2, 3, 4] and all(seen.thinking for seen in server.seen)
+    assert [seen.step for seen in server.seen] == [1, 2, 3] and all(seen.thinking for seen in server.seen)
 
 
 def save_what_the_model_saw(server: ScriptedNemotron, path: Path) -> Path:

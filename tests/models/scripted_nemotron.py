@@ -229,8 +229,9 @@ def _blob_centre(screen: Pixels, color: str) -> tuple[float, float] | None:
 def press_then_type(button: str, field_color: str, text: str) -> Policy:
     """A model doing "press the button, then type ``text`` into the field", looking at the pixels.
 
-    Step 1 clicks the ``button``-coloured blob with positional fractions, step 2 the field with absolute
-    pixel keywords, step 3 types ``text`` (unfenced code), step 4 terminates with an answer.
+    Step 1 clicks the ``button``-coloured blob with positional fractions (a fenced block); step 2 is one
+    unfenced block of two lines, a click into the field with absolute pixel keywords and the typing; step 3
+    terminates with an answer.
     """
 
     def act(seen: Seen) -> Answer:
@@ -253,15 +254,9 @@ def press_then_type(button: str, field_color: str, text: str) -> Policy:
             if centre is None:
                 return Answer("No text field.", "Give up.", 'computer.terminate(status="failure", answer="no field")')
             return Answer(
-                f"The text field is at pixel ({centre[0]:.0f}, {centre[1]:.0f}). I click into it first.",
-                "Click the text field.",
-                f"pyautogui.click(x={round(centre[0])}, y={round(centre[1])})",
-            )
-        if seen.step == 3:
-            return Answer(
-                "The field has the focus now; type the text.",
-                "Type the text.",
-                f"pyautogui.write({text!r})",
+                f"The text field is at pixel ({centre[0]:.0f}, {centre[1]:.0f}). I click into it and type.",
+                "Type the text into the field.",
+                f"pyautogui.click(x={round(centre[0])}, y={round(centre[1])})\npyautogui.write({text!r})",
                 fenced=False,
             )
         return Answer(
