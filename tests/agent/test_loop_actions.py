@@ -9,9 +9,9 @@ from pathlib import Path
 from omnidesk.agent.actions import Click, Drag, Hotkey, Point, TypeText, Wait
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.coords import model_point_to_desktop
+from omnidesk.agent.formats import get_format
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
-from omnidesk.agent.parsing import parser_for
 from omnidesk.agent.ports import CancelToken, ModelReply, Step, ToolCall
 from omnidesk.agent.replay import Replayer, load_replay
 from omnidesk.agent.safety import SafetyPolicy
@@ -45,7 +45,7 @@ def agent_for(
     device: RecordingInputDevice | None = None,
     confirmer: ScriptedConfirmer | None = None,
     safety: SafetyConfig | None = None,
-    parser: str = "nemotron",
+    output_format: str = "nemotron",
 ) -> tuple[Agent, RecordingInputDevice, FakeSampler]:
     device = device or RecordingInputDevice()
     sampler = FakeSampler(StaticScreen([make_frame(MONITOR)]))
@@ -57,7 +57,7 @@ def agent_for(
         FakeClock(),
         AgentConfig(),
         safety or SafetyConfig(),
-        parser=parser_for(parser),
+        model_format=get_format(output_format),
     )
     return agent, device, sampler
 
@@ -132,7 +132,9 @@ def test_engine_tool_calls_and_clicks_where_the_pointer_is() -> None:
         ToolCall("computer_use", json.dumps({"action": "left_click_drag", "coordinate": [700, 300]})),
     )
     done = ToolCall("computer_use", json.dumps({"action": "terminate", "status": "success"}))
-    agent, device, sampler = agent_for([reply("", tool_calls=calls), reply("", tool_calls=(done,))], parser="qwen3")
+    agent, device, sampler = agent_for(
+        [reply("", tool_calls=calls), reply("", tool_calls=(done,))], output_format="qwen3"
+    )
     acted, finished = run(agent)
     moved = desktop(sampler, Point(x=500, y=300, space="thousandths"))
     end = desktop(sampler, Point(x=700, y=300, space="thousandths"))
@@ -145,8 +147,8 @@ def test_engine_tool_calls_and_clicks_where_the_pointer_is() -> None:
 
 
 def test_a_point_off_the_image_in_any_action_is_a_model_error_before_anything_is_done() -> None:
-    agent, device, _ = agent_for([nemotron("pyautogui.click(0.5, 0.5)\npyautogui.click(0.5, 0.01)"), DONE])
-    error, finished = run(agent)  # y 0.01 lies in the letterbox bar above the picture
+    agent, device, _ = agent_for([nemotron("pyautogui.click(0.5, 0.5)\npyautogui.click(1500, 20)"), DONE])
+    error, finished = run(agent)  # x 1500 lies right of the 1280-pixel-wide screenshot
     assert error.status == "model_error" and device.actions == [] and finished.status == "finished"
 
 
