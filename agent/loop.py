@@ -337,10 +337,10 @@ class Agent:
                 result = f"finished: {action.kind}: {outcome}" if outcome else f"finished: {action.kind}"
                 return finish(step("finished", i + 1, result=result))
             if isinstance(action, AskUser):
-                asked = self._ask(action, step, i)
-                if asked.status == "acted":  # the answer reaches the model inside the next instruction
-                    run.notes.append(f"you asked the user: {action.question}; {asked.result}")
-                return finish(asked)
+                answered = self._ask(action, step, i)
+                if answered.status == "acted":  # the answer reaches the model inside the next instruction
+                    run.notes.append(f"you asked the user: {action.question}; {answered.result}")
+                return finish(answered)
             try:
                 live = resolve_pointer(action, self._input.position())
                 mapped = action_to_desktop(live, transform, model_size=self._model_size)
