@@ -95,13 +95,14 @@ def _fit_check(
     each reasoning choice, the prefill of the kept screenshots included."""
     from omnidesk.runtime.llama.offload import detect_memory, footprint_from_gguf, plan_offload
     from omnidesk.runtime.performance import measure_cpu, model_work, step_choices
+    from omnidesk.runtime.profiles import load_profile
     from omnidesk.runtime.system_probe import llama_gpu_offload
 
     footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
     memory = detect_memory(llama_gpu_offload())
     plan = plan_offload(footprint, memory)
     work = model_work(text, mmproj)
-    screenshots = settings.agent.screenshots_in_prompt
+    screenshots = settings.agent.screenshots_in_prompt or load_profile(settings.model.profile).screenshots
     tokens, choices = step_choices(work, plan, footprint.n_layer, measure_cpu(), screen=screen, screenshots=screenshots)
     fits = plan.ram_bytes <= memory.free_ram
     fix = ""

@@ -69,7 +69,7 @@ SCREENSHOTS = 3  # the cookbook's max_image_history_length: the current screensh
 # Where decoding is slow (in-process on CPU): the trained non-thinking variant; should thinking be turned
 # on there anyway, a small budget keeps a step within minutes.
 SLOW_MAX_TOKENS = 1024
-SLOW_REASONING_BUDGET = 512
+SLOW_REASONING_BUDGET = 1024  # the budgeted choice doctor estimates seconds per step for
 
 
 @cache
