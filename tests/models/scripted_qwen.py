@@ -13,7 +13,8 @@ The layout it accepts, per request (QwenLM ``cookbooks/computer_use.ipynb``, API
 - the screenshot is already at its smart_resize size (2.5: factor 28, 3: factor 32, the cookbooks'
   min/max pixels) — so no engine resizes it again — and, when the server knows the screen, it is the whole
   screen at that size (no letterbox, no crop);
-- the text is the task alone on the first step; after that the mobile cookbook's
+- the text is the task alone on the first step (Omnidesk may add ``\\n\\nNote: …`` lines after it, its
+  documented addition); after that the mobile cookbook's
   ``The user query: {task}\\nTask progress (You have done the following operation on the current device):
   Step 1: {tool call JSON}; Step 2: …; `` with every earlier call, numbered from 1.
 
@@ -140,9 +141,15 @@ class QwenModel:
             where = _first_difference(text, expected)
             raise Refusal(f"the system text is not the cookbook's NousFnCallPrompt text {where}")
 
+    def _is_query(self, text: str) -> bool:
+        """The task, alone or with Omnidesk's notes after it (its documented addition, inside the query)."""
+        return text == self.task or (
+            text.startswith(self.task + "\n\nNote: ") and "\n" + _PROGRESS not in text and "\nTask progress" not in text
+        )
+
     def _history(self, text: str) -> int:
         """How many steps the request says were done (0 on the first step)."""
-        if text == self.task:
+        if self._is_query(text):
             return 0
         match = _HISTORY.fullmatch(text)
         if match is None:
@@ -150,7 +157,7 @@ class QwenModel:
                 "the user text must be the task (first step) or the cookbook's 'The user query: …\\nTask progress "
                 f"(You have done the following operation on the current device): Step 1: …; ' form, got {text[:120]!r}"
             )
-        if match["task"] != self.task:
+        if not self._is_query(match["task"]):
             raise Refusal(f"the task is {match['task']!r}, expected {self.task!r}")
         steps = list(_STEP.finditer(match["steps"]))
         if not steps or "".join(s.group(0) for s in steps) != match["steps"]:

@@ -6,7 +6,7 @@ prompt from ``codes/prompts.py`` at ``6b315cc``; parser ui-tars 0.1.4 = ``d9deda
 - an optional system message that is exactly "You are a helpful assistant." (OSWorld sends it, the desktop
   app does not; Qwen2.5-VL's template inserts the same text when it is absent);
 - the first user message: the ``COMPUTER_USE`` prompt with ``{language}`` (English or Chinese) and the task
-  as ``{instruction}`` — text only;
+  as ``{instruction}`` (Omnidesk may add ``\\n\\nNote: …`` lines after the task) — text only;
 - then every earlier step: a user message holding only that step's screenshot (for the most recent steps
   only: at most 5 screenshots per request, the current one included, always the newest ones) followed by
   an assistant message with that step's reply as text, box tokens put back as ``add_box_token`` does
@@ -111,13 +111,16 @@ class UiTarsModel:
         text = text_of(message.get("content")) if message.get("role") == "user" else None
         if text is None:
             raise Refusal("the first user message is the COMPUTER_USE prompt with the instruction, as text")
-        template = uitars_computer_use()
+        before, after = uitars_computer_use().split("{instruction}")
         for language in _LANGUAGES:
-            if text == template.format(language=language, instruction=self.task):
-                return
-        if not text.startswith(template.split("{language}")[0]):
-            raise Refusal("the first user message must start with UI-TARS's COMPUTER_USE prompt, verbatim")
-        raise Refusal(f"the COMPUTER_USE prompt must hold the instruction {self.task!r} and a language, verbatim")
+            head = before.replace("{language}", language)
+            if text.startswith(head) and text.endswith(after):
+                instruction = text[len(head) : len(text) - len(after)]
+                # the task, alone or with Omnidesk's notes after it (its documented addition)
+                if instruction == self.task or instruction.startswith(self.task + "\n\nNote: "):
+                    return
+                raise Refusal(f"the COMPUTER_USE prompt must hold the instruction {self.task!r}, got {instruction!r}")
+        raise Refusal("the first user message must be UI-TARS's COMPUTER_USE prompt, verbatim")
 
     def check(self, body: dict[str, Any]) -> tuple[int, RGB]:
         """Check a request; the number of earlier steps and the current screenshot.

@@ -126,7 +126,7 @@ def _mutations() -> list[tuple[str, Any]]:
         ("add_box_token", no_box_tokens),
         ("COMPUTER_USE prompt with the instruction, as text", prompt_with_image),
         ("no system prompt of its own", own_system),
-        ("verbatim", edited_prompt),
+        ("COMPUTER_USE prompt, verbatim", edited_prompt),
         ("instruction 'Press OK", other_task),
         ("smart_resize size", letterbox),
         ("smart_resize size", whole_screen_unresized),
