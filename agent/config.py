@@ -77,7 +77,7 @@ class AgentConfig(BaseModel):
         "authors serve it so and decoding is fast, off for a local model on the CPU only).",
     )
     screenshots_in_prompt: int | None = Field(
-        default=None, ge=1, le=3, description="Screenshots per request, the current one included; empty = profile's."
+        default=None, ge=1, le=5, description="Screenshots per request, the current one included; empty = profile's."
     )
     max_output_tokens: int | None = Field(default=None, ge=16, le=65536, description="Empty = the format's.")
     reasoning_budget: int | None = Field(

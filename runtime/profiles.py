@@ -62,7 +62,7 @@ class ModelProfile(BaseModel):
     display_name: str
     architectures: list[str] = Field(min_length=1)
     output_format: str
-    screenshots: int = Field(default=3, ge=1, le=3)
+    screenshots: int = Field(default=3, ge=1, le=5)
     coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
     image_size: int = Field(ge=16, le=4096)
     audio: bool

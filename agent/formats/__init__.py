@@ -37,17 +37,18 @@ __all__ = [
 
 
 def _factories() -> dict[str, Callable[[ModelConvention], ModelFormat]]:
-    from omnidesk.agent.formats.interim import interim_formats
     from omnidesk.agent.formats.json_format import JsonFormat
     from omnidesk.agent.formats.nemotron import NemotronFormat
+    from omnidesk.agent.formats.qwen import QwenFormat
+    from omnidesk.agent.formats.uitars import UiTarsFormat
 
-    def fixed(fmt: ModelFormat) -> Callable[[ModelConvention], ModelFormat]:
-        return lambda _convention: fmt
-
-    factories = {name: fixed(fmt) for name, fmt in interim_formats().items()}
-    factories["nemotron"] = lambda _convention: NemotronFormat()
-    factories["json"] = JsonFormat
-    return factories
+    return {
+        "nemotron": lambda _convention: NemotronFormat(),
+        "qwen25": lambda _convention: QwenFormat("2.5"),
+        "qwen3": lambda _convention: QwenFormat("3"),
+        "uitars": lambda _convention: UiTarsFormat(),
+        "json": JsonFormat,
+    }
 
 
 def format_names() -> list[str]:

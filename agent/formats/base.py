@@ -87,7 +87,8 @@ class FormatSettings:
 
     ``reasoning_budget`` is the thinking budget the model is trained to be told (tokens; None: no budget),
     ``reasoning_grace`` how far past it the engine lets the thought run before closing it.
-    ``screenshots`` is how many screenshots a request carries, the current one included (1–3).
+    ``screenshots`` is how many screenshots a request carries, the current one included (1–5; UI-TARS's
+    official agents keep 5, Nemotron's cookbook 3, Qwen's cookbooks send 1).
     ``password_secret`` names the stored secret whose ``{{secret:NAME}}`` placeholder fills a prompt's
     password slot (never the value: it is filled only when typed).
     """
@@ -103,8 +104,8 @@ class FormatSettings:
     password_secret: str = "computer_password"
 
     def __post_init__(self) -> None:
-        if not 1 <= self.screenshots <= 3:
-            raise ValueError(f"screenshots per request must be 1 to 3, got {self.screenshots}")
+        if not 1 <= self.screenshots <= 5:
+            raise ValueError(f"screenshots per request must be 1 to 5, got {self.screenshots}")
         if self.max_tokens < 1 or (self.reasoning_budget is not None and self.reasoning_budget < 0):
             raise ValueError("max_tokens must be positive and reasoning_budget not negative")
 

@@ -34,10 +34,10 @@ def test_settings_come_from_the_format_then_the_profile_then_the_person() -> Non
 
 
 def test_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="1 to 3"):
-        FormatSettings(thinking=False, max_tokens=10, screenshots=4)
+    with pytest.raises(ValueError, match="1 to 5"):
+        FormatSettings(thinking=False, max_tokens=10, screenshots=6)
     with pytest.raises(ValueError):
-        AgentConfig(screenshots_in_prompt=4)
+        AgentConfig(screenshots_in_prompt=6)
     with pytest.raises(ValueError):
         AgentConfig(password_secret="no spaces }}")
 
