@@ -446,8 +446,10 @@ def test_the_system_prompt_is_the_formats(output_format: str, marker: str) -> No
         model_format=fmt,
     )
     list(agent.run("x", CancelToken()))
-    system = model.requests[0].messages[0].parts[0].text  # type: ignore[union-attr]
-    assert marker in system and "{convention_help}" not in system and "black bars" not in system
+    # the prompt: the system message, and for UI-TARS the first user message (it has no system prompt)
+    first = model.requests[0].messages[:2]
+    prompt = "\n".join(part.text for message in first for part in message.parts if isinstance(part, TextPart))
+    assert marker in prompt and "{convention_help}" not in prompt and "black bars" not in prompt
 
 
 def test_crops_only_observation_gets_an_overview_and_keeps_the_crops() -> None:
