@@ -1,7 +1,8 @@
 """``omnidesk calibrate``: check the two ends of the coordinate path on this machine.
 
-1. Input: the pointer is moved to known points of every monitor and read back (multi-monitor layouts,
-   offsets, XTest) — errors are in device pixels.
+1. Input: Omnidesk's calibration window covers every monitor checked (so no click reaches the person's
+   applications); the real input device clicks five known targets on each, and the window reports where
+   every click landed — errors in device pixels, across multi-monitor layouts, offsets and HiDPI scale.
 2. Model (when one is configured): synthetic screenshots of each monitor with a red disc at a random
    place; the model is asked to click it in its own output format, and its answer goes through the same
    parser and coordinate path a run uses. The distance to the disc's centre shows whether the profile's
@@ -35,27 +36,39 @@ if TYPE_CHECKING:
     from omnidesk.agent.formats import FormatSettings, ModelFormat
     from omnidesk.agent.geometry import MonitorInfo
     from omnidesk.agent.ports import InputDevice, ModelClient
+    from omnidesk.app.calibration_window import CalibrationDisplay
 
 __all__ = ["check_input", "check_model", "register"]
 
 TASK = "Click the centre of the red circle."
 
 
-def check_input(device: InputDevice, monitors: list[MonitorInfo]) -> list[dict[str, Any]]:
-    """Move the pointer to five points of each monitor and read it back."""
+def check_input(device: InputDevice, monitors: list[MonitorInfo], display: CalibrationDisplay) -> list[dict[str, Any]]:
+    """Click every target of the calibration windows through ``device``; compare with what the windows got."""
     results = []
     start = device.position()
-    for monitor in monitors:
-        g = monitor.geometry
-        points = [(g.x + int(g.width * fx), g.y + int(g.height * fy)) for fx, fy in
-                  [(0.5, 0.5), (0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)]]  # fmt: skip
-        errors = []
-        for x, y in points:
-            device.move(x, y)
-            px, py = device.position()
-            errors.append(max(abs(px - x), abs(py - y)))
+    for window in display.windows:
+        if window.monitor.index not in {m.index for m in monitors}:
+            continue
+        errors: list[float] = []
+        missed: list[int] = []
+        for target in window.targets:
+            landed = display.click(device, target.x, target.y)
+            if landed is None:
+                missed.append(target.number)
+                continue
+            errors.append(max(abs(landed[0] - target.x), abs(landed[1] - target.y)))
+        worst = round(max(errors), 1) if errors else None
         results.append(
-            {"monitor": monitor.index, "name": monitor.name, "max_error_px": max(errors), "ok": max(errors) <= 1}
+            {
+                "monitor": window.monitor.index,
+                "name": window.monitor.name,
+                "targets": len(window.targets),
+                "reported": len(errors),
+                "missed": missed,
+                "max_error_px": worst,
+                "ok": not missed and worst is not None and worst <= 1,
+            }
         )
     device.move(*start)
     return results
@@ -141,11 +154,14 @@ def calibrate(
 
     context = get_context(ctx)
     settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
+    from omnidesk.app.calibration_window import CalibrationDisplay
+
     with build_desktop(settings) as desktop:
         monitors = desktop.screen.monitors()
         if monitor is not None:
             monitors = [m for m in monitors if m.index == monitor]
-        report: dict[str, Any] = {"input": check_input(desktop.input, monitors)}
+        with CalibrationDisplay(monitors) as display:
+            report: dict[str, Any] = {"input": check_input(desktop.input, monitors, display)}
     if not no_model:
         client = build_model_client(settings, context.paths, consent=terminal_consent())
         try:
@@ -158,7 +174,11 @@ def calibrate(
         typer.echo(json.dumps({"ok": ok, **report}, indent=2))
     else:
         for r in report["input"]:
-            typer.echo(f"input   monitor {r['monitor']} ({r['name']}): pointer error ≤ {r['max_error_px']} px")
+            missed = f"; {len(r['missed'])} clicks never reached the window" if r["missed"] else ""
+            typer.echo(
+                f"input   monitor {r['monitor']} ({r['name']}): {r['reported']}/{r['targets']} clicks landed, "
+                f"error ≤ {r['max_error_px']} px{missed}"
+            )
         for r in report.get("model", []):
             typer.echo(
                 f"model   monitor {r['monitor']} ({r['name']}): {r['hits']}/{r['trials']} inside the target, "

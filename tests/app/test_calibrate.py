@@ -1,21 +1,15 @@
-"""``omnidesk calibrate``: the input check on the real rig, the model check with scripted models."""
+"""``omnidesk calibrate``: the model check with scripted models (the input check: test_calibration_window.py)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from omnidesk.agent.config import AgentConfig
 from omnidesk.agent.formats import get_format, resolve_settings
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import ModelRequest
-from omnidesk.app.commands.calibrate import check_input, check_model
-from tests.app.cli_helpers import isolated_env, run_cli
-from tests.fakes import FakeModel, RecordingInputDevice, request_images
-from tests.rig.xserver import XorgDummy
+from omnidesk.app.commands.calibrate import check_model
+from tests.fakes import FakeModel, request_images
 
 MONITORS = [
     MonitorInfo(1, "DUMMY0", Rect(0, 0, 1920, 1080), primary=True),
@@ -52,22 +46,3 @@ def test_a_model_in_the_wrong_convention_is_caught() -> None:
     results = check_model(FakeModel(thousandths), NEMOTRON, SETTINGS, MONITORS, trials=3, seed=2)
     assert not any(r["ok"] for r in results)
     assert all(r["hits"] == 0 for r in results)
-
-
-def test_input_check_reports_offsets() -> None:
-    class Offset(RecordingInputDevice):
-        def position(self) -> tuple[int, int]:
-            x, y = self.pointer
-            return x + 3, y
-
-    assert all(r["ok"] for r in check_input(RecordingInputDevice(), MONITORS))
-    assert [r["max_error_px"] for r in check_input(Offset(), MONITORS)] == [3, 3]
-
-
-@pytest.mark.desktop
-def test_calibrate_input_on_two_monitors(dual_monitor_display: XorgDummy, tmp_path: Path) -> None:
-    result = run_cli(["calibrate", "--no-model", "--json"], isolated_env(tmp_path))
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    assert [r["name"] for r in report["input"]] == ["DUMMY0", "DUMMY1"]
-    assert all(r["max_error_px"] <= 1 for r in report["input"])
