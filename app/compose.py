@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, Self
 
 from omnidesk.agent.errors import OmnideskError
@@ -155,10 +155,13 @@ def build_model_client(
     from omnidesk.runtime.llama.session import OmniSession
 
     mmproj = section.mmproj or find_mmproj(model)
+    session_profile = profile.session_profile()
+    if section.pointing_reference is not None:  # measured by `omnidesk calibrate --model`
+        session_profile = replace(session_profile, pointing_reference=section.pointing_reference)
     return OmniSession.open(
         model,
         mmproj,
-        profile=profile.session_profile(),
+        profile=session_profile,
         n_ctx=section.context_length,
         n_batch=section.batch_size,
         n_ubatch=section.ubatch_size,

@@ -36,6 +36,11 @@ class ModelConfig(BaseModel):
     threads: int = Field(default=0, ge=0, description="CPU threads; 0 = physical cores - 1.")
     batch_size: int = Field(default=512, ge=32)
     ubatch_size: int = Field(default=128, ge=16, description="Small micro-batches make stop prompt.")
+    pointing_reference: Literal["canvas", "content"] | None = Field(
+        default=None,
+        description="What the local model's points refer to where its engine letterboxes the screenshot: the "
+        "whole canvas or the picture on it (measured by `omnidesk calibrate --model`; empty = the profile's).",
+    )
 
     @field_validator("remote_url")
     @classmethod

@@ -3,8 +3,10 @@
 A profile (``assets/profiles/NAME.toml``) names the GGUF architectures it runs, the model family's trained
 ``output_format`` (the format module in ``agent/formats/`` that lays out its prompts, sizes its screenshots
 and reads its answers), how many screenshots a request keeps, the coordinate convention of the model's GUI
-actions, the square canvas its published mmproj encodes, whether it hears audio, the model card's sampler
-settings for reasoning and direct answers, and where ``models pull`` finds its files.
+actions, what its points refer to where llama.cpp letterboxes its images (``pointing_reference``: the canvas
+by default; ``omnidesk calibrate --model`` measures it), the square canvas its published mmproj encodes,
+whether it hears audio, the model card's sampler settings for reasoning and direct answers, and where
+``models pull`` finds its files.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class ModelProfile(BaseModel):
     output_format: str
     screenshots: int = Field(default=3, ge=1, le=5)
     coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
+    pointing_reference: Literal["canvas", "content"] = "canvas"
     image_size: int = Field(ge=16, le=4096)
     audio: bool
     thinking_default: bool
@@ -86,6 +89,7 @@ class ModelProfile(BaseModel):
             enable_thinking=self.thinking_default,
             coordinate_convention=self.coordinate_convention,
             image_size=self.image_size,
+            pointing_reference=self.pointing_reference,
         )
 
     def sampling_defaults(self) -> SamplingDefaults:
