@@ -20,6 +20,7 @@ library-specific exceptions::
     │   ├── CaptureError             the screen could not be grabbed
     │   ├── NoMicrophoneError        no PortAudio, no input device, device unplugged
     │   ├── RecordingError           disk full, unwritable directory, muxer failure
+    │   │   └── RecordingReadError   a recording cannot be read back (empty, cut off, unknown codec)
     │   └── AccessibilityError       no accessibility bus, or an application on it did not answer
     ├── ActionError
     │   ├── CoordinateError          a point outside the captured image / monitor
@@ -48,6 +49,7 @@ __all__ = [
     "OmnideskError",
     "PerceptionError",
     "RecordingError",
+    "RecordingReadError",
     "RemoteEngineError",
     "SafetyStop",
     "WaylandSessionError",
@@ -123,6 +125,11 @@ class NoMicrophoneError(PerceptionError):
 
 class RecordingError(PerceptionError):
     """A recording could not be written (disk full, unwritable directory, muxer failure)."""
+
+
+class RecordingReadError(RecordingError):
+    """A recording (or a video file) cannot be read back: empty, cut off before its header, no video track,
+    a codec this build cannot decode, or a time range outside it. Nothing of the recording is changed."""
 
 
 class AccessibilityError(PerceptionError):

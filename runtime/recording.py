@@ -1,7 +1,8 @@
 """Screen recording with PyAV: H.264 video of a monitor plus microphone audio, in Matroska segments.
 
-Each segment (~``segment_seconds``) is its own ``.mkv`` file, closed before the next one opens, so a
-``kill -9`` loses at most the open one. Video is libx264 ``ultrafast``/``zerolatency`` with a GOP of at
+Each segment (~``segment_seconds``) is its own ``.mkv`` file, closed before the next one opens; the open
+one reaches the disk cluster by cluster (at most 1 s each), so it can be read while it is written and a
+``kill -9`` loses at most its last second. Video is libx264 ``ultrafast``/``zerolatency`` with a GOP of at
 most 2 s, scaled to fit 1920×1080; frame PTS come from capture timestamps and audio PTS from the
 microphone's ADC times, both on the monotonic clock, relative to the segment's start. Audio is taken
 before the frames that may roll a segment over, so no sample is lost between segments (a segment's audio
@@ -44,6 +45,8 @@ _FIRST_AUDIO_WAIT = 2.0
 MAX_WIDTH, MAX_HEIGHT = 1920, 1080
 AUDIO_RATE = 16000
 _MS = Fraction(1, 1000)
+# FFmpeg's matroska muxer keeps a cluster (5 s by default) in memory and its I/O layer buffers 32 KiB.
+_LIVE_MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1"}
 
 
 def fit_video_size(width: int, height: int) -> tuple[int, int]:
@@ -298,9 +301,12 @@ def _create_private(path: Path) -> None:
 
 
 def _open_matroska(path: Path) -> Any:
+    """A Matroska muxer whose data reaches the file within about a second: clusters of at most 1 s, each
+    packet flushed. The open segment is then readable while it is written (a "what just happened" question
+    reads it) and a ``kill -9`` loses at most the last second of it."""
     import av
 
-    return av.open(str(path), "w", format="matroska")
+    return av.open(str(path), "w", format="matroska", options=_LIVE_MUXER_OPTIONS)
 
 
 @dataclass(frozen=True, slots=True)
