@@ -21,7 +21,8 @@ library-specific exceptions::
     │   ├── NoMicrophoneError        no PortAudio, no input device, device unplugged
     │   ├── RecordingError           disk full, unwritable directory, muxer failure
     │   │   └── RecordingReadError   a recording cannot be read back (empty, cut off, unknown codec)
-    │   └── AccessibilityError       no accessibility bus, or an application on it did not answer
+    │   ├── AccessibilityError       no accessibility bus, or an application on it did not answer
+    │   └── InputRecordingError      the person's own clicks and keys cannot be recorded (teach mode)
     ├── ActionError
     │   ├── CoordinateError          a point outside the captured image / monitor
     │   └── InputError               the input device could not carry out an action
@@ -39,6 +40,7 @@ __all__ = [
     "CoordinateError",
     "GenerationCancelled",
     "InputError",
+    "InputRecordingError",
     "ModelCapabilityError",
     "ModelError",
     "ModelFileError",
@@ -134,6 +136,10 @@ class RecordingReadError(RecordingError):
 
 class AccessibilityError(PerceptionError):
     """The accessibility bus (AT-SPI) is not there, or it or an application on it did not answer in time."""
+
+
+class InputRecordingError(PerceptionError):
+    """The person's own clicks and keys cannot be recorded (no X RECORD extension, the display went away)."""
 
 
 class ActionError(OmnideskError):

@@ -35,7 +35,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 APP_PACKAGES="python3 python3-venv python3-dev python3-tk build-essential cmake git linux-libc-dev
   libportaudio2 libasound2-plugins xdotool x11-utils
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0
-  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon0 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1
   libdbus-1-3 fonts-dejavu-core at-spi2-core"
 DEV_PACKAGES="xvfb xauth x11-xserver-utils scrot imagemagick openbox xserver-xorg-core
   xserver-xorg-video-dummy pulseaudio pulseaudio-utils espeak-ng sox desktop-file-utils xterm
