@@ -6,6 +6,9 @@ keyboards and Omnidesk's own input type ü, ß or 東 — comes out as ``<0>``. 
 in the server's own order, the device events (keys, buttons), the core ``ChangeKeyboardMapping`` requests
 of every client and the ``MappingNotify`` events, so each key is read with the map in force when it was
 pressed (a map changed another way — XKB, ``setxkbmap`` — is read again from the server at the next key).
+A ``MappingNotify`` for keycodes a recorded request already changed is not read again: the server has
+often remapped them back by then (xdotool restores its spare keycode right after each character), and the
+live map would turn the recorded press into nothing.
 
 Each event is timed by the X server's own timestamp, which on Linux is ``CLOCK_MONOTONIC`` in
 milliseconds — the clock capture and the recorder stamp frames with (Python's ``time.monotonic``); when the
@@ -74,6 +77,7 @@ class _Keymap:
     def __init__(self, display: Any) -> None:
         self._display = display
         self._map: dict[int, list[int]] = {}
+        self._core_changed: set[int] = set()  # keycodes changed by recorded requests since the last read
         self.stale = True
         self.alt = self.super = self.numlock = self.level3 = self.mode_switch = 0
 
@@ -82,6 +86,11 @@ class _Keymap:
         first = info.min_keycode
         rows = self._display.get_keyboard_mapping(first, info.max_keycode - first + 1)
         self._map = {first + n: list(row) for n, row in enumerate(rows)}
+        self._core_changed.clear()
+        self.refresh_modifiers()
+        self.stale = False
+
+    def refresh_modifiers(self) -> None:
         masks: dict[str, int] = {}
         for bit, keycodes in enumerate(self._display.get_modifier_mapping()):
             for keycode in keycodes:
@@ -92,11 +101,19 @@ class _Keymap:
         self.alt, self.super = masks.get("alt", 0), masks.get("super", 0)
         self.numlock, self.level3 = masks.get("numlock", 0), masks.get("level3", 0)
         self.mode_switch = masks.get("mode_switch", 0)
-        self.stale = False
 
     def change(self, first: int, per_keycode: int, keysyms: tuple[int, ...]) -> None:
         for n in range(len(keysyms) // per_keycode if per_keycode else 0):
             self._map[first + n] = list(keysyms[n * per_keycode : (n + 1) * per_keycode])
+            self._core_changed.add(first + n)
+
+    def notified(self, request: int, first: int, count: int) -> None:
+        """A ``MappingNotify``: modifiers are read again now; keys at the next press, unless a recorded
+        request changed exactly them (every client gets its own notify of one change)."""
+        if request == 0:  # MappingModifier
+            self.refresh_modifiers()
+        elif request == 1 and not set(range(first, first + count)) <= self._core_changed:  # MappingKeyboard
+            self.stale = True
 
     def modifiers(self, state: int) -> tuple[str, ...]:
         held = [("ctrl", _CONTROL), ("alt", self.alt), ("shift", _SHIFT), ("super", self.super)]
@@ -335,7 +352,7 @@ class XInputRecorder:
             kind = event.type & 0x7F
             if kind == _MAPPING_NOTIFY:
                 if self._keymap is not None:
-                    self._keymap.stale = True  # read again at the next key (a core change is applied already)
+                    self._keymap.notified(int(event.request), int(event.first_keycode), int(event.count))
             elif kind == _KEY_PRESS:
                 self._on_key(event)
             elif kind in (_BUTTON_PRESS, _BUTTON_RELEASE):
