@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from omnidesk.app.hotkeys import GlobalHotkeys
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream
+    from omnidesk.runtime.model_store import ModelStore
     from omnidesk.runtime.secrets import KeyringSecretStore
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "build_microphone",
     "build_model_client",
     "build_model_format",
+    "build_model_store",
     "build_png_encoder",
     "build_replay_session",
     "build_screen",
@@ -168,6 +170,13 @@ def build_model_client(
         n_threads=section.threads,
         n_gpu_layers=None if section.gpu_layers == "auto" else section.gpu_layers,
     )
+
+
+def build_model_store(settings: Settings, paths: AppPaths, *, endpoint: str | None = None) -> ModelStore:
+    """The data dir's models folder, downloading from ``endpoint`` or the configured Hub mirror."""
+    from omnidesk.runtime.model_store import ModelStore
+
+    return ModelStore(paths.models_dir, endpoint=endpoint or settings.model.hub_endpoint or None)
 
 
 def build_model_format(settings: Settings, capabilities: ModelCapabilities) -> tuple[ModelFormat, FormatSettings]:

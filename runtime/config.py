@@ -19,6 +19,9 @@ class ModelConfig(BaseModel):
     mmproj: Path | None = Field(default=None, description="Path to the mmproj GGUF (vision + audio).")
     profile: str = Field(default="nemotron-3-nano-omni", description="Model profile from assets/.")
     quant: str = Field(default="Q4_K_M", description="Quantisation `models pull` downloads.")
+    hub_endpoint: str = Field(
+        default="", description="Hugging Face Hub mirror that downloads come from; empty = huggingface.co."
+    )
     remote_url: str = Field(default="", description="OpenAI-compatible endpoint; empty = local model.")
     remote_model: str = Field(default="", description="Model name to ask the remote engine for.")
     remote_api_key: str = Field(default="", description="API key for the remote engine (never logged).")
@@ -42,11 +45,11 @@ class ModelConfig(BaseModel):
         "whole canvas or the picture on it (measured by `omnidesk calibrate --model`; empty = the profile's).",
     )
 
-    @field_validator("remote_url")
+    @field_validator("remote_url", "hub_endpoint")
     @classmethod
     def _check_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError("remote_url must start with http:// or https://")
+            raise ValueError("the URL must start with http:// or https://")
         return value.rstrip("/")
 
 

@@ -2,14 +2,15 @@
 
 Each model lives in ``models/NAME/`` with its GGUF files under their published names and a manifest
 (``omnidesk-model.json``: repo, revision, profile, quant, and each file's size and SHA-256) so ``verify``
-can tell a damaged download from a good one without the network. Downloads use plain HTTP (the Xet
-protocol is turned off: it needs extra native code and a second endpoint, and private mirrors rarely
-speak it).
+can tell a damaged download from a good one without the network. A download goes into
+``models/.NAME.partial/`` first and is continued from there after a cancel, a lost connection or a killed
+process (:mod:`omnidesk.runtime.hub_download`); only a complete, checked download becomes ``models/NAME``.
+Downloads use plain HTTP (the Xet protocol is turned off: it needs extra native code and a second endpoint,
+and private mirrors rarely speak it).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import logging
@@ -19,8 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from omnidesk.agent.errors import ConfigError, ModelError, ModelFileError
+from omnidesk.agent.ports import CancelToken
 from omnidesk.agent.private_files import private_dir, write_private
+from omnidesk.runtime.hub_download import (
+    DiskFree,
+    DownloadProgress,
+    Progress,
+    RemoteFile,
+    SpeedMeter,
+    check_disk_space,
+    download_file,
+    partial_bytes,
+)
 from omnidesk.runtime.llama.validate import validate_model_files
+from omnidesk.runtime.model_catalog import HubCatalog, ModelOffer
 from omnidesk.runtime.profiles import ModelProfile
 
 __all__ = ["MANIFEST", "ModelStore", "StoredModel", "VerifyReport"]
@@ -67,12 +80,22 @@ def _safe_name(name: str) -> str:
 
 
 class ModelStore:
-    """The models folder; ``endpoint`` points at a Hub mirror (default: huggingface.co)."""
+    """The models folder; ``endpoint`` points at a Hub mirror (default: huggingface.co).
 
-    def __init__(self, root: Path, *, endpoint: str | None = None, token: str | None = None) -> None:
+    ``disk_free(folder) -> bytes`` is injectable (tests); by default it asks the file system.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        disk_free: DiskFree | None = None,
+    ) -> None:
         self.root = root
-        self._endpoint = endpoint
-        self._token = token
+        self.catalog = HubCatalog(endpoint, token)
+        self._disk_free = disk_free
 
     # --- listing -----------------------------------------------------------------------------------
 
@@ -102,95 +125,108 @@ class ModelStore:
             raise ConfigError(f"no model named {name!r} in {self.root} (installed: {known})")
         return self._load(folder)
 
+    def partial_bytes(self, offer: ModelOffer, name: str | None = None) -> int:
+        """Bytes of ``offer`` already downloaded by an earlier, unfinished pull (what a resume skips)."""
+        partial = self._partial(_safe_name(name or offer.default_name))
+        return sum(partial_bytes(partial / f.name) for f in offer.files)
+
     # --- download ----------------------------------------------------------------------------------
 
-    def pull(self, profile: ModelProfile, quant: str, *, name: str | None = None) -> StoredModel:
+    def pull(
+        self,
+        profile: ModelProfile,
+        quant: str,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> StoredModel | None:
         """Download the profile's model file for ``quant`` and its mmproj into ``models/NAME``."""
-        spec = profile.download
-        if spec is None:
-            raise ConfigError(f"profile {profile.name!r} has no download source; download the GGUF yourself")
-        name = _safe_name(name or f"{profile.name}-{quant}")
-        files = self._remote_files(spec.repo)
-        model_glob = spec.model_pattern.format(quant=quant)
-        wanted = [f for f in files if fnmatch.fnmatch(f, model_glob) and "mmproj" not in f.lower()]
-        if not wanted:
-            raise ModelError(
-                f"{spec.repo} has no file matching {model_glob!r} (quant {quant}); available GGUFs: "
-                + ", ".join(f for f in files if f.endswith(".gguf"))
-            )
-        chosen = [sorted(wanted)[0]]
-        if spec.mmproj_pattern:
-            mmprojs = sorted(f for f in files if fnmatch.fnmatch(f, spec.mmproj_pattern))
-            chosen += mmprojs[:1]
-        folder = self.root / name
-        partial = self.root / f".{name}.partial"
+        return self.install(self.catalog.offer(profile, quant), name=name, progress=progress, cancel=cancel)
+
+    def install(
+        self,
+        offer: ModelOffer,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> StoredModel | None:
+        """Download ``offer`` (continuing an unfinished download), check it, and make it ``models/NAME``.
+
+        Returns None when ``cancel`` fired: what was downloaded stays for the next call. Raises
+        :class:`ModelError` (network, disk space: the partial download is kept) or
+        :class:`ModelFileError` (a corrupt file — deleted —, or the wrong architecture — all deleted).
+        """
+        name = _safe_name(name or offer.default_name)
+        self._check_architecture(offer)
+        revision: str | None = None
+        pinned: list[RemoteFile] = []
+        for remote in offer.files:
+            resolved, commit = self.catalog.resolve(offer.repo, remote, revision)
+            revision = commit or revision
+            pinned.append(resolved)
+        partial = self._partial(name)
         private_dir(partial)
-        revision, entries = self._download(spec.repo, chosen, partial)
+        total = sum(f.size for f in pinned)
+        check_disk_space(partial, total - sum(partial_bytes(partial / f.name) for f in pinned), self._disk_free)
+        meter = SpeedMeter()
+        entries = []
+        finished = 0
+        for remote in pinned:
+
+            def on_bytes(n: int, remote: RemoteFile = remote, base: int = finished) -> None:
+                if progress is not None:
+                    done = base + n
+                    progress(DownloadProgress(remote.name, n, remote.size, done, total, meter.add(done)))
+
+            sha = download_file(
+                remote, partial / remote.name, headers=self.catalog.headers(), on_bytes=on_bytes, cancel=cancel
+            )
+            if sha is None:
+                log.info(
+                    "download of %s cancelled; %d bytes kept for later", name, partial_bytes(partial / remote.name)
+                )
+                return None
+            entries.append({"file": remote.name, "size": remote.size, "sha256": sha})
+            finished += remote.size
         manifest = {
             "name": name,
-            "profile": profile.name,
-            "quant": quant,
-            "repo": spec.repo,
-            "revision": revision,
+            "profile": offer.profile.name,
+            "quant": offer.quant,
+            "repo": offer.repo,
+            "revision": revision or "",
             "files": entries,
         }
         write_private(partial / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
         try:
-            self._check_downloaded(partial, profile)
+            self._check_downloaded(partial, offer.profile)
         except ModelError:
             shutil.rmtree(partial, ignore_errors=True)  # the wrong files: do not resume from them
             raise
+        folder = self.root / name
         if folder.exists():
             shutil.rmtree(folder)
         partial.rename(folder)
-        log.info("pulled %s from %s into %s", name, spec.repo, folder)
+        log.info("pulled %s from %s into %s", name, offer.repo, folder)
         return self._load(folder)
 
-    def _hub(self) -> Any:
-        import huggingface_hub
-        from huggingface_hub import constants
+    def _partial(self, name: str) -> Path:
+        return self.root / f".{name}.partial"
 
-        constants.HF_HUB_DISABLE_XET = True  # plain HTTP downloads (see module docstring)
-        return huggingface_hub
-
-    def _remote_files(self, repo: str) -> list[str]:
-        hub = self._hub()
+    def _check_architecture(self, offer: ModelOffer) -> None:
+        """Refuse a model of the wrong architecture from its remote header, before downloading it."""
         try:
-            api = hub.HfApi(endpoint=self._endpoint, token=self._token)
-            return sorted(api.list_repo_files(repo))
-        except Exception as exc:
-            raise ModelError(
-                f"cannot list {repo} on {self._endpoint or 'huggingface.co'}: {exc}; check the network, "
-                "the repo name, and (for gated models) your token"
-            ) from exc
-
-    def _download(self, repo: str, files: list[str], dest: Path) -> tuple[str, list[dict[str, Any]]]:
-        hub = self._hub()
-        entries = []
-        revision = ""
-        for filename in files:
-            try:
-                meta = hub.get_hf_file_metadata(
-                    hub.hf_hub_url(repo, filename, endpoint=self._endpoint), token=self._token
-                )
-                revision = meta.commit_hash or revision
-                path = Path(
-                    hub.hf_hub_download(
-                        repo,
-                        filename,
-                        local_dir=dest,
-                        endpoint=self._endpoint,
-                        token=self._token,
-                        revision=revision or None,
-                    )
-                )
-            except Exception as exc:
-                raise ModelError(
-                    f"downloading {filename} from {repo} failed: {exc}; run `omnidesk models pull` again "
-                    "(finished files are kept)"
-                ) from exc
-            entries.append({"file": filename, "size": path.stat().st_size, "sha256": _sha256(path)})
-        return revision, entries
+            header = self.catalog.header(offer.model)
+        except ModelError as exc:
+            log.info("cannot read the remote header of %s before downloading (%s)", offer.model.name, exc)
+            return
+        if header.architecture not in offer.profile.architectures:
+            raise ModelFileError(
+                f"{offer.repo}/{offer.model.name} is a {header.architecture!r} model, but the profile "
+                f"{offer.profile.name} runs {', '.join(offer.profile.architectures)}; pick another profile "
+                "or repository — nothing was downloaded"
+            )
 
     def _check_downloaded(self, folder: Path, profile: ModelProfile) -> None:
         stored = self._load(folder)

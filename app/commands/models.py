@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from omnidesk.app.cli_options import JsonOption, MmprojOption, ProfileOption, get_context
+from omnidesk.app.model_files import describe_progress
 
 if TYPE_CHECKING:
+    from omnidesk.runtime.hub_download import DownloadProgress
     from omnidesk.runtime.model_store import ModelStore
 
 __all__ = ["register"]
@@ -61,22 +65,48 @@ def pull(
     quant: Annotated[str | None, typer.Option("--quant", help="Quantisation, e.g. Q4_K_M or Q8_0.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Folder name (default PROFILE-QUANT).")] = None,
     endpoint: Annotated[
-        str | None, typer.Option("--endpoint", help="Hugging Face Hub mirror URL (default huggingface.co).")
+        str | None,
+        typer.Option(
+            "--endpoint", help="Hugging Face Hub mirror URL (default model.hub_endpoint, else huggingface.co)."
+        ),
     ] = None,
 ) -> None:
-    """Download the profile's model and mmproj, check them, and make them the configured model."""
-    from omnidesk.app.settings import save_settings
-    from omnidesk.runtime.model_store import ModelStore
+    """Download the profile's model and mmproj, check them, and make them the configured model.
+
+    An interrupted download (Ctrl-C, a lost connection) continues where it stopped when run again.
+    """
+    from omnidesk.app.compose import build_model_store
+    from omnidesk.app.model_files import configure_model
     from omnidesk.runtime.profiles import load_profile
 
     context = get_context(ctx)
     settings = context.settings
     chosen = load_profile(profile or settings.model.profile)
-    store = ModelStore(context.paths.models_dir, endpoint=endpoint)
-    stored = store.pull(chosen, quant or settings.model.quant, name=name)
-    section = settings.model.model_copy(update={"model": stored.name, "mmproj": stored.mmproj, "profile": chosen.name})
-    save_settings(settings.model_copy(update={"model": section}), context.paths)
-    typer.echo(f"Installed {stored.name} ({stored.size_bytes / 2**30:.2f} GiB) and set it as the model.")
+    store = build_model_store(settings, context.paths, endpoint=endpoint)
+    try:
+        stored = store.pull(chosen, quant or settings.model.quant, name=name, progress=_ProgressLine())
+    except KeyboardInterrupt:
+        typer.echo("\nStopped; run `omnidesk models pull` again to continue where it stopped.", err=True)
+        raise typer.Exit(130) from None
+    assert stored is not None  # no cancel token: only Ctrl-C stops it
+    configure_model(context.paths, model=stored.name, mmproj=stored.mmproj, profile=chosen.name, remote_url="")
+    typer.echo(f"\nInstalled {stored.name} ({stored.size_bytes / 2**30:.2f} GiB) and set it as the model.")
+
+
+class _ProgressLine:
+    """One progress line on stderr: rewritten in place on a terminal, a new line each few seconds otherwise."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self._every = every
+        self._last = -every
+        self._tty = sys.stderr.isatty()
+
+    def __call__(self, progress: DownloadProgress) -> None:
+        now = time.monotonic()
+        if now - self._last < (0.2 if self._tty else self._every) and progress.done < progress.total:
+            return
+        self._last = now
+        typer.echo(("\r" if self._tty else "") + describe_progress(progress), err=True, nl=not self._tty)
 
 
 @models_app.command("verify")

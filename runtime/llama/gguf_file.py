@@ -10,11 +10,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from omnidesk.agent.errors import ModelFileError
 
-__all__ = ["GGML_TYPE_SIZES", "GGUFFile", "TensorInfo", "read_gguf"]
+__all__ = ["GGML_TYPE_SIZES", "ByteStream", "GGUFFile", "TensorInfo", "read_gguf", "read_gguf_stream"]
 
 _MAGIC = b"GGUF"
 _DEFAULT_ALIGNMENT = 32
@@ -132,6 +132,14 @@ class GGUFFile:
         return sum(t.nbytes for t in self.tensors)
 
 
+class ByteStream(Protocol):
+    """What the reader needs of a file: ``read`` and a relative ``seek`` (a remote file read by ranges too)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
 class _Truncated(Exception):
     pass
 
@@ -141,7 +149,7 @@ class _Corrupt(Exception):
 
 
 class _Reader:
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: ByteStream) -> None:
         self._fh = fh
         self.pos = 0
 
@@ -216,7 +224,7 @@ def _nbytes(shape: tuple[int, ...], ggml_type: int, name: str) -> int:
     return n // block * size
 
 
-def _parse(fh: BinaryIO, path: Path, file_size: int) -> GGUFFile:
+def _parse(fh: ByteStream, path: Path, file_size: int) -> GGUFFile:
     reader = _Reader(fh)
     if reader.read(4) != _MAGIC:
         raise _Corrupt("it does not start with the GGUF magic bytes")
@@ -259,7 +267,7 @@ def read_gguf(path: Path) -> GGUFFile:
     try:
         file_size = path.stat().st_size
         with path.open("rb") as fh:
-            info = _parse(fh, path, file_size)
+            return read_gguf_stream(fh, path, file_size)
     except FileNotFoundError as exc:
         raise ModelFileError(
             f"model file {path} does not exist; check the path, or download it with `omnidesk models pull`"
@@ -268,6 +276,13 @@ def read_gguf(path: Path) -> GGUFFile:
         raise ModelFileError(f"{path} is a directory, not a GGUF file; point to the .gguf file") from exc
     except PermissionError as exc:
         raise ModelFileError(f"cannot read {path}: permission denied; check its permissions") from exc
+
+
+def read_gguf_stream(fh: ByteStream, path: Path, file_size: int) -> GGUFFile:
+    """Read and check the header of a GGUF of ``file_size`` bytes from ``fh`` (a file, or a remote file
+    read by ranges: only ``read`` and relative ``seek`` are used)."""
+    try:
+        info = _parse(fh, path, file_size)
     except _Truncated as exc:
         raise ModelFileError(
             f"{path} is truncated ({file_size} bytes, the header runs past the end); "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.app.cli_helpers import isolated_env, run_cli
-from tests.models.hub_server import hub_server
+from tests.app.cli_helpers import OMNIDESK, isolated_env, run_cli
+from tests.models.hub_server import HubState, hub_server
 from tests.models.plugin import TinyModel
 
 pytestmark = pytest.mark.model
@@ -70,3 +71,39 @@ def test_verify_takes_a_file_path(
     cut.write_bytes(tiny_omni.model.read_bytes()[:2000])
     truncated = run_cli(["models", "verify", str(cut), "--json"], env)
     assert truncated.returncode == 1 and "truncated" in json.loads(truncated.stdout)["problems"][0]
+
+
+def test_a_killed_pull_continues_where_it_stopped(tiny_omni: TinyModel, tmp_path: Path) -> None:
+    """The mirror comes from the settings (model.hub_endpoint); SIGKILL mid-download, pull again: a Range."""
+    assert tiny_omni.mmproj is not None
+    model_file = "NVIDIA-Nemotron-3-Nano-Omni-Q4_K_M.gguf"
+    repo = {
+        "ggml-org/NVIDIA-Nemotron-3-Nano-Omni": {
+            model_file: tiny_omni.model,
+            "mmproj-NVIDIA-Nemotron-3-Nano-Omni-f16.gguf": tiny_omni.mmproj,
+        }
+    }
+    env = isolated_env(tmp_path)
+    state = HubState(throttle=100_000)
+    with hub_server(repo, state=state) as (endpoint, requests):
+        assert run_cli(["config", "set", "model.hub_endpoint", endpoint], env).returncode == 0
+        with subprocess.Popen(
+            [str(OMNIDESK), "models", "pull"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        ) as proc:
+            assert proc.stderr is not None
+            for line in proc.stderr:  # a progress line every 2 s when stderr is not a terminal
+                if line.startswith(model_file) and not line.startswith(f"{model_file}: 0 KiB"):
+                    break
+            proc.kill()
+        partial = tmp_path / "data" / "models" / ".nemotron-3-nano-omni-Q4_K_M.partial" / f"{model_file}.part"
+        kept = partial.stat().st_size
+        assert 0 < kept < tiny_omni.model.stat().st_size
+        state.throttle = None
+        pulled = run_cli(["models", "pull"], env)
+    assert pulled.returncode == 0, pulled.stderr
+    gets = [
+        r for r in requests if r.startswith(f"GET /ggml-org/NVIDIA-Nemotron-3-Nano-Omni/resolve/") and model_file in r
+    ]
+    assert gets[-1].endswith(f"bytes={kept}-"), gets
+    verified = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M", "--json"], env)
+    assert json.loads(verified.stdout)["ok"] is True
