@@ -6,6 +6,8 @@ With a remote engine configured the one line says whether it answers and what it
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.app.doctor import Check
@@ -13,7 +15,11 @@ from omnidesk.app.model_files import resolve_model_path
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime.llama.gguf_file import GGUFFile
 
-__all__ = ["model_checks"]
+if TYPE_CHECKING:
+    from omnidesk.runtime.llama.offload import DeviceMemory, ModelFootprint, OffloadPlan
+    from omnidesk.runtime.performance import MachineSpeed, ModelWork, StepChoice, StepEstimate
+
+__all__ = ["FitAssessment", "Machine", "assess_fit", "assess_footprint", "measure_machine", "model_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -88,39 +94,122 @@ def _remote_check(settings: Settings) -> Check:
     return Check("model", True, f"remote engine {url} serves {served}")
 
 
-def _fit_check(
-    settings: Settings, text: GGUFFile, mmproj: GGUFFile | None, screen: tuple[int, int]
-) -> tuple[Check, Check]:
-    """Whether weights + KV cache + mmproj fit free RAM/VRAM (with a suggestion), and seconds per step for
-    each reasoning choice, the prefill of the kept screenshots included."""
-    from omnidesk.runtime.llama.offload import detect_memory, footprint_from_gguf, plan_offload
-    from omnidesk.runtime.performance import measure_cpu, model_work, step_choices
-    from omnidesk.runtime.profiles import load_profile
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """What this machine offers a model: free RAM/VRAM and measured CPU speed (measured once, reused)."""
+
+    memory: DeviceMemory
+    speed: MachineSpeed
+
+
+@dataclass(frozen=True, slots=True)
+class FitAssessment:
+    """Whether a model fits this machine, where its weights would go, and seconds per step for each
+    reasoning choice (``choices[0]`` is the fastest: non-thinking) with ``screenshots`` kept of ``screen``."""
+
+    fits: bool
+    plan: OffloadPlan
+    choices: tuple[StepChoice, ...]
+    tokens: int
+    screenshots: int
+    screen: tuple[int, int]
+    fix: str
+
+    @property
+    def estimate(self) -> StepEstimate:
+        """The fastest choice's step."""
+        return self.choices[0].estimate
+
+    @property
+    def slow(self) -> bool:
+        return self.estimate.seconds > 60
+
+    @property
+    def hint(self) -> str:
+        """What to do when steps are slow on this machine."""
+        return (
+            "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster"
+            if (self.slow)
+            else ""
+        )
+
+    @property
+    def speed(self) -> str:
+        """Seconds per step for each reasoning choice, with what the prompt holds."""
+        width, height = self.screen
+        sizing = (
+            f"{self.screenshots} screenshots of {width}x{height} kept, {self.tokens} tokens each"
+            if self.tokens
+            else f"{self.screenshots} screenshots kept"
+        )
+        return f"per step ({sizing}; one new image encoded, {self.estimate.encode_seconds:.1f} s): " + "; ".join(
+            choice.describe() for choice in self.choices
+        )
+
+    @property
+    def detail(self) -> str:
+        return f"{self.plan.explanation} Estimate {self.speed}."
+
+
+def measure_machine() -> Machine:
+    """Free memory (GPU when llama.cpp can use one) and CPU speed; takes well under a second."""
+    from omnidesk.runtime.llama.offload import detect_memory
+    from omnidesk.runtime.performance import measure_cpu
     from omnidesk.runtime.system_probe import llama_gpu_offload
 
+    return Machine(detect_memory(llama_gpu_offload()), measure_cpu())
+
+
+def assess_fit(
+    settings: Settings,
+    text: GGUFFile,
+    mmproj: GGUFFile | None,
+    machine: Machine,
+    screen: tuple[int, int] = (1920, 1080),
+) -> FitAssessment:
+    """Whether weights + KV cache + mmproj fit free RAM/VRAM, with a suggestion and seconds per step.
+
+    Works from GGUF headers alone, so the first-run panel can judge a download before it starts.
+    """
+    from omnidesk.runtime.llama.offload import footprint_from_gguf
+    from omnidesk.runtime.performance import model_work
+    from omnidesk.runtime.profiles import load_profile
+
     footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
-    memory = detect_memory(llama_gpu_offload())
-    plan = plan_offload(footprint, memory)
-    work = model_work(text, mmproj)
     screenshots = settings.agent.screenshots_in_prompt or load_profile(settings.model.profile).screenshots
-    tokens, choices = step_choices(work, plan, footprint.n_layer, measure_cpu(), screen=screen, screenshots=screenshots)
-    fits = plan.ram_bytes <= memory.free_ram
+    return assess_footprint(footprint, model_work(text, mmproj), machine, screen=screen, screenshots=screenshots)
+
+
+def assess_footprint(
+    footprint: ModelFootprint,
+    work: ModelWork,
+    machine: Machine,
+    *,
+    screen: tuple[int, int] = (1920, 1080),
+    screenshots: int = 3,
+) -> FitAssessment:
+    """:func:`assess_fit` from the model's sizes and per-token work (however they were counted)."""
+    from omnidesk.runtime.llama.offload import plan_offload
+    from omnidesk.runtime.performance import step_choices
+
+    plan = plan_offload(footprint, machine.memory)
+    tokens, choices = step_choices(work, plan, footprint.n_layer, machine.speed, screen=screen, screenshots=screenshots)
+    fits = plan.ram_bytes <= machine.memory.free_ram
     fix = ""
     if not fits:
         fix = (
             "pick a smaller quantisation (`omnidesk config set model.quant UD-IQ4_NL`), lower "
             "model.context_length, or point model.remote_url at a GPU server"
         )
-    fit = Check("fit", fits, plan.explanation, fix)
-    fastest = choices[0].estimate
-    sizing = (
-        f"{screenshots} screenshots of {screen[0]}x{screen[1]} kept, {tokens} tokens each"
-        if tokens
-        else (f"{screenshots} screenshots kept")
+    return FitAssessment(fits, plan, tuple(choices), tokens, screenshots, screen, fix)
+
+
+def _fit_check(
+    settings: Settings, text: GGUFFile, mmproj: GGUFFile | None, screen: tuple[int, int]
+) -> tuple[Check, Check]:
+    """The doctor lines of :func:`assess_fit` for the configured model: whether it fits, and how fast."""
+    fit = assess_fit(settings, text, mmproj, measure_machine(), screen)
+    return (
+        Check("fit", fit.fits, fit.plan.explanation, fit.fix),
+        Check("speed", not fit.slow, fit.speed, fit.hint, needed=False),
     )
-    detail = f"per step ({sizing}; one new image encoded, {fastest.encode_seconds:.1f} s): " + "; ".join(
-        choice.describe() for choice in choices
-    )
-    slow = fastest.seconds > 60
-    hint = "slow on this machine: a GPU or a remote engine (model.remote_url) makes steps much faster" if slow else ""
-    return fit, Check("speed", not slow, detail, hint, needed=False)

@@ -112,6 +112,18 @@ class GlobalHotkeys(QObject):
         log.info("global hotkeys on: kill switch %s", self._config.kill_switch)
         return None
 
+    def reconfigure(self, config: HotkeyConfig) -> str | None:
+        """Listen for ``config``'s combinations instead (a settings change; no restart).
+
+        Returns why global hotkeys are unavailable, or None when they work. Raises ValueError on a conflict.
+        """
+        config.bindings()
+        self.stop()
+        self._config = config
+        problem = self.start()
+        log.info("hotkeys registered again")
+        return problem
+
     def stop(self) -> None:
         with self._lock:
             timer, self._release_timer = self._release_timer, None

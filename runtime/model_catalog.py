@@ -20,7 +20,7 @@ __all__ = ["HubCatalog", "ModelOffer"]
 
 log = logging.getLogger(__name__)
 
-_FIRST_READ = 2 * 1024 * 1024
+_FIRST_READ = 256 * 1024  # doubled while the header runs on: 6 requests for an 8 MB header
 _MAX_HEADER = 256 * 1024 * 1024
 
 
@@ -71,15 +71,15 @@ class HubCatalog:
         return dict(self._hub().utils.build_hf_headers(token=self._token or False))
 
     def repo_files(self, repo: str) -> dict[str, int]:
-        """``{path: size}`` of a repo's files; :class:`ModelError` saying what to check when unreachable."""
+        """``{path: size}`` of a repo's files; :class:`ModelError` saying what to check when unreachable.
+
+        One ``model_info`` request (no retries with back-off: the person is waiting and can try again).
+        """
         hub = self._hub()
         try:
             api = hub.HfApi(endpoint=self.endpoint, token=self._token or False)
-            return {
-                entry.path: int(getattr(entry, "size", 0) or 0)
-                for entry in api.list_repo_tree(repo, recursive=True)
-                if type(entry).__name__ == "RepoFile"
-            }
+            info = api.model_info(repo, files_metadata=True, timeout=self._timeout)
+            return {sibling.rfilename: int(sibling.size or 0) for sibling in info.siblings or []}
         except Exception as exc:
             raise ModelError(
                 f"cannot list {repo} on {self.where}: {exc}; check the network, the repo name, the mirror "

@@ -36,7 +36,7 @@ from omnidesk.runtime.llama.validate import validate_model_files
 from omnidesk.runtime.model_catalog import HubCatalog, ModelOffer
 from omnidesk.runtime.profiles import ModelProfile
 
-__all__ = ["MANIFEST", "ModelStore", "StoredModel", "VerifyReport"]
+__all__ = ["MANIFEST", "Downloaded", "ModelStore", "StoredModel", "VerifyReport"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,15 @@ class StoredModel:
     @property
     def profile(self) -> str:
         return str(self.manifest.get("profile", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """Every file of an offer downloaded and checksummed in ``folder``, not yet checked as a model."""
+
+    name: str
+    offer: ModelOffer
+    folder: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +167,18 @@ class ModelStore:
         :class:`ModelError` (network, disk space: the partial download is kept) or
         :class:`ModelFileError` (a corrupt file — deleted —, or the wrong architecture — all deleted).
         """
+        downloaded = self.download(offer, name=name, progress=progress, cancel=cancel)
+        return None if downloaded is None else self.finish(downloaded)
+
+    def download(
+        self,
+        offer: ModelOffer,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Downloaded | None:
+        """The download half of :meth:`install`: every file in ``models/.NAME.partial``, checksums checked."""
         name = _safe_name(name or offer.default_name)
         self._check_architecture(offer)
         revision: str | None = None
@@ -184,9 +205,8 @@ class ModelStore:
                 remote, partial / remote.name, headers=self.catalog.headers(), on_bytes=on_bytes, cancel=cancel
             )
             if sha is None:
-                log.info(
-                    "download of %s cancelled; %d bytes kept for later", name, partial_bytes(partial / remote.name)
-                )
+                kept = partial_bytes(partial / remote.name)
+                log.info("download of %s cancelled; %d bytes kept for later", name, kept)
                 return None
             entries.append({"file": remote.name, "size": remote.size, "sha256": sha})
             finished += remote.size
@@ -199,16 +219,21 @@ class ModelStore:
             "files": entries,
         }
         write_private(partial / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+        return Downloaded(name, offer, partial)
+
+    def finish(self, downloaded: Downloaded) -> StoredModel:
+        """The checking half of :meth:`install`: GGUF headers, architecture and mmproj pairing; then the
+        folder takes its name. Wrong files are deleted (resuming them would not help)."""
         try:
-            self._check_downloaded(partial, offer.profile)
+            self._check_downloaded(downloaded.folder, downloaded.offer.profile)
         except ModelError:
-            shutil.rmtree(partial, ignore_errors=True)  # the wrong files: do not resume from them
+            shutil.rmtree(downloaded.folder, ignore_errors=True)
             raise
-        folder = self.root / name
+        folder = self.root / downloaded.name
         if folder.exists():
             shutil.rmtree(folder)
-        partial.rename(folder)
-        log.info("pulled %s from %s into %s", name, offer.repo, folder)
+        downloaded.folder.rename(folder)
+        log.info("pulled %s from %s into %s", downloaded.name, downloaded.offer.repo, folder)
         return self._load(folder)
 
     def _partial(self, name: str) -> Path:

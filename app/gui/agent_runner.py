@@ -34,6 +34,7 @@ from omnidesk.agent.ports import (
     TextPart,
 )
 from omnidesk.app.gui.controller import RunRequest
+from omnidesk.app.gui.model_loader import ModelStatus
 from omnidesk.app.settings import AppPaths, Settings
 
 if TYPE_CHECKING:
@@ -165,19 +166,37 @@ class GuiAgentRunner:
         model = self._settings.model
         return bool(model.remote_url or model.model)
 
-    def load(self, cancel: CancelToken) -> Iterator[str]:
-        """Status source: load the model, yielding status lines (runs on a worker thread)."""
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def update_settings(self, settings: Settings) -> None:
+        """Settings for the next run (capture, deny-list, safety…) and the next :meth:`load` (the model).
+
+        Call between runs, from the GUI thread; a run in progress keeps the settings it started with.
+        """
+        self._settings = settings
+
+    def load(self, cancel: CancelToken) -> Iterator[ModelStatus]:
+        """Status source: (re)load the model from the current settings (runs on a worker thread).
+
+        A model loaded before is closed first, so a changed model never sits in memory twice.
+        """
+        self._loaded.clear()
+        self._problem = ""
+        old, self._model = self._model, None
         try:
+            if old is not None:
+                yield ModelStatus("loading", f"unloading {old.capabilities.name}…")
+                old.close()
             if not self.configured:
-                self._problem = (
-                    "no model configured: run `omnidesk models pull`, or set the model in Settings and restart"
-                )
-                yield "not configured — run `omnidesk models pull`"
+                self._problem = "no model is set up yet: choose a download or an engine in the window"
+                yield ModelStatus("missing", "not set up — choose one in the window")
                 return
             where = self._settings.model.remote_url or self._settings.model.model
-            yield f"loading {where}…"
+            yield ModelStatus("loading", f"loading {where}…")
             self._model = self._model_factory(self._settings, self._paths, self._remote_consent)
-            yield f"{self._model.capabilities.name} · ready"
+            yield ModelStatus("ready", f"{self._model.capabilities.name} · ready")
         except Exception as exc:
             self._problem = f"the model failed to load: {exc}"
             raise
@@ -196,7 +215,7 @@ class GuiAgentRunner:
             return None
         return (
             f"{model.capabilities.name} cannot hear: its mmproj has no audio encoder. Use the omni mmproj with the "
-            "audio encoder (`omnidesk models pull`, or set model.mmproj in Settings) and restart, or type the task"
+            "audio encoder (download it in the window, or set model.mmproj in Settings), or type the task"
         )
 
     def understand(

@@ -2,8 +2,11 @@
 
 ``omnidesk`` with no sub-command lands here (``app/cli.py``). By default the agent is
 :class:`GuiAgentRunner` over the composition root (model from settings, loaded on a worker once the
-window shows). Tests and embedders pass ``build_runner(confirmer) -> Runner`` instead: it must be cheap
-(it runs on the GUI thread); slow loading belongs in ``status_source``, which runs on a worker.
+window shows), and with no model the window's first-run panel sets one up (:class:`ModelSetup`: downloads
+from ``model.hub_endpoint`` or huggingface.co, engine tests). Tests and embedders pass
+``build_runner(confirmer) -> Runner`` instead: it must be cheap (it runs on the GUI thread); slow loading
+belongs in ``status_source``, which runs on a worker. :func:`open_gui` builds and wires everything without
+running the event loop (what :func:`run_gui` and the window's end-to-end tests share).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -22,22 +26,23 @@ from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Microphone
 from omnidesk.app.settings import AppPaths, Settings
 
-__all__ = ["EXIT_NO_DISPLAY", "FIRST_RUN_TEXT", "qt_monitors", "run_gui"]
+__all__ = ["EXIT_NO_DISPLAY", "GuiSession", "open_gui", "qt_monitors", "run_gui"]
 
 log = logging.getLogger(__name__)
 
 EXIT_NO_DISPLAY = 2
-FIRST_RUN_TEXT = (
-    "Welcome to Omnidesk. No model is set up yet.\n\n"
-    "Download the omni model with `omnidesk models pull` in a terminal, or open Settings → Model and "
-    "point it at a GGUF file (or an OpenAI-compatible engine), then start Omnidesk again."
-)
 
 if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check comes first)
+    from PyQt6.QtWidgets import QApplication
+
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.controller import Runner
-    from omnidesk.app.gui.main_window import StatusSource
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.model_loader import StatusSource
+    from omnidesk.app.gui.single_instance import InstanceServer
+    from omnidesk.app.gui.tray import TrayIcon
+    from omnidesk.app.hotkeys import GlobalHotkeys
 
 
 def _check_display(environ: Mapping[str, str]) -> str | None:
@@ -82,16 +87,88 @@ def run_gui(
     if problem is not None:
         print(problem, file=sys.stderr)
         return EXIT_NO_DISPLAY
-
     from PyQt6.QtCore import QTimer
+
+    session = open_gui(
+        settings,
+        paths,
+        build_runner=build_runner,
+        status_source=status_source,
+        monitors=monitors,
+        microphone=microphone,
+        argv=argv,
+        instance_socket=instance_socket,
+    )
+    restore = _close_on_signals(session.window.close)
+    # Python runs signal handlers only when it gets control; a slow timer gives it some.
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
+    try:
+        session.start()
+        return int(session.app.exec())
+    finally:
+        ticker.stop()
+        session.close()
+        restore()
+
+
+@dataclass
+class GuiSession:
+    """The opened app: the window and what it holds open; :meth:`start` shows it, :meth:`close` ends it."""
+
+    app: QApplication
+    window: MainWindow
+    tray: TrayIcon | None
+    hotkeys: GlobalHotkeys
+    agent_runner: GuiAgentRunner | None
+    microphone: Microphone | None
+    instance_server: InstanceServer | None
+
+    def start(self) -> None:
+        """Show the tray and the window and start loading the model (on a worker)."""
+        if self.tray is not None:
+            self.tray.show()
+        self.window.show()
+        self.window.start_status_source()
+
+    def close(self) -> None:
+        """Free what the session holds (after the event loop, or at the end of a test)."""
+        if self.instance_server is not None:
+            self.instance_server.close()
+        self.hotkeys.stop()
+        if self.agent_runner is not None:
+            self.agent_runner.close()
+        close_microphone = getattr(self.microphone, "close", None)
+        if close_microphone is not None:
+            close_microphone()
+        self.window.reporter.uninstall()
+        log.info("GUI closed")
+
+
+def open_gui(
+    settings: Settings,
+    paths: AppPaths,
+    *,
+    build_runner: Callable[[QtConfirmer], Runner | None] | None = None,
+    status_source: StatusSource | None = None,
+    monitors: Sequence[MonitorInfo] | None = None,
+    microphone: Microphone | None = None,
+    argv: Sequence[str] = ("omnidesk",),
+    instance_socket: Path | None = None,
+) -> GuiSession:
+    """The GUI's composition: the QApplication, the agent runner, the model setup, the tray, the hotkeys and
+    the window, wired but not shown (the display must have been checked)."""
     from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
-    from omnidesk.app.compose import build_hotkeys, build_microphone
+    from omnidesk.app.compose import build_hotkeys, build_microphone, build_model_store
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.model_setup import ModelSetup
     from omnidesk.app.gui.style import apply_style
     from omnidesk.app.gui.tray import TrayIcon, app_icon
+    from omnidesk.runtime.system_probe import probe_remote
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
@@ -101,6 +178,7 @@ def run_gui(
     apply_style(app)
     confirmer = QtConfirmer()
     agent_runner: GuiAgentRunner | None = None
+    setup: ModelSetup | None = None
     if build_runner is not None:
         runner = build_runner(confirmer)
     else:  # the real agent: model from settings, loaded on a worker once the window shows
@@ -109,6 +187,12 @@ def run_gui(
         status_source = status_source or agent_runner.load
         # Opened on first push-to-talk, on the recorder's worker; no microphone = a message then.
         microphone = microphone or build_microphone(settings)
+        setup = ModelSetup(
+            lambda: agent_runner.settings if agent_runner is not None else settings,
+            paths,
+            lambda current: build_model_store(current, paths),
+            probe_remote,
+        )
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
     hotkeys = build_hotkeys(settings)
     hotkeys_problem = hotkeys.start()
@@ -123,9 +207,11 @@ def run_gui(
         paths=paths,
         microphone=microphone,
         interpreter=agent_runner,
+        setup=setup,
+        on_settings_changed=agent_runner.update_settings if agent_runner is not None else None,
     )
-    if agent_runner is not None and not agent_runner.configured:
-        window.preview.clear(FIRST_RUN_TEXT)
+    if setup is not None:
+        setup.setParent(window)
     if hotkeys_problem is not None:
         window.state_label.setText(f"No global hotkeys: {hotkeys_problem}")
     log.info("GUI started (settings in %s, tray: %s)", paths.settings_file, tray is not None)
@@ -137,30 +223,7 @@ def run_gui(
         instance_server = InstanceServer(instance_socket)
         instance_server.activation_requested.connect(window.come_back)
         instance_server.listen()
-    restore = _close_on_signals(window.close)
-    # Python runs signal handlers only when it gets control; a slow timer gives it some.
-    ticker = QTimer()
-    ticker.timeout.connect(lambda: None)
-    ticker.start(200)
-    try:
-        if tray is not None:
-            tray.show()
-        window.show()
-        window.start_status_source()
-        return int(app.exec())
-    finally:
-        if instance_server is not None:
-            instance_server.close()
-        hotkeys.stop()
-        ticker.stop()
-        if agent_runner is not None:
-            agent_runner.close()
-        close_microphone = getattr(microphone, "close", None)
-        if close_microphone is not None:
-            close_microphone()
-        restore()
-        window.reporter.uninstall()
-        log.info("GUI closed")
+    return GuiSession(app, window, tray, hotkeys, agent_runner, microphone, instance_server)
 
 
 def _close_on_signals(close: Callable[[], object]) -> Callable[[], None]:

@@ -2,22 +2,25 @@
 
 The window never runs the agent itself: :class:`RunController` runs it on a worker thread and the
 window only reacts to signals. Questions from the agent arrive through :class:`QtConfirmer`, which blocks
-the worker (never this thread) until the confirmation bar answers.
+the worker (never this thread) until the confirmation bar answers. The model is loaded by
+:class:`ModelLoader` on a worker; until it is ready Run is disabled with the reason, and without one the
+:class:`ModelArea` shows the first-run setup panel. Settings changes apply without a restart
+(``settings_apply.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
-from PyQt6.QtCore import Qt, QThread
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import QLabel, QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from omnidesk.agent.describe import describe_actions
-from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.errors import ConfigError, OmnideskError
 from omnidesk.agent.geometry import MonitorInfo
-from omnidesk.agent.ports import AudioClip, CancelToken, ConfirmationRequest, Microphone, ModelImage, Step
+from omnidesk.agent.ports import AudioClip, ConfirmationRequest, Microphone, ModelImage, Step
 from omnidesk.agent.safety import SafetyPolicy
 from omnidesk.app.gui.automation_store import Automation, AutomationStore
 from omnidesk.app.gui.automations import AutomationsPanel
@@ -26,9 +29,14 @@ from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
 from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
 from omnidesk.app.gui.history import HistoryPanel
+from omnidesk.app.gui.model_area import ModelArea
+from omnidesk.app.gui.model_loader import ModelLoader, ModelStatus, StatusSource
+from omnidesk.app.gui.model_setup import ModelSetup
+from omnidesk.app.gui.out_of_the_way import OutOfTheWay
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
 from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
+from omnidesk.app.gui.settings_apply import settings_change
 from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.style import titled
@@ -38,7 +46,6 @@ from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.voice_bar import VoiceBar
 from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
-from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import AppPaths, Settings, save_settings
 
@@ -49,9 +56,6 @@ log = logging.getLogger(__name__)
 SPOKEN_TASK = "(spoken task: follow the instruction in the recording)"
 """The task text of a voice run with nothing typed; the recording goes to the model as audio."""
 MIN_VOICE_SECONDS = 0.3
-
-StatusSource = Callable[[CancelToken], Iterator[str]]
-"""Runs on a worker at start (e.g. loads the model) and yields status lines for the status bar."""
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +76,8 @@ class MainWindow(QMainWindow):
         microphone: Microphone | None = None,
         paths: AppPaths | None = None,
         interpreter: VoiceInterpreter | None = None,
+        setup: ModelSetup | None = None,
+        on_settings_changed: Callable[[Settings], None] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -101,11 +107,12 @@ class MainWindow(QMainWindow):
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
         self.model_label.setObjectName("model_status")
-        self._status_source = status_source
-        self._status_worker: GeneratorWorker | None = None
-        self._status_thread: QThread | None = None
+        self.loader = ModelLoader(status_source, self.confirmer, self)
+        self.model_area = ModelArea(titled("Live view", self.preview), self.loader, setup, self)
+        self._on_settings_changed = on_settings_changed
+        self._reload_after_run = False
         self._unavailable_reason = unavailable_reason
-        self._hidden_for_run = False
+        self.out_of_the_way = OutOfTheWay(self, tray, lambda: self.settings.gui.hide_during_run)
         self._closing = False
         self._latest_overview: ModelImage | None = None
         self._layout()
@@ -130,7 +137,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.automations, "Automations")
         self.side_tabs.addTab(self.history, "History")
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(titled("Live view", self.preview))
+        split.addWidget(self.model_area)
         split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -147,6 +154,7 @@ class MainWindow(QMainWindow):
         assert status is not None
         status.addWidget(self.state_label, 1)
         status.addPermanentWidget(self.model_label)
+        status.addPermanentWidget(self.model_area.change_button)
         self.resize(1280, 800)
 
     def _connect_signals(self) -> None:
@@ -174,6 +182,12 @@ class MainWindow(QMainWindow):
         self.automations.delete_requested.connect(self.saved.delete)
         self.saved.status.connect(self.state_label.setText)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
+        self.loader.status.connect(self._on_model_status)
+        self.loader.errored.connect(self._on_model_error)
+        self.loader.idle.connect(self._on_loader_idle)
+        self.model_area.configured.connect(self.apply_settings)
+        if self.model_area.setup is not None:
+            self.model_area.setup.busy_changed.connect(self._on_setup_busy)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
             self.tray.pause_toggled.connect(controller.set_paused)
@@ -206,35 +220,40 @@ class MainWindow(QMainWindow):
                 self.hotkeys.push_to_talk_pressed.connect(self.voice.press)
                 self.hotkeys.push_to_talk_released.connect(self.voice.release)
 
-    # --- model status ---------------------------------------------------------------------------------
+    # --- the model -----------------------------------------------------------------------------------
 
     def start_status_source(self) -> None:
-        """Run the status source (model loading) on a worker; its lines go to the status bar."""
-        if self._status_source is None or self._status_thread is not None:
-            return
-        worker = GeneratorWorker(self._status_source)
-        worker.yielded.connect(self.set_model_status)
-        worker.errored.connect(self._on_status_error)
-        self._status_worker = worker
-        self._status_thread = start_worker(worker, self._on_status_finished)
+        """Load the model on a worker (the status source); its lines go to the status bar."""
+        self.loader.load()
 
     def set_model_status(self, text: object) -> None:
         self.model_label.setText(f"Model: {text}")
 
-    def _on_status_error(self, exc: object) -> None:
-        self.model_label.setText("Model: failed to load")
-        if isinstance(exc, BaseException):
-            self.reporter.report(exc)
+    def _on_model_status(self, status: ModelStatus) -> None:
+        self.set_model_status(status.text)
+        if not self.controller.running:
+            self._set_idle("Model ready — type a task and press Run" if status.state == "ready" else "Idle")
+        if status.state == "ready":
+            problem = self.voice_commands.hearing_problem() if self.voice_commands is not None else None
+            if self.voice is not None:
+                self.task_bar.set_mic_available(problem is None, problem or "")
 
-    def _on_status_finished(self) -> None:
-        if self._status_thread is not None:
-            self._status_thread.wait()
-        self._status_thread = self._status_worker = None
-        problem = self.voice_commands.hearing_problem() if self.voice_commands is not None else None
-        if problem is not None and self.voice is not None:
-            self.task_bar.set_mic_available(False, problem)
+    def _on_model_error(self, exc: object) -> None:
+        log.warning("the model failed to load: %s", exc)
+        if not isinstance(exc, OmnideskError) and isinstance(exc, BaseException):
+            self.reporter.report(exc)  # a bug, not a bad file: the crash dialog with the trace
+
+    def _on_loader_idle(self) -> None:
         if self._closing:
             self.close()
+
+    def _on_setup_busy(self, busy: bool) -> None:
+        if not busy and self._closing:
+            self.close()
+
+    def _run_blocked(self) -> str | None:
+        """Why a task cannot run now (None: it can)."""
+        return self.loader.waiting_reason() if self.controller.available else self._unavailable_reason
 
     # --- runs -----------------------------------------------------------------------------------------
 
@@ -242,16 +261,17 @@ class MainWindow(QMainWindow):
         self._start_run(task)
 
     def _start_run(self, task: str, voice: AudioClip | None = None) -> None:
+        blocked = self._run_blocked()
         request = RunRequest(task, self.task_bar.dry_run, self.task_bar.selected_monitor(), voice)
-        if not self.controller.start(request):
-            self.state_label.setText(self._unavailable_reason)
+        if blocked is not None or not self.controller.start(request):
+            self.state_label.setText(blocked or self._unavailable_reason)
 
     def _on_run_started(self, request: RunRequest) -> None:
         self.timeline.clear()
         self.details.show_step(None)
         self.preview.clear("Waiting for the first step…")
         self._set_state("running", f"Running: {request.task}")
-        self._get_out_of_the_way(request.monitor)
+        self.out_of_the_way.run_started(request.monitor)
 
     def _on_stepped(self, step: Step) -> None:
         self.timeline.add_step(step)
@@ -271,7 +291,7 @@ class MainWindow(QMainWindow):
             self.come_back(keep_hidden_flag=True)
         else:
             self._set_state("running", "Running")
-            self._hide_again()
+            self.out_of_the_way.hide_again()
 
     def _on_run_error(self, exc: object) -> None:
         if isinstance(exc, BaseException):
@@ -294,16 +314,22 @@ class MainWindow(QMainWindow):
             self.history.refresh()
         steps = self.timeline.topLevelItemCount()
         self._set_idle(f"Run {outcome} after {steps} step{'s' if steps != 1 else ''}")
-        if self._hidden_for_run:
+        if self.out_of_the_way.hidden_for_run:
             self.come_back()
         if self._closing:
             self.close()
+        elif self._reload_after_run:
+            self._reload_after_run = False
+            self.loader.load()
 
     def _set_idle(self, status: str = "Idle") -> None:
-        if not self.controller.available:
-            self._set_state("unavailable", self._unavailable_reason)
+        blocked = self._run_blocked()
+        if blocked is not None:
+            self._set_state("unavailable", blocked)
             self.task_bar.run_button.setEnabled(False)
+            self.task_bar.run_button.setToolTip(blocked)
             return
+        self.task_bar.run_button.setToolTip("")
         self._set_state("idle", status)
 
     def _set_state(self, state: str, status: str) -> None:
@@ -323,8 +349,11 @@ class MainWindow(QMainWindow):
             self.task_bar.select_monitor(automation.monitor)
         if automation.kind == "prompt":
             self.task_bar.task_edit.setText(automation.task)
-        if not self.controller.start(automation_request(automation, self.task_bar.selected_monitor())):
-            self.state_label.setText(self._unavailable_reason)
+        blocked = self._run_blocked() if automation.kind == "prompt" else None  # a replay needs no model
+        if blocked is not None or not self.controller.start(
+            automation_request(automation, self.task_bar.selected_monitor())
+        ):
+            self.state_label.setText(blocked or self._unavailable_reason)
 
     def _on_automation_hotkey(self, name: str) -> None:
         automation = self.saved.get(name)
@@ -351,16 +380,36 @@ class MainWindow(QMainWindow):
         result = dialog.result_settings()
         if result is None:
             return
-        self.settings = result
+        if self.paths is not None:
+            try:
+                save_settings(result, self.paths)
+            except ConfigError as exc:
+                self.reporter.report(exc)
+                return
+        self.apply_settings(result)
         if self.paths is None:
-            self.state_label.setText("Settings changed for this session (no settings file to save to)")
-            return
-        try:
-            file = save_settings(result, self.paths)
-        except ConfigError as exc:
-            self.reporter.report(exc)
-            return
-        self.state_label.setText(f"Settings saved to {file}; model and capture changes apply after a restart")
+            self.state_label.setText(self.state_label.text() + " (for this session: no settings file)")
+
+    def apply_settings(self, settings: object) -> None:
+        """Put new settings in force without a restart: the runner's next runs, hotkeys, the model."""
+        assert isinstance(settings, Settings)
+        change = settings_change(self.settings, settings)
+        self.settings = settings
+        if self._on_settings_changed is not None:
+            self._on_settings_changed(settings)
+        if self.voice_commands is not None:
+            self.voice_commands.set_policy(SafetyPolicy(settings.safety))
+        message = change.describe(running=self.controller.running)
+        if change.hotkeys and self.hotkeys is not None:
+            problem = self.hotkeys.reconfigure(settings.hotkeys)
+            if problem is not None:
+                message += f" — but no global hotkeys: {problem}"
+        if change.model:
+            if self.controller.running:
+                self._reload_after_run = True
+            else:
+                self.loader.load()
+        self.state_label.setText(message)
 
     # --- voice ---------------------------------------------------------------------------------------
 
@@ -427,41 +476,17 @@ class MainWindow(QMainWindow):
     def _on_confirmation_settled(self) -> None:
         self.confirm_bar.dismiss()
         if self.controller.running and not self.controller.paused:
-            self._hide_again()
+            self.out_of_the_way.hide_again()
 
     # --- getting out of the way -----------------------------------------------------------------------
 
-    def _get_out_of_the_way(self, monitor: MonitorInfo | None) -> None:
-        if not self.settings.gui.hide_during_run or monitor is None or not self._on_monitor(monitor):
-            return
-        self._hidden_for_run = True
-        self._hide_again()
-
-    def _on_monitor(self, monitor: MonitorInfo) -> bool:
-        ratio = self.devicePixelRatioF()
-        center = self.frameGeometry().center()
-        return monitor.geometry.contains(center.x() * ratio, center.y() * ratio)
-
-    def _hide_again(self) -> None:
-        if not self._hidden_for_run:
-            return
-        if self.tray is not None and self.tray.isVisible():
-            self.hide()
-        else:
-            self.showMinimized()
-
     def come_back(self, keep_hidden_flag: bool = False) -> None:
         """Show the window again (tray Show, run end, a question that needs the person)."""
-        if not keep_hidden_flag:
-            self._hidden_for_run = False
-        if self.isHidden() or self.isMinimized():
-            self.showNormal()
-        self.raise_()
-        self.activateWindow()
+        self.out_of_the_way.come_back(keep_hidden_flag)
 
     @property
     def hidden_for_run(self) -> bool:
-        return self._hidden_for_run
+        return self.out_of_the_way.hidden_for_run
 
     # --- closing --------------------------------------------------------------------------------------
 
@@ -470,13 +495,15 @@ class MainWindow(QMainWindow):
         assert event is not None
         recording = self.voice is not None and self.voice.recording
         recording = recording or (self.voice_commands is not None and self.voice_commands.busy)
-        busy = self.controller.running or self._status_thread is not None or recording
+        setup = self.model_area.setup
+        busy = self.controller.running or self.loader.busy or recording or (setup is not None and setup.busy)
         if busy:
             self._closing = True
             self.state_label.setText("Stopping the run before closing…")
             self.controller.stop()
-            if self._status_worker is not None:
-                self._status_worker.abort()
+            self.loader.abort()
+            if setup is not None:
+                setup.cancel()
             if self.voice is not None:
                 self.voice.abort()
             if self.voice_commands is not None:

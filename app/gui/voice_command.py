@@ -96,6 +96,10 @@ class VoiceCommands(QObject):
     def busy(self) -> bool:
         return self._thread is not None
 
+    def set_policy(self, policy: SafetyPolicy) -> None:
+        """The safety policy for the next spoken command (settings changed: confirm patterns, deny-list)."""
+        self._policy = policy
+
     def hearing_problem(self) -> str | None:
         return self._interpreter.hearing_problem()
 

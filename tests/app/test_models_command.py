@@ -102,7 +102,7 @@ def test_a_killed_pull_continues_where_it_stopped(tiny_omni: TinyModel, tmp_path
         pulled = run_cli(["models", "pull"], env)
     assert pulled.returncode == 0, pulled.stderr
     gets = [
-        r for r in requests if r.startswith(f"GET /ggml-org/NVIDIA-Nemotron-3-Nano-Omni/resolve/") and model_file in r
+        r for r in requests if r.startswith("GET /ggml-org/NVIDIA-Nemotron-3-Nano-Omni/resolve/") and model_file in r
     ]
     assert gets[-1].endswith(f"bytes={kept}-"), gets
     verified = run_cli(["models", "verify", "nemotron-3-nano-omni-Q4_K_M", "--json"], env)

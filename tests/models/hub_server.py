@@ -1,6 +1,7 @@
 """A minimal Hugging Face Hub on 127.0.0.1 for download tests: repo file listing and ``resolve`` URLs.
 
-Serves ``/api/models/{repo}/tree/{revision}`` (what ``list_repo_files`` / ``list_repo_tree`` read) and
+Serves ``/api/models/{repo}[/revision/{revision}]`` (``model_info`` with ``files_metadata``: the commit
+and each file's size and LFS SHA-256) and
 ``/{repo}/resolve/{revision}/{file}`` (HEAD for metadata, GET for content, ``Range: bytes=A-[B]`` answered
 with 206 as the Hub's CDN does), with the headers ``huggingface_hub`` expects (``X-Repo-Commit``, ``ETag``
 = the file's SHA-256 as for LFS files, ``Content-Length``). No Xet.
@@ -75,18 +76,15 @@ def hub_server(
                     if filename in files:
                         self._file(filename, files[filename].read_bytes(), wanted, body)
                         return
-                tree = f"/api/models/{repo}/tree/"
-                if path.startswith(tree) and body:
-                    listing = [
-                        {
-                            "type": "file",
-                            "path": name,
-                            "size": p.stat().st_size,
-                            "oid": hashlib.sha1(p.read_bytes()).hexdigest(),
-                        }
-                        for name, p in files.items()
-                    ]
-                    self._json(200, listing)
+                if (path == f"/api/models/{repo}" or path.startswith(f"/api/models/{repo}/revision/")) and body:
+                    siblings = []
+                    for name, p in files.items():
+                        data = p.read_bytes()
+                        lfs = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                        siblings.append(
+                            {"rfilename": name, "size": len(data), "blobId": hashlib.sha1(data).hexdigest(), "lfs": lfs}
+                        )
+                    self._json(200, {"id": repo, "modelId": repo, "sha": COMMIT, "siblings": siblings})
                     return
             self._json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"}, body=body)
 

@@ -50,13 +50,13 @@ class FakeSessions:
 
 
 def _load(runner: GuiAgentRunner) -> list[str]:
-    return list(runner.load(CancelToken()))
+    return [f"{status.state}: {status.text}" for status in runner.load(CancelToken())]
 
 
 def test_not_configured_says_what_to_do_and_a_run_fails_clearly(tmp_path) -> None:
     runner = GuiAgentRunner(_settings(""), _paths(tmp_path), QtConfirmer(), session_factory=FakeSessions())
-    assert _load(runner) == ["not configured — run `omnidesk models pull`"]
-    with pytest.raises(ConfigError, match="omnidesk models pull"):
+    assert _load(runner) == ["missing: not set up — choose one in the window"]
+    with pytest.raises(ConfigError, match="choose a download or an engine in the window"):
         list(runner(RunRequest("click"), CancelToken()))
 
 
@@ -72,7 +72,7 @@ def test_model_loads_once_and_outlives_each_runs_session(tmp_path) -> None:
     runner = GuiAgentRunner(
         _settings(), _paths(tmp_path), QtConfirmer(), model_factory=factory, session_factory=sessions
     )
-    assert _load(runner) == ["loading tiny.gguf…", "fake-nemotron · ready"]
+    assert _load(runner) == ["loading: loading tiny.gguf…", "ready: fake-nemotron · ready"]
     for dry in (False, True):
         steps = list(runner(RunRequest("click the middle", dry_run=dry), CancelToken()))
         assert [s.status for s in steps] == ["planned" if dry else "acted", "finished"]
@@ -81,6 +81,26 @@ def test_model_loads_once_and_outlives_each_runs_session(tmp_path) -> None:
     assert [c["model"] for c in sessions.calls] == [model, model]  # the model itself, lent (close_model=False)
     runner.close()
     assert model.closed
+
+
+def test_a_reload_closes_the_old_model_first_and_uses_the_new_settings(tmp_path) -> None:
+    models = [FakeModel([code("computer.terminate()")]), FakeModel([code("computer.terminate()")])]
+    asked: list[str] = []
+
+    def factory(settings: Settings, paths: AppPaths, consent: object) -> FakeModel:
+        asked.append(settings.model.model)
+        assert all(m.closed for m in models[: len(asked) - 1])  # never two models in memory
+        return models[len(asked) - 1]
+
+    runner = GuiAgentRunner(_settings("a.gguf"), _paths(tmp_path), QtConfirmer(), model_factory=factory)
+    _load(runner)
+    runner.update_settings(_settings("b.gguf"))
+    assert _load(runner) == [
+        "loading: unloading fake-nemotron…",
+        "loading: loading b.gguf…",
+        "ready: fake-nemotron · ready",
+    ]
+    assert asked == ["a.gguf", "b.gguf"] and models[0].closed and not models[1].closed
 
 
 def test_a_stop_while_the_model_loads_ends_the_run_quietly(tmp_path) -> None:
@@ -146,8 +166,9 @@ def test_window_runs_the_composed_agent_on_the_real_screen(qtbot, tmp_path) -> N
     qtbot.addWidget(window)
     window.setGeometry(1000, 100, 900, 700)  # off the left half: Omnidesk never clicks its own window
     window.show()
-    window.start_status_source()
-    qtbot.waitUntil(lambda: "ready" in window.model_label.text(), timeout=5000)
+    with qtbot.waitSignal(window.loader.idle, timeout=5000):
+        window.start_status_source()
+    assert window.loader.state == "ready" and window.task_bar.run_button.isEnabled()
     window.task_bar.task_edit.setText("click the left half")
     with qtbot.waitSignal(window.controller.run_finished, timeout=30000) as finished:
         qtbot.mouseClick(window.task_bar.run_button, Qt.MouseButton.LeftButton)
@@ -177,7 +198,7 @@ def test_remote_engine_off_this_machine_is_confirmed_in_the_bar(qtbot, tmp_path)
     assert "gpu-server.invalid" in asked.args[0].question
     confirmer.reply_confirmation(True)
     loader.join(timeout=10)
-    assert lines[-1].endswith("ready")
+    assert lines[-1].startswith("ready:")
     from omnidesk.app.settings import load_settings
 
     assert load_settings(paths).model.remote_confirmed == ["http://gpu-server.invalid:8000"]

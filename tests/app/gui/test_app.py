@@ -13,7 +13,7 @@ import pytest
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
-from omnidesk.app.gui.app import EXIT_NO_DISPLAY, FIRST_RUN_TEXT, qt_monitors, run_gui
+from omnidesk.app.gui.app import EXIT_NO_DISPLAY, open_gui, qt_monitors, run_gui
 from omnidesk.app.gui.main_window import MainWindow
 from omnidesk.app.settings import AppPaths, Settings
 from tests.app.gui.scripts import ScriptedRun, click_step
@@ -81,25 +81,27 @@ def test_run_gui_opens_the_window_runs_a_task_and_returns_on_close(qtbot, qapp, 
 
 
 @pytest.mark.desktop
-def test_without_a_model_the_window_shows_the_first_run_panel(qtbot, qapp, tmp_path: Path) -> None:
-    seen: dict[str, str] = {}
-
-    def inspect() -> None:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
-        seen.update(placeholder=window.preview.placeholder, model=window.model_label.text())
+def test_without_a_model_the_window_offers_the_setup_and_run_waits(qtbot, qapp, tmp_path: Path) -> None:
+    """No model, and the Hub unreachable: the setup panel shows, says what to check, and Run says why it waits."""
+    settings = Settings()
+    settings.model.hub_endpoint = "http://127.0.0.1:9"  # nothing listens there: a network error at once
+    session = open_gui(settings, _paths(tmp_path))
+    window = session.window
+    panel = window.model_area.panel
+    try:
+        with qtbot.waitSignals([window.loader.status, window.model_area.setup.listing_failed], timeout=30_000):
+            session.start()
+        assert window.loader.state == "missing" and window.model_area.showing_setup
+        assert "check the network" in panel.error_label.text() and panel.retry_button.isVisible()
+        assert not window.task_bar.run_button.isEnabled()
+        assert "No model yet" in window.task_bar.run_button.toolTip()
+        assert window.model_label.text() == "Model: not set up — choose one in the window"
+        window.task_bar.task_edit.setText("open the downloads folder")
+        window.task_bar.task_edit.returnPressed.emit()
+        assert window.controller.running is False and "No model yet" in window.state_label.text()
+    finally:
         window.close()
-
-    def wait_for_status() -> None:
-        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
-        if "not configured" in window.model_label.text():
-            inspect()
-        else:
-            QTimer.singleShot(20, wait_for_status)
-
-    QTimer.singleShot(50, wait_for_status)
-    assert run_gui(Settings(), _paths(tmp_path), environ={"DISPLAY": os.environ["DISPLAY"]}) == 0
-    assert seen["placeholder"] == FIRST_RUN_TEXT
-    assert seen["model"] == "Model: not configured — run `omnidesk models pull`"
+        session.close()
 
 
 @pytest.mark.desktop

@@ -176,7 +176,7 @@ def test_a_model_that_cannot_hear_says_so_on_the_voice_button(qtbot, tmp_path) -
     h = Harness(qtbot, tmp_path, restating_model(RESTATED, capabilities=deaf))
     qtbot.waitUntil(lambda: not h.window.task_bar.mic_button.isEnabled(), timeout=3000)
     tip = h.window.task_bar.mic_button.toolTip()
-    assert "no audio encoder" in tip and "omnidesk models pull" in tip
+    assert "no audio encoder" in tip and "download it in the window" in tip
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,67 @@
+"""What a settings change means for the running window: which parts must be redone, said in words.
+
+Nothing but the microphone waits for a restart: a changed model is reloaded on the loader's worker (after
+the run in progress, if there is one), changed hotkeys are registered again at once, everything a run reads
+— capture, video sampling, the agent, the safety policy and its deny-list — is taken by the next run, and
+the window's own settings are read when used. The microphone is opened once per session (audio settings
+apply from the next start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omnidesk.app.settings import Settings
+
+__all__ = ["SettingsChange", "settings_change"]
+
+# Model settings that do not change the loaded model: where downloads come from, which quantisation the
+# next download takes, and which remote URLs the person already allowed.
+_NOT_LOADED = frozenset({"hub_endpoint", "quant", "remote_confirmed"})
+_PER_RUN = ("capture", "evs", "agent", "safety")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    model: bool
+    hotkeys: bool
+    per_run: tuple[str, ...]
+    other: bool
+    audio: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.model or self.hotkeys or bool(self.per_run) or self.other or self.audio
+
+    def describe(self, *, running: bool) -> str:
+        """One status line: what happens now and what at the next run."""
+        if not self.any:
+            return "Settings saved (nothing changed)"
+        parts = []
+        if self.model:
+            parts.append("the model reloads after this run" if running else "the model is reloading")
+        if self.hotkeys:
+            parts.append("hotkeys are active now")
+        if self.per_run:
+            parts.append(f"{', '.join(self.per_run)} apply from the next run")
+        if self.other and not parts:
+            parts.append("in effect now")
+        if self.audio:
+            parts.append("audio settings apply when Omnidesk starts next")
+        return "Settings saved: " + "; ".join(parts)
+
+
+def settings_change(old: Settings, new: Settings) -> SettingsChange:
+    """Compare two settings objects section by section."""
+    old_model = old.model.model_dump(exclude=set(_NOT_LOADED))
+    new_model = new.model.model_dump(exclude=set(_NOT_LOADED))
+    per_run = tuple(name for name in _PER_RUN if getattr(old, name) != getattr(new, name))
+    rest = ("recording", "gui")
+    return SettingsChange(
+        model=old_model != new_model,
+        hotkeys=old.hotkeys != new.hotkeys,
+        per_run=per_run,
+        other=any(getattr(old, name) != getattr(new, name) for name in rest)
+        or old.model.model_dump(include=set(_NOT_LOADED)) != new.model.model_dump(include=set(_NOT_LOADED)),
+        audio=old.audio != new.audio,
+    )
