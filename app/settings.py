@@ -39,6 +39,7 @@ __all__ = [
     "GuiConfig",
     "HotkeyConfig",
     "Settings",
+    "environment_keys",
     "load_settings",
     "save_settings",
     "set_value",
@@ -293,6 +294,19 @@ def save_settings(settings: Settings, paths: AppPaths) -> Path:
             f"cannot write settings to {file}: {exc.strerror}; make the directory writable or set OMNIDESK_CONFIG_DIR"
         ) from exc
     return file
+
+
+def environment_keys(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The dotted keys (``model.mmproj``) that ``OMNIDESK_SECTION__KEY`` variables set: they win over the file,
+    so the settings dialog shows them fixed instead of letting an edit be silently overridden."""
+    env = os.environ if environ is None else environ
+    keys = set()
+    for name in env:
+        upper = name.upper()
+        if upper.startswith("OMNIDESK_") and "__" in upper:
+            section, _, key = upper.removeprefix("OMNIDESK_").lower().partition("__")
+            keys.add(f"{section}.{key}")
+    return keys
 
 
 def _parse_value(raw: str) -> Any:

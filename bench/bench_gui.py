@@ -9,7 +9,11 @@ two EVS crops per step) through the real MainWindow and reports:
   preview repaint, details) as a ratio to only showing that step's picture in the preview;
 - event-loop stall: the worst gap of a 10 ms QTimer heartbeat during the run, as a ratio to the worst gap
   with no run at all;
-- stop latency: from pressing Stop during a blocked "generation" to the worker thread's end.
+- stop latency: from pressing Stop during a blocked "generation" to the worker thread's end;
+- event-loop stall during a model download through the first-run panel (the real ``ModelSetup`` and model
+  store against the local Hub mirror, a valid GGUF padded to ``--download-mib``, progress signals at most
+  ten a second): the worst heartbeat gap while downloading, as a ratio to the worst gap while idle,
+  measured in alternating rounds (idle, download, …), medians with the spread.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def _heartbeat_worst(app, seconds: float, during=None) -> float:  # type: ignore
     return max(b - a for a, b in itertools.pairwise(ticks))
 
 
-def main(steps: int) -> None:
+def main(steps: int, rounds: int = 5, download_mib: int = 256) -> None:
     from PyQt6.QtWidgets import QApplication
 
     from omnidesk.agent.geometry import Rect
@@ -127,14 +131,103 @@ def main(steps: int) -> None:
         f"-> ratio to the heartbeat period {statistics.median(latencies) / 0.010:.2f}"
     )
     window.close()
+    bench_download(app, rounds, download_mib)
+
+
+def bench_download(app, rounds: int, mib: int) -> None:  # type: ignore[no-untyped-def]
+    """Heartbeat worst gap while the setup panel downloads a model, against idle, alternating rounds."""
+    import shutil
+
+    from PyQt6.QtWidgets import QWidget
+
+    from omnidesk.app.doctor_model import measure_machine
+    from omnidesk.app.gui.confirmer import QtConfirmer
+    from omnidesk.app.gui.model_area import ModelArea
+    from omnidesk.app.gui.model_loader import ModelLoader
+    from omnidesk.app.gui.model_setup import ModelSetup
+    from omnidesk.app.settings import AppPaths, Settings
+    from omnidesk.runtime.model_store import ModelStore
+    from omnidesk.runtime.system_probe import probe_remote
+    from tests.models.hub_server import hub_server
+    from tests.models.tiny_gguf import write_mmproj, write_nemotron_h_moe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        model = write_nemotron_h_moe(root / "tiny.gguf")
+        with model.open("ab") as fh:  # bytes after the tensors: still a valid GGUF, now a real download
+            fh.write(b"\0" * (mib * 2**20))
+        mmproj = write_mmproj(root / "mmproj.gguf", image_size=32)
+        repo = {
+            "ggml-org/NVIDIA-Nemotron-3-Nano-Omni": {
+                "NVIDIA-Nemotron-3-Nano-Omni-Q4_K_M.gguf": model,
+                "mmproj-NVIDIA-Nemotron-3-Nano-Omni-f16.gguf": mmproj,
+            }
+        }
+        paths = AppPaths(root / "config", root / "data", root / "run")
+        with hub_server(repo) as (endpoint, _):
+            settings = Settings()
+            settings.model.hub_endpoint = endpoint
+            machine = measure_machine()
+            setup = ModelSetup(
+                lambda: settings,
+                paths,
+                lambda current: ModelStore(paths.models_dir, endpoint=endpoint),
+                probe_remote,
+                machine=lambda: machine,
+            )
+            area = ModelArea(QWidget(), ModelLoader(None, QtConfirmer()), setup)
+            area.resize(1200, 800)
+            area.show()
+            idle_busy = threading.Event()
+            setup.busy_changed.connect(lambda busy: idle_busy.clear() if busy else idle_busy.set())
+            area.show_setup()
+            while not idle_busy.is_set():
+                app.processEvents()
+            idle, busy, seconds = [], [], []
+            for _ in range(rounds):
+                idle.append(_heartbeat_worst(app, 1.0))
+                shutil.rmtree(paths.models_dir, ignore_errors=True)
+                done = threading.Event()
+                setup.download_ended.connect(lambda *_a, d=done: d.set())
+                started = time.perf_counter()
+                busy.append(_heartbeat_until(app, done, lambda: setup.download(area.panel.selected_choice())))
+                seconds.append(time.perf_counter() - started)
+                while setup.busy:
+                    app.processEvents()
+            area.close()
+    ratios = [b / i for b, i in zip(busy, idle, strict=True)]
+    print(
+        f"download of {mib} MiB through the setup panel: median {statistics.median(seconds):.2f} s; heartbeat "
+        f"worst gap idle median {statistics.median(idle) * 1000:.1f} ms, downloading median "
+        f"{statistics.median(busy) * 1000:.1f} ms -> ratio median {statistics.median(ratios):.2f} "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {rounds} rounds)"
+    )
+
+
+def _heartbeat_until(app, done: threading.Event, start) -> float:  # type: ignore[no-untyped-def]
+    """Worst gap of a 10 ms heartbeat from ``start()`` until ``done`` is set."""
+    from PyQt6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    start()
+    while not done.is_set():
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    return max((b - a for a, b in itertools.pairwise(ticks)), default=0.0)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5, help="idle/download rounds of the download stall")
+    parser.add_argument("--download-mib", type=int, default=256)
     args = parser.parse_args()
     if os.environ.get("DISPLAY"):
-        main(args.steps)
+        main(args.steps, args.rounds, args.download_mib)
     else:
         from tests.rig.xserver import start_xvfb
 
@@ -142,6 +235,6 @@ if __name__ == "__main__":
             server = start_xvfb(Path(tmp))
             os.environ["DISPLAY"] = server.display
             try:
-                main(args.steps)
+                main(args.steps, args.rounds, args.download_mib)
             finally:
                 server.stop()

@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
     def _connect_signals(self) -> None:
         """Every connection of the window, in one place."""
         bar, controller, confirmer = self.task_bar, self.controller, self.confirmer
-        bar.run_requested.connect(self._on_run_requested)
+        bar.run_requested.connect(self._start_run)
         bar.pause_toggled.connect(controller.set_paused)
         bar.stop_requested.connect(controller.stop)
         bar.settings_requested.connect(self._on_settings_requested)
@@ -184,10 +184,10 @@ class MainWindow(QMainWindow):
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.loader.status.connect(self._on_model_status)
         self.loader.errored.connect(self._on_model_error)
-        self.loader.idle.connect(self._on_loader_idle)
+        self.loader.idle.connect(self._close_if_closing)
         self.model_area.configured.connect(self.apply_settings)
         if self.model_area.setup is not None:
-            self.model_area.setup.busy_changed.connect(self._on_setup_busy)
+            self.model_area.setup.busy_changed.connect(self._close_if_closing)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
             self.tray.pause_toggled.connect(controller.set_paused)
@@ -200,13 +200,13 @@ class MainWindow(QMainWindow):
             self.voice.level.connect(self._on_voice_level)
             self.voice.recorded.connect(self._on_voice_recorded)
             self.voice.failed.connect(self._on_voice_failed)
-            self.voice.stopped.connect(self._on_voice_stopped)
+            self.voice.stopped.connect(self._close_if_closing)
         if self.voice_commands is not None:
             self.voice_commands.command_understood.connect(self._on_voice_understood)
             self.voice_commands.confirmation_answered.connect(confirmer.reply_confirmation)
             self.voice_commands.question_answered.connect(confirmer.reply_question)
             self.voice_commands.status.connect(self.state_label.setText)
-            self.voice_commands.stopped.connect(self._on_voice_stopped)
+            self.voice_commands.stopped.connect(self._close_if_closing)
             self.voice_bar.go.connect(self._start_run)
             self.voice_bar.cancelled.connect(lambda: self.state_label.setText("Spoken command cancelled"))
         if self.hotkeys is not None:
@@ -243,12 +243,9 @@ class MainWindow(QMainWindow):
         if not isinstance(exc, OmnideskError) and isinstance(exc, BaseException):
             self.reporter.report(exc)  # a bug, not a bad file: the crash dialog with the trace
 
-    def _on_loader_idle(self) -> None:
+    def _close_if_closing(self, *_args: object) -> None:
+        """A worker ended: if the person asked to close meanwhile, close now (see ``closeEvent``)."""
         if self._closing:
-            self.close()
-
-    def _on_setup_busy(self, busy: bool) -> None:
-        if not busy and self._closing:
             self.close()
 
     def _run_blocked(self) -> str | None:
@@ -256,9 +253,6 @@ class MainWindow(QMainWindow):
         return self.loader.waiting_reason() if self.controller.available else self._unavailable_reason
 
     # --- runs -----------------------------------------------------------------------------------------
-
-    def _on_run_requested(self, task: str) -> None:
-        self._start_run(task)
 
     def _start_run(self, task: str, voice: AudioClip | None = None) -> None:
         blocked = self._run_blocked()
@@ -442,10 +436,6 @@ class MainWindow(QMainWindow):
 
     def _on_voice_failed(self, message: str) -> None:
         self.state_label.setText(message)
-
-    def _on_voice_stopped(self) -> None:
-        if self._closing:
-            self.close()
 
     # --- hotkeys -------------------------------------------------------------------------------------
 

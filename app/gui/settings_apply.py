@@ -43,7 +43,7 @@ class SettingsChange:
         if self.hotkeys:
             parts.append("hotkeys are active now")
         if self.per_run:
-            parts.append(f"{', '.join(self.per_run)} apply from the next run")
+            parts.append(f"changes to {', '.join(self.per_run)} apply from the next run")
         if self.other and not parts:
             parts.append("in effect now")
         if self.audio:

@@ -1,15 +1,20 @@
 """The settings dialog: a form generated from the typed settings, so it never drifts from them.
 
-Each section of :class:`Settings` becomes a tab; each simple field (bool, number, text, choice) a row
-with its description as tooltip. Lists, dicts and secrets stay in the TOML file / ``omnidesk config``.
-Saving validates the whole object with pydantic first and names the offending key on error.
+Each section of :class:`Settings` becomes a tab; each field a row with its description as tooltip: a
+check box, a number, a choice, a text — a list of strings (the deny-list, confirm patterns) as a list
+editor, a number-or-``auto`` (GPU layers) as a spin box whose lowest value reads "auto", and a secret (the
+remote API key) as a password field that is never shown in clear. Dicts and other optional values stay in
+the TOML file / ``omnidesk config``. Saving validates the whole object with pydantic first (and the
+regular expressions of the safety lists) and names the offending key on error.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import types
 import typing
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -25,13 +30,15 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from omnidesk.app.settings import Settings
+from omnidesk.app.gui.list_editor import ListEditor
+from omnidesk.app.settings import Settings, environment_keys
 
 __all__ = ["SettingsDialog", "editable_fields"]
 
@@ -48,7 +55,9 @@ _SECTIONS = {
     "gui": "Window",
     "recording": "Recording",
 }
-_HIDDEN = {"remote_api_key"}  # secrets are never shown in clear
+_SECRETS = {"remote_api_key"}  # never shown in clear
+_REGEX_LISTS = {"safety.confirm_patterns", "safety.deny_windows"}
+_AUTO = -1  # the spin box value that stands for "auto"
 
 
 def _plain(annotation: Any) -> tuple[Any, bool]:
@@ -61,15 +70,27 @@ def _plain(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _is_str_list(kind: Any) -> bool:
+    return get_origin(kind) is list and get_args(kind) == (str,)
+
+
+def _is_int_or_auto(kind: Any) -> bool:
+    if get_origin(kind) not in (typing.Union, types.UnionType):
+        return False
+    args = get_args(kind)
+    return int in args and any(get_origin(a) is Literal and get_args(a) == ("auto",) for a in args)
+
+
 def editable_fields(section: type[BaseModel]) -> list[tuple[str, FieldInfo, Any]]:
     """(name, field, plain type) of the fields the dialog can edit in ``section``."""
     fields = []
     for name, info in section.model_fields.items():
         kind, optional = _plain(info.annotation)
         simple = kind in (bool, int, float, str, Path) or get_origin(kind) is Literal
+        simple = simple or _is_str_list(kind) or _is_int_or_auto(kind)
         if optional and kind is not Path:
             simple = False  # "unset" has no widget; such fields stay in the file
-        if simple and name not in _HIDDEN:
+        if simple:
             fields.append((name, info, kind))
     return fields
 
@@ -87,8 +108,13 @@ def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; :meth:`result_settings` holds the validated result after Save."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, parent: QWidget | None = None, *, fixed: Collection[str] | None = None
+    ) -> None:
+        """``fixed``: keys set by ``OMNIDESK_*`` variables (default: this process's environment); they win
+        over the file, so their editors are shown disabled, saying which variable sets them."""
         super().__init__(parent)
+        self._fixed = set(environment_keys() if fixed is None else fixed)
         self.setWindowTitle("Omnidesk settings")
         self.setMinimumSize(640, 480)
         self._original = settings
@@ -114,18 +140,28 @@ class SettingsDialog(QDialog):
         return self._result
 
     def _section_page(self, section: str) -> QWidget:
-        page = QWidget(self)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        page = QWidget(scroll)
+        scroll.setWidget(page)
         form = QFormLayout(page)
         model = getattr(self._original, section)
         for name, info, kind in editable_fields(type(model)):
             editor = _editor(kind, info, getattr(model, name), page)
+            if name in _SECRETS and isinstance(editor, QLineEdit):
+                editor.setEchoMode(QLineEdit.EchoMode.Password)
+                editor.setPlaceholderText("not set")
             editor.setObjectName(f"{section}.{name}")
             editor.setToolTip(info.description or "")
+            if f"{section}.{name}" in self._fixed:
+                editor.setEnabled(False)
+                editor.setToolTip(f"Set by OMNIDESK_{section.upper()}__{name.upper()}; unset it to change this here.")
             label = QLabel(name.replace("_", " ").capitalize(), page)
             label.setToolTip(info.description or "")
             form.addRow(label, editor)
             self.editors[f"{section}.{name}"] = editor
-        return page
+        return scroll
 
     def values(self) -> dict[str, Any]:
         """The settings as a dict with the edited values put in."""
@@ -136,16 +172,39 @@ class SettingsDialog(QDialog):
         return data
 
     def _on_save(self) -> None:
+        problems = self._regex_problems()
         try:
             self._result = Settings.model_validate(self.values())
         except ValidationError as exc:
-            problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
-            self.error_label.setText(f"Not saved — {problems}")
+            problems += [".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors()]
+        if problems:
+            self._result = None
+            self.error_label.setText(f"Not saved — {'; '.join(problems)}")
             return
         self.accept()
 
+    def _regex_problems(self) -> list[str]:
+        problems = []
+        for key in sorted(_REGEX_LISTS & self.editors.keys()):
+            editor = self.editors[key]
+            assert isinstance(editor, ListEditor)
+            for pattern in editor.values():
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    problems.append(f"{key}: {pattern!r} is not a valid regular expression ({exc})")
+        return problems
+
 
 def _editor(kind: Any, info: FieldInfo, value: Any, parent: QWidget) -> QWidget:
+    if _is_str_list(kind):
+        return ListEditor([str(v) for v in value], parent)
+    if _is_int_or_auto(kind):
+        auto = QSpinBox(parent)
+        auto.setRange(_AUTO, 999)
+        auto.setSpecialValueText("auto")
+        auto.setValue(_AUTO if value == "auto" else int(value))
+        return auto
     if kind is bool:
         box = QCheckBox(parent)
         box.setChecked(bool(value))
@@ -172,6 +231,10 @@ def _editor(kind: Any, info: FieldInfo, value: Any, parent: QWidget) -> QWidget:
 
 
 def _value(editor: QWidget, old: Any) -> Any:
+    if isinstance(editor, ListEditor):
+        return editor.values()
+    if isinstance(editor, QSpinBox) and editor.specialValueText() == "auto":
+        return "auto" if editor.value() == _AUTO else editor.value()
     if isinstance(editor, QCheckBox):
         return editor.isChecked()
     if isinstance(editor, QComboBox):

@@ -3,7 +3,12 @@
     .venv/bin/python -m tests.app.gui.make_screenshots [OUT_DIR]   (default docs/screenshots)
 
 The "screen" the agent sees is a real Qt settings dialog rendered off-screen, so the preview shows
-something that looks like a desktop; the run is a scripted one, as in the tests.
+something that looks like a desktop; the run is a scripted one, as in the tests, and a consistent one:
+not a dry run, so its clicks were carried out ("acted") and the risky Ctrl+W waits for the person.
+
+The first-run panel (``first-run.png``) shows the downloads of the bundled profile judged for a scripted
+machine (a 12 GB GPU, 48 GiB of RAM): the sizes are the published files' and the fit and step estimate
+come from doctor's own functions over a footprint of the model's shape, mid-download.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidesk.agent.actions import Click, Done, Hotkey, Point, TypeText
+from omnidesk.agent.actions import Click, Done, Hotkey, Point
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 from omnidesk.agent.ports import ConfirmationRequest, ModelImage, Observation, Step
 from omnidesk.app.settings import AppPaths
@@ -111,21 +116,6 @@ def _steps(before: np.ndarray, after: np.ndarray) -> list[Step]:
             completion_tokens=31,
             reused_tokens=1450,
         ),
-        Step(
-            3,
-            task,
-            4.0,
-            "planned",
-            timings,
-            _observation(after, 3.0, [Rect(1140, 730, 200, 64)]),
-            reasoning="Settings applied. I will note it in the open text field.",
-            actions=(TypeText(text="dark mode on"),),
-            performed=1,
-            result="planned (dry run)",
-            prompt_tokens=1700,
-            completion_tokens=25,
-            reused_tokens=1600,
-        ),
     ]
 
 
@@ -177,6 +167,7 @@ def main(out: Path, data: Path) -> None:
     window = MainWindow(settings, run, monitors=[MONITOR, OTHER], confirmer=confirmer, paths=paths)
     window.setGeometry(0, 0, 1920, 1080)
     window.model_label.setText("Model: Nemotron 3 Nano Omni · Q4_K_M · ready")
+    window.model_area.change_button.show()  # as in the app, which always has the model setup
     window.show()
 
     def shoot(name: str) -> None:
@@ -187,7 +178,7 @@ def main(out: Path, data: Path) -> None:
     def idle() -> None:
         shoot("main-idle.png")
         window.task_bar.task_edit.setText("Turn on dark mode and apply")
-        window.task_bar.dry_run_box.setChecked(True)
+        window.task_bar.dry_run_box.setChecked(False)  # the steps below were carried out
         window.task_bar.run_button.click()
         QTimer.singleShot(700, running)
 
@@ -218,9 +209,90 @@ def main(out: Path, data: Path) -> None:
         window.history.steps.setCurrentItem(window.history.steps.topLevelItem(1))
         shoot("history.png")
         window.close()
+        QTimer.singleShot(300, lambda: _first_run(app, out, paths, hold))
 
+    hold: list[object] = []
     QTimer.singleShot(500, idle)
     app.exec()
+
+
+def _first_run(app: object, out: Path, paths: AppPaths, hold: list[object]) -> None:
+    """The window with no model: the setup panel mid-download, Run waiting with its reason."""
+    from PyQt6.QtCore import QTimer
+
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.model_loader import ModelStatus
+    from omnidesk.app.settings import Settings
+    from omnidesk.runtime.hub_download import DownloadProgress
+
+    def nothing_yet(cancel):  # type: ignore[no-untyped-def]
+        yield ModelStatus("missing", "not set up — choose one in the window")
+
+    window = MainWindow(
+        Settings(), lambda request, cancel: iter(()), monitors=[MONITOR, OTHER], status_source=nothing_yet
+    )
+    hold.append(window)
+    window.setGeometry(0, 0, 1920, 1080)
+    window.model_area.change_button.show()
+    window.show()
+    window.start_status_source()
+    choices, machine = _choices()
+    panel = window.model_area.panel
+
+    def fill() -> None:
+        panel.source_label.setText("from huggingface.co")
+        panel.show_choices(choices, machine)
+        panel.download_started()
+        model, total = choices[0].offer.model, choices[0].offer.total_bytes
+        done = int(0.37 * total)
+        panel.show_progress(DownloadProgress(model.name, done, model.size, done, total, 46.5 * 2**20))
+        app.processEvents()  # type: ignore[attr-defined]
+        window.grab().save(str(out / "first-run.png"))
+        print("wrote", out / "first-run.png")
+        window.close()
+        app.quit()  # type: ignore[attr-defined]
+
+    QTimer.singleShot(500, fill)
+
+
+def _choices() -> tuple[list[object], object]:
+    """The bundled profile's two downloads (the published sizes) judged for a scripted machine by doctor's
+    own functions, over a footprint of the model's shape: 52 blocks, 23 of them mixture-of-experts."""
+    from omnidesk.app.doctor_model import Machine, assess_footprint
+    from omnidesk.app.model_choices import ModelChoice
+    from omnidesk.runtime.hub_download import RemoteFile
+    from omnidesk.runtime.llama.offload import DeviceMemory, ModelFootprint
+    from omnidesk.runtime.model_catalog import ModelOffer
+    from omnidesk.runtime.performance import MachineSpeed, ModelWork
+    from omnidesk.runtime.profiles import load_profile
+
+    profile = load_profile("nemotron-3-nano-omni")
+    assert profile.download is not None
+    repo = profile.download.repo
+    machine = Machine(
+        DeviceMemory(free_vram=11 * 2**30, free_ram=48 * 2**30, gpu_offload_supported=True, gpu_name="RTX 4070 Ti"),
+        MachineSpeed(cpu_gflops=420.0, ram_gbps=38.0),
+    )
+    mmproj = RemoteFile("mmproj-NVIDIA-Nemotron-3-Nano-Omni-f16.gguf", "", 1_600_000_000)
+    choices = []
+    for quant, size, bytes_per_param in (("Q4_K_M", 24_500_000_000, 0.6), ("Q8_0", 33_600_000_000, 1.06)):
+        moe = [i % 2 == 1 and i < 46 for i in range(52)]
+        experts = int(size * 0.86) // sum(moe)
+        footprint = ModelFootprint(
+            n_layer=52,
+            dense_bytes=tuple(int(size * 0.07) // 52 for _ in range(52)),
+            expert_bytes=tuple(experts if m else 0 for m in moe),
+            cache_bytes=tuple(32768 * 2 * 256 * 2 if i % 9 == 4 else 4 * 2**20 for i in range(52)),
+            other_bytes=int(size * 0.07),
+            mmproj_bytes=mmproj.size,
+        )
+        work = ModelWork(int(3.5e9 * bytes_per_param), int(3.5e9), 1.2e12)
+        offer = ModelOffer(
+            profile, quant, repo, RemoteFile(f"NVIDIA-Nemotron-3-Nano-Omni-{quant}.gguf", "", size), mmproj
+        )
+        fit = assess_footprint(footprint, work, machine)
+        choices.append(ModelChoice(offer, fit, recommended=quant == "Q4_K_M"))
+    return choices, machine
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from omnidesk.app.gui.model_setup import ModelSetup
 from omnidesk.app.settings import AppPaths, load_settings
 from omnidesk.runtime.hub_download import DownloadProgress
 from tests.models.hub_server import HubState, hub_server
+from tests.models.llama_server import llama_server
 from tests.models.plugin import TinyModel
 
 pytestmark = [pytest.mark.desktop, pytest.mark.model]
@@ -126,9 +127,12 @@ def test_a_cancelled_download_continues_where_it_stopped(
                 qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
             assert panel.cancel_button.isEnabled() and not panel.download_button.isEnabled()
             assert "KiB/s" in panel.progress_label.text() or "MiB/s" in panel.progress_label.text()
-            with qtbot.waitSignal(setup.download_ended, timeout=30_000) as ended:
+            with qtbot.waitSignals(
+                [setup.download_ended, setup.busy_changed], check_params_cbs=[None, lambda busy: not busy]
+            ) as ended:
                 qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
-            assert ended.args == ["cancelled", ""] and "kept" in panel.progress_label.text()
+            outcome = next(s.args for s in ended.all_signals_and_args if s.signal_name.startswith("download_ended"))
+            assert outcome == ("cancelled", "") and "kept" in panel.progress_label.text()
             part = tmp_path / "data" / "models" / f".{NAME}.partial" / f"{MODEL_FILE}.part"
             kept = part.stat().st_size
             assert 50_000 < kept < tiny_omni.model.stat().st_size
@@ -145,3 +149,50 @@ def test_a_cancelled_download_continues_where_it_stopped(
         r for r in requests if r.startswith(f"GET /{REPO}/resolve/") and MODEL_FILE in r and "-2097151" not in r
     ]
     assert downloads[-1].endswith(f"bytes={kept}-"), downloads  # continued, not started over
+
+
+def test_an_engine_url_is_tested_on_the_spot_and_used(
+    qtbot, qapp, tiny_omni: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Or a remote engine: the real llama.cpp server (xllamacpp) on loopback, and a URL nobody answers."""
+    with (
+        hub_server(mirror_of(tiny_omni)) as (endpoint, _),
+        llama_server(tiny_omni.model, tiny_omni.mmproj, n_ctx=8192) as url,
+    ):
+        session = open_first_run(qtbot, tmp_path, monkeypatch, endpoint)
+        window, panel, setup = session.window, session.window.model_area.panel, session.window.model_area.setup
+        assert isinstance(setup, ModelSetup)
+        try:
+            qtbot.keyClicks(panel.url_edit, "http://127.0.0.1:9")
+            with qtbot.waitSignals([setup.probe_failed, setup.busy_changed], check_params_cbs=[None, lambda b: not b]):
+                qtbot.mouseClick(panel.test_button, Qt.MouseButton.LeftButton)
+            assert "cannot reach http://127.0.0.1:9" in panel.engine_label.text()
+            assert "check the URL and that the engine runs" in panel.engine_label.text()
+            assert not panel.use_engine_button.isEnabled() and window.loader.state == "missing"
+
+            panel.url_edit.clear()
+            qtbot.keyClicks(panel.url_edit, url)
+            with qtbot.waitSignals(
+                [setup.probed, setup.busy_changed], check_params_cbs=[None, lambda b: not b], timeout=30_000
+            ) as probed:
+                qtbot.mouseClick(panel.test_button, Qt.MouseButton.LeftButton)
+            served = next(s.args[1] for s in probed.all_signals_and_args if s.signal_name.startswith("probed"))
+            assert served and f"{url} answers and serves {served[0]}" in panel.engine_label.text()
+            # Loopback: the screen never leaves the machine, so no consent question; the engine is used.
+            with qtbot.waitSignal(window.loader.idle, timeout=60_000):
+                qtbot.mouseClick(panel.use_engine_button, Qt.MouseButton.LeftButton)
+            assert window.loader.state == "ready" and window.task_bar.run_button.isEnabled()
+            saved = load_settings(AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run"), environment=False)
+            assert saved.model.remote_url == url and saved.model.remote_model == served[0]
+
+            window.task_bar.dry_run_box.setChecked(True)
+            window.task_bar.task_edit.setText("press the OK button")
+            with qtbot.waitSignal(window.controller.stepped, timeout=120_000) as stepped:
+                qtbot.mouseClick(window.task_bar.run_button, Qt.MouseButton.LeftButton)
+            step = stepped.args[0]
+            assert isinstance(step, Step) and step.raw_output and step.prompt_tokens > 0  # the engine answered
+            with qtbot.waitSignal(window.controller.run_finished, timeout=60_000):
+                window.controller.stop()
+        finally:
+            window.close()
+            session.close()

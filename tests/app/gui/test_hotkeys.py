@@ -142,3 +142,19 @@ def test_push_to_talk_ignores_x_key_autorepeat(qtbot, hotkeys: GlobalHotkeys) ->
     _key_action("key", "ctrl+shift+space")
     qtbot.wait(300)
     assert events == ["pressed", "released"]
+
+
+@pytest.mark.desktop
+def test_changed_hotkeys_are_registered_again_without_a_restart(qtbot, hotkeys: GlobalHotkeys) -> None:
+    window = MainWindow(Settings(), ScriptedRun([]), monitors=[MONITOR], hotkeys=hotkeys)
+    qtbot.addWidget(window)
+    changed = Settings()
+    changed.hotkeys.show_hide = "ctrl+alt+shift+j"
+    window.apply_settings(changed)
+    assert "hotkeys are active now" in window.state_label.text() and hotkeys.running
+    heard: list[str] = []
+    hotkeys.show_hide.connect(lambda: heard.append("show_hide"))
+    _key("ctrl+alt+shift+o")  # the old binding: no longer listened for
+    with qtbot.waitSignal(hotkeys.show_hide, timeout=5000):
+        _key("ctrl+alt+shift+j")
+    assert heard == ["show_hide"]  # X delivers keys in order: the old one would have come first
