@@ -55,9 +55,12 @@ class ModelChoice:
     def fit_text(self) -> str:
         if self.fit is None:
             return "unknown"
+        plan = self.fit.plan
         if not self.fit.fits:
             return "does not fit"
-        return "fits on the GPU" if self.fit.plan.n_gpu_layers else "fits in RAM (CPU)"
+        if not plan.n_gpu_layers:
+            return "fits in RAM (CPU)"
+        return "fits on the GPU" if plan.ram_bytes == 0 else "fits (GPU + RAM)"
 
     @property
     def speed_text(self) -> str:

@@ -39,7 +39,8 @@ class ListEditor(QWidget):
         for value in values:
             self._append(value)
         self.remove_button.setEnabled(False)
-        self.list.setFixedHeight(min(160, max(72, 24 * len(values) + 8)))
+        row = max(self.list.sizeHintForRow(0), self.fontMetrics().height() + 6)
+        self.list.setFixedHeight(row * min(6, max(3, len(values) + 1)) + 2 * self.list.frameWidth() + 4)
 
     def values(self) -> list[str]:
         rows = (self.list.item(i) for i in range(self.list.count()))

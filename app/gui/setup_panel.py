@@ -71,9 +71,11 @@ class SetupPanel(QWidget):
         self.choices.setHeaderLabels(["Model", "Download", "This machine", "One step"])
         self.choices.setRootIsDecorated(False)
         self.choices.setAlternatingRowColors(True)
-        self.choices.setColumnWidth(0, 330)
-        self.choices.setColumnWidth(1, 230)
+        self.choices.setColumnWidth(0, 400)
+        self.choices.setColumnWidth(1, 190)
         self.choices.setColumnWidth(2, 150)
+        self.choices.setMinimumHeight(110)
+        self.choices.setMaximumHeight(220)
         self.choice_detail = QLabel(self)
         self.choice_detail.setObjectName("setup_detail")
         self.choice_detail.setWordWrap(True)
@@ -131,7 +133,7 @@ class SetupPanel(QWidget):
     def _layout(self) -> None:
         download = QGroupBox("Download a model", self)
         grid = QVBoxLayout(download)
-        grid.addWidget(self.choices, 1)
+        grid.addWidget(self.choices)
         grid.addWidget(self.choice_detail)
         buttons = QHBoxLayout()
         buttons.addWidget(self.download_button)
@@ -161,9 +163,10 @@ class SetupPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.intro)
         layout.addWidget(self.machine_label)
-        layout.addWidget(download, 1)
+        layout.addWidget(download)
         layout.addWidget(engine)
         layout.addWidget(self.error_label)
+        layout.addStretch(1)
 
     # --- what the workers report ---------------------------------------------------------------------
 
@@ -190,7 +193,7 @@ class SetupPanel(QWidget):
         self.choices.clear()
         chosen: QTreeWidgetItem | None = None
         for choice in choices:
-            title = choice.title + ("  (recommended)" if choice.recommended else "")
+            title = choice.title + (" — recommended" if choice.recommended else "")
             item = QTreeWidgetItem([title, choice.size_text, choice.fit_text, choice.speed_text])
             item.setData(0, _ROLE, choice)
             item.setToolTip(0, choice.explanation)

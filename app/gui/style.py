@@ -56,6 +56,27 @@ QSpinBox, QDoubleSpinBox, QLineEdit { background: #272a31; border: 1px solid #3a
     padding: 3px 6px; color: #e8eaed; }
 QSpinBox:focus, QDoubleSpinBox:focus, QLineEdit:focus { border-color: #4f8cff; }
 QToolTip { background: #2c3038; color: #e8eaed; border: 1px solid #3a3f4b; padding: 4px; }
+QWidget#setup_panel QLabel#setup_title { font-size: 20px; font-weight: bold; color: #e8eaed; }
+QWidget#setup_panel QLabel#setup_machine { color: #aab0ba; }
+QWidget#setup_panel QLabel#setup_error { color: #ff8a80; }
+QGroupBox { border: 1px solid #30343d; border-radius: 6px; margin-top: 14px; padding: 12px 10px 10px 10px;
+    background: #23262c; }
+QGroupBox::title { subcontrol-origin: margin; left: 10px; padding: 0 4px; color: #aab0ba; font-weight: bold; }
+QProgressBar { border: 1px solid #3a3f4b; border-radius: 4px; background: #272a31; height: 10px; }
+QProgressBar::chunk { background: #2f6fed; border-radius: 3px; }
+QPushButton#download_button:enabled { background: #2f6fed; border-color: #2f6fed; font-weight: bold; }
+QListWidget { background: #23262c; alternate-background-color: #272a31; border: 1px solid #30343d;
+    border-radius: 4px; color: #dfe2e6; }
+QListWidget::item { padding: 2px 4px; }
+QListWidget::item:selected { background: #2f4f8a; }
+QScrollBar:vertical { background: #23262c; width: 10px; margin: 0; }
+QScrollBar:horizontal { background: #23262c; height: 10px; margin: 0; }
+QScrollBar::handle { background: #3a3f4b; border-radius: 4px; min-height: 24px; min-width: 24px; }
+QScrollBar::handle:hover { background: #4a505c; }
+QScrollBar::add-line, QScrollBar::sub-line { width: 0; height: 0; }
+QScrollBar::add-page, QScrollBar::sub-page { background: none; }
+QScrollArea { background: transparent; }
+QScrollArea > QWidget > QWidget { background: transparent; }
 """
 
 

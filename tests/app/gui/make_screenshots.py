@@ -145,6 +145,7 @@ def main(out: Path, data: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(["omnidesk", "-platform", "xcb"])
+    app.setQuitOnLastWindowClosed(False)  # the first-run window comes after the main one closes
     apply_style(app)
     steps = _steps(_fake_desktop(), _fake_desktop(switch_on=True))
     confirmer = QtConfirmer()
@@ -194,7 +195,7 @@ def main(out: Path, data: Path) -> None:
         window.task_bar.settings_button.click()
         dialog = window.settings_dialog
         assert dialog is not None
-        dialog.resize(760, 560)
+        dialog.resize(760, 660)
         dialog.tabs.setCurrentIndex(1)
         app.processEvents()
         dialog.grab().save(str(out / "settings.png"))
@@ -243,6 +244,7 @@ def _first_run(app: object, out: Path, paths: AppPaths, hold: list[object]) -> N
         panel.source_label.setText("from huggingface.co")
         panel.show_choices(choices, machine)
         panel.download_started()
+        panel.set_busy(True)  # a download is the setup's one job now
         model, total = choices[0].offer.model, choices[0].offer.total_bytes
         done = int(0.37 * total)
         panel.show_progress(DownloadProgress(model.name, done, model.size, done, total, 46.5 * 2**20))
