@@ -70,7 +70,7 @@ class ModelChoice:
     def explanation(self) -> str:
         if self.fit is None:
             return self.problem
-        return " ".join(part for part in (self.fit.detail, self.fit.fix) if part)
+        return " ".join(part for part in (self.fit.detail, self.fit.fix, self.fit.hint) if part)
 
 
 def list_choices(settings: Settings, store: ModelStore, machine: Machine) -> list[ModelChoice]:

@@ -80,7 +80,12 @@ def test_first_run_from_an_empty_data_dir_to_a_first_answer(
             assert rows[0].text(2) in ("fits in RAM (CPU)", "fits on the GPU", "fits (GPU + RAM)")
             assert "per step" in rows[0].text(3) and "This machine:" in panel.machine_label.text()
             chosen = panel.selected_choice()
-            assert chosen is not None and chosen.offer.quant == "Q4_K_M" and "Estimate: about" in chosen.explanation
+            assert (
+                chosen is not None
+                and chosen.offer.quant == "Q4_K_M"
+                and "per step (3 screenshots" in chosen.explanation
+                and "non-thinking: about" in chosen.explanation
+            )
 
             # Download: progress arrives, the files are checked, the model loads — Run becomes enabled.
             seen: list[DownloadProgress] = []
@@ -190,7 +195,9 @@ def test_an_engine_url_is_tested_on_the_spot_and_used(
             with qtbot.waitSignal(window.controller.stepped, timeout=120_000) as stepped:
                 qtbot.mouseClick(window.task_bar.run_button, Qt.MouseButton.LeftButton)
             step = stepped.args[0]
-            assert isinstance(step, Step) and step.raw_output and step.prompt_tokens > 0  # the engine answered
+            assert (
+                isinstance(step, Step) and step.prompt_tokens > 0 and step.completion_tokens > 0
+            )  # the engine answered
             with qtbot.waitSignal(window.controller.run_finished, timeout=60_000):
                 window.controller.stop()
         finally:
