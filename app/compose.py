@@ -276,10 +276,11 @@ class X11Platform:
         self, settings: Settings, *, own_pids: Collection[int], redactions: SecretRedactions | None = None
     ) -> ClosableScreen:
         from omnidesk.runtime.capture import MssScreen
-        from omnidesk.runtime.windows import WindowMask, X11WindowInspector
+        from omnidesk.runtime.window_watch import WindowWatcher
+        from omnidesk.runtime.windows import WindowMask
 
         deny = settings.safety.deny_windows
-        mask = WindowMask(X11WindowInspector(), deny, own_pids=own_pids, redactions=redactions)
+        mask = WindowMask(WindowWatcher(), deny, own_pids=own_pids, redactions=redactions)
         return MssScreen(settings.capture.scale, mask=mask)
 
     def desktop(

@@ -183,6 +183,8 @@ class MssScreen:
         import mss
 
         box = {"left": rect.x, "top": rect.y, "width": rect.width, "height": rect.height}
+        if self._mask is not None:
+            self._mask.prepare()  # the window list must be known before the pixels are
         try:
             t0 = time.monotonic()
             shot = self._sct().grab(box)

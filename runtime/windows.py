@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,14 @@ from omnidesk.runtime.display import open_x_display
 if TYPE_CHECKING:
     from Xlib.display import Display
 
-__all__ = ["WindowMask", "X11WindowInspector", "visible_deny_mask"]
+__all__ = [
+    "WindowMask",
+    "WindowView",
+    "WindowViews",
+    "X11WindowInspector",
+    "visible_deny_mask",
+    "visible_deny_rects",
+]
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +161,12 @@ class X11WindowInspector:
         return self._connection().create_resource_object("window", int(prop.value[0]))
 
     def _windows(self) -> list[WindowInfo]:
-        from Xlib import X
         from Xlib import error as xerror
 
         conn = self._connection()
         root = conn.screen().root
-        stacking = root.get_full_property(self._atom("_NET_CLIENT_LIST_STACKING"), X.AnyPropertyType)
-        managed = stacking is not None and len(stacking.value) > 0
+        stacking = self._client_list(root)
+        managed = stacking is not None
         if managed:
             candidates = [conn.create_resource_object("window", int(w)) for w in stacking.value]
         else:
@@ -173,6 +180,26 @@ class X11WindowInspector:
             if info is not None:
                 found.append(info)
         return found
+
+    def _client_list(self, root: Any) -> Any:
+        """``_NET_CLIENT_LIST_STACKING`` while a window manager runs, else ``None`` (a window manager that
+        exited leaves its last list on the root: EWMH's ``_NET_SUPPORTING_WM_CHECK`` window tells)."""
+        from Xlib import X
+        from Xlib import error as xerror
+
+        stacking = root.get_full_property(self._atom("_NET_CLIENT_LIST_STACKING"), X.AnyPropertyType)
+        if stacking is None or len(stacking.value) == 0:
+            return None
+        check_atom = self._atom("_NET_SUPPORTING_WM_CHECK")
+        check = root.get_full_property(check_atom, X.AnyPropertyType)
+        if check is None or len(check.value) == 0:
+            return stacking  # a window manager that does not say so; trust its list
+        child = self._connection().create_resource_object("window", int(check.value[0]))
+        try:
+            mine = child.get_full_property(check_atom, X.AnyPropertyType)
+        except (xerror.BadWindow, xerror.BadDrawable, xerror.BadMatch):
+            return None
+        return stacking if mine is not None and len(mine.value) and int(mine.value[0]) == int(child.id) else None
 
     def _describe(self, window: Any, root: Any, managed: bool) -> WindowInfo | None:
 
@@ -229,36 +256,107 @@ class X11WindowInspector:
         return int(prop.value[0])
 
 
+@dataclass(frozen=True, slots=True)
+class WindowView:
+    """The window list as it stood when a frame was grabbed (what :class:`WindowMask` needs per frame).
+
+    ``windows`` are the visible top-level windows, topmost last. When windows changed around the grab the
+    frame may show them as they were before, in between or after: ``passed`` holds those other states
+    (masked whole where denied, windows above not trusted), ``unknown`` the rectangles of windows that
+    could not be identified (always masked), and ``whole`` says nothing certain is known (mask everything).
+    """
+
+    windows: tuple[WindowInfo, ...]
+    passed: tuple[WindowInfo, ...] = ()
+    unknown: tuple[Rect, ...] = ()
+    whole: bool = False
+
+
+@runtime_checkable
+class WindowViews(Protocol):
+    """A window source that can say what the screen showed at a grab (``runtime/window_watch.py``)."""
+
+    def prepare(self) -> None:
+        """Called before a grab: have a window list that is exact from now on, until events say otherwise."""
+        ...
+
+    def view(self) -> WindowView:
+        """Called after a grab: the windows the grabbed pixels can show."""
+        ...
+
+
+def _subtract(rects: Iterable[Rect], cut: Rect) -> list[Rect]:
+    """``rects`` minus ``cut``, as disjoint rectangles (each split into at most four bands)."""
+    out: list[Rect] = []
+    for rect in rects:
+        hit = rect.intersect(cut)
+        if hit is None:
+            out.append(rect)
+            continue
+        if hit.y > rect.y:
+            out.append(Rect(rect.x, rect.y, rect.width, hit.y - rect.y))
+        if hit.bottom < rect.bottom:
+            out.append(Rect(rect.x, hit.bottom, rect.width, rect.bottom - hit.bottom))
+        if hit.x > rect.x:
+            out.append(Rect(rect.x, hit.y, hit.x - rect.x, hit.height))
+        if hit.right < rect.right:
+            out.append(Rect(hit.right, hit.y, rect.right - hit.right, hit.height))
+    return out
+
+
+def _add(region: list[Rect], rect: Rect) -> None:
+    """Add ``rect`` to a region of disjoint rectangles, keeping them disjoint."""
+    pieces = [rect]
+    for have in region:
+        pieces = _subtract(pieces, have)
+        if not pieces:
+            return
+    region.extend(pieces)
+
+
+def visible_deny_rects(
+    windows: Sequence[WindowInfo],
+    area: Rect,
+    denied: Iterable[bool],
+    redacted: Mapping[int, Sequence[Rect]] | None = None,
+) -> list[Rect]:
+    """The parts of ``area`` that show a denied window or a redacted part of a window, as disjoint
+    rectangles, painting windows bottom to top (a window above keeps its pixels).
+
+    ``redacted`` maps a window id to rectangles (virtual-desktop pixels) to black out within that window.
+    Rectangles, not a per-pixel mask, because blacking out a few slices of a frame costs almost nothing.
+    """
+    redacted = redacted or {}
+    region: list[Rect] = []
+    for info, deny in zip(windows, denied, strict=True):
+        part = info.geometry.intersect(area)
+        if part is None:
+            continue
+        region = _subtract(region, part)  # this window paints over whatever was below it
+        if deny:
+            region.append(part)
+            continue
+        for rect in redacted.get(info.window_id, ()):
+            hidden = rect.intersect(part)
+            if hidden is not None:
+                _add(region, hidden)
+    return region
+
+
 def visible_deny_mask(
     windows: Sequence[WindowInfo],
     area: Rect,
     denied: Iterable[bool],
     redacted: Mapping[int, Sequence[Rect]] | None = None,
 ) -> npt.NDArray[np.bool_] | None:
-    """Which pixels of ``area`` show a denied window, or a redacted part of a window, painting windows
-    bottom to top (a window above keeps its pixels).
-
-    ``redacted`` maps a window id to rectangles (virtual-desktop pixels) to black out within that window.
-    Returns an ``area.height × area.width`` bool array, or ``None`` when nothing needs blacking out there.
-    """
-    redacted = redacted or {}
-    mask: npt.NDArray[np.bool_] | None = None
-    for info, deny in zip(windows, denied, strict=True):
-        part = info.geometry.intersect(area)
-        if part is None:
-            continue
-        hidden = [r for r in (rect.intersect(part) for rect in redacted.get(info.window_id, ())) if r is not None]
-        if mask is None:
-            if not deny and not hidden:
-                continue
-            mask = np.zeros((area.height, area.width), dtype=np.bool_)
-        y0, x0 = part.y - area.y, part.x - area.x
-        mask[y0 : y0 + part.height, x0 : x0 + part.width] = deny
-        for rect in hidden:
-            y0, x0 = rect.y - area.y, rect.x - area.x
-            mask[y0 : y0 + rect.height, x0 : x0 + rect.width] = True
-    if mask is None or not mask.any():
+    """:func:`visible_deny_rects` as an ``area.height × area.width`` bool array, or ``None`` when nothing
+    needs blacking out there."""
+    rects = visible_deny_rects(windows, area, denied, redacted)
+    if not rects:
         return None
+    mask = np.zeros((area.height, area.width), dtype=np.bool_)
+    for rect in rects:
+        mask[rect.y - area.y : rect.bottom - area.y, rect.x - area.x : rect.right - area.x] = True
     return mask
 
 
@@ -266,10 +364,12 @@ class WindowMask:
     """Blacks out denied and own windows, and where secrets were typed, in captured pixels, before anything
     else sees them.
 
-    ``patterns`` name windows as :class:`~omnidesk.agent.window_rules.WindowMatcher` does (the same matcher
-    as the keyboard deny-list); ``own_pids`` are Omnidesk's processes; ``redactions`` are the secret areas
-    (the agent adds to them). If the window list cannot be read the whole frame is
-    blacked out and the error logged: failing open would leak what the deny-list protects.
+    ``inspector`` is a plain window list (read at every frame) or, better, a :class:`WindowViews` source
+    (``WindowWatcher``: the list kept fresh from X events, so an unchanged desktop costs nothing per
+    frame). ``patterns`` name windows as :class:`~omnidesk.agent.window_rules.WindowMatcher` does (the same
+    matcher as the keyboard deny-list); ``own_pids`` are Omnidesk's processes; ``redactions`` are the
+    secret areas (the agent adds to them). If the window list cannot be read the whole frame is blacked
+    out and the error logged: failing open would leak what the deny-list protects.
 
     Raises:
         ConfigError: a pattern is not a valid regular expression.
@@ -277,7 +377,7 @@ class WindowMask:
 
     def __init__(
         self,
-        inspector: WindowInspector,
+        inspector: WindowInspector | WindowViews,
         patterns: Iterable[str],
         own_pids: Collection[int] = (),
         *,
@@ -287,6 +387,7 @@ class WindowMask:
         self._matcher = WindowMatcher(patterns, own_pids=own_pids, what="window deny-list")
         self.redactions = redactions if redactions is not None else SecretRedactions()
         self._failing = False
+        self._cached: tuple[WindowView, Rect, int, list[Rect]] | None = None
 
     def close(self) -> None:
         """Close the inspector's X connection, if it has one."""
@@ -297,24 +398,58 @@ class WindowMask:
     def is_denied(self, info: WindowInfo) -> bool:
         return self._matcher.matches(info)
 
+    def prepare(self) -> None:
+        """Call right before grabbing pixels (see :meth:`WindowViews.prepare`); errors surface in :meth:`apply`."""
+        if isinstance(self._inspector, WindowViews):
+            try:
+                self._inspector.prepare()
+            except Exception:  # apply() reads the list again and fails closed
+                log.debug("preparing the window list failed; the frame's mask will tell", exc_info=True)
+
     def apply(self, pixels: npt.NDArray[np.uint8], area: Rect) -> int:
         """Black out denied windows and secret areas in ``pixels`` (BGRA of ``area`` in the desktop) in place.
 
         Returns the number of pixels blacked out.
         """
         try:
-            windows = self._inspector.windows()
+            if isinstance(self._inspector, WindowViews):
+                view = self._inspector.view()
+            else:
+                view = WindowView(tuple(self._inspector.windows()))
         except Exception:
             if not self._failing:  # once per outage, not once per frame
                 log.exception("cannot list windows; blacking out whole frames to keep denied windows private")
             self._failing = True
-            pixels[:, :, :3] = 0
-            return int(pixels.shape[0] * pixels.shape[1])
+            return _black_all(pixels)
         if self._failing:
             log.info("the window list is back; masking only denied windows again")
             self._failing = False
-        mask = visible_deny_mask(windows, area, (self.is_denied(w) for w in windows), self.redactions.areas(windows))
-        if mask is None:
-            return 0
-        pixels[mask, :3] = 0
-        return int(np.count_nonzero(mask))
+        if view.whole:
+            log.debug("a window came and went unidentified around this grab; the frame is blacked out")
+            return _black_all(pixels)
+        rects = self._rects(view, area)
+        for rect in rects:
+            pixels[rect.y - area.y : rect.bottom - area.y, rect.x - area.x : rect.right - area.x, :3] = 0
+        return sum(rect.area for rect in rects)
+
+    def _rects(self, view: WindowView, area: Rect) -> list[Rect]:
+        """The rectangles to black out; the same view, area and secrets give the same answer (cached)."""
+        version = len(self.redactions)
+        cached = self._cached
+        if cached is not None and cached[0] is view and cached[1] == area and cached[2] == version:
+            return cached[3]
+        windows = view.windows
+        rects = visible_deny_rects(windows, area, (self.is_denied(w) for w in windows), self.redactions.areas(windows))
+        extra = [w.geometry for w in view.passed if self.is_denied(w)]
+        extra += [r for rects_ in self.redactions.areas(view.passed).values() for r in rects_]
+        for rect in (*extra, *view.unknown):
+            part = rect.intersect(area)
+            if part is not None:
+                _add(rects, part)
+        self._cached = (view, area, version, rects)
+        return rects
+
+
+def _black_all(pixels: npt.NDArray[np.uint8]) -> int:
+    pixels[:, :, :3] = 0
+    return int(pixels.shape[0] * pixels.shape[1])

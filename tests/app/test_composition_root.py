@@ -35,6 +35,7 @@ ADAPTERS = frozenset(
         "SystemClock",
         "TemplateLocator",
         "WindowMask",
+        "WindowWatcher",
         "X11WindowInspector",
         "XUserActivity",
     }

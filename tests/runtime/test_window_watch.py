@@ -1,0 +1,173 @@
+"""The privacy mask fed by X events: an unchanged desktop reads nothing, and a denied window opened, moved,
+raised or retitled is masked in the very next grabbed frame, with and without a window manager.
+
+The windows here are plain X windows whose background the X server paints the moment they are mapped
+(no client repaint to wait for), in a colour nothing else on the rig shows, so "no pixel of that colour in
+a masked frame" holds whatever the timing of the window manager, the server and the grab.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from omnidesk.agent.geometry import Rect
+from omnidesk.runtime.capture import MssScreen
+from omnidesk.runtime.window_watch import WindowWatcher
+from omnidesk.runtime.windows import WindowMask
+from tests.rig import wait_until
+from tests.rig.xserver import start_xvfb
+
+pytestmark = pytest.mark.desktop
+
+MAGENTA = 0xFF00FF
+DENY = ["KeePassXC"]
+
+
+def _magenta(pixels: np.ndarray) -> int:
+    """Pixels of the test windows' colour (BGRA 255, 0, 255)."""
+    return int(np.count_nonzero((pixels[:, :, 0] == 255) & (pixels[:, :, 1] == 0) & (pixels[:, :, 2] == 255)))
+
+
+class Windows:
+    """Plain X windows made on the test's own X connection."""
+
+    def __init__(self) -> None:
+        from Xlib.display import Display
+
+        self.conn = Display()
+        self.screen = self.conn.screen()
+        self.made: list[Any] = []
+
+    def open(self, title: str, rect: Rect) -> Any:
+        window = self.screen.root.create_window(
+            rect.x, rect.y, rect.width, rect.height, 0, self.screen.root_depth, background_pixel=MAGENTA
+        )
+        window.set_wm_name(title)
+        window.set_wm_class("vault", "Vault")
+        window.map()
+        self.conn.flush()
+        self.made.append(window)
+        return window
+
+    def close(self) -> None:
+        for window in self.made:
+            window.destroy()
+        self.conn.close()
+
+
+@pytest.fixture(params=["openbox", "no window manager"])
+def desktop(request: pytest.FixtureRequest, x_display: object) -> Iterator[Windows]:
+    if request.param == "openbox":
+        request.getfixturevalue("window_manager")
+    windows = Windows()
+    try:
+        yield windows
+    finally:
+        windows.close()
+
+
+@pytest.fixture
+def screens() -> Iterator[tuple[MssScreen, MssScreen, WindowWatcher]]:
+    """A masked screen (the watcher behind it) and a bare one (ground truth: is the window shown?)."""
+    watcher = WindowWatcher()
+    masked, bare = MssScreen(mask=WindowMask(watcher, DENY)), MssScreen()
+    try:
+        yield masked, bare, watcher
+    finally:
+        masked.close()
+        bare.close()
+
+
+def _shown(bare: MssScreen) -> bool:
+    return _magenta(np.asarray(bare.grab(1).pixels)) > 0
+
+
+def test_an_unchanged_desktop_reads_the_window_list_once(
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+) -> None:
+    masked, bare, watcher = screens
+    window = desktop.open("Notes", Rect(300, 200, 400, 300))
+    wait_until(lambda: _shown(bare), 10, "the window to be shown")
+    masked.grab(1)
+    reads = watcher.reads
+    for _ in range(30):
+        masked.grab(1)
+    assert watcher.reads == reads  # thirty frames, not one list read
+    window.set_wm_name("Notes - changed")
+    desktop.conn.sync()
+    masked.grab(1)
+    assert watcher.reads > reads  # a title change is an event, and the list is read again
+
+
+def test_a_denied_window_is_masked_from_the_first_frame_it_shows_in(
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+) -> None:
+    masked, bare, _ = screens
+    masked.grab(1)
+    desktop.open("Passwords - KeePassXC", Rect(300, 200, 400, 300))
+    frames = 0
+    while not _shown(bare):  # grab as fast as possible while the window manager maps it
+        assert _magenta(np.asarray(masked.grab(1).pixels)) == 0
+        frames += 1
+        assert frames < 2000, "the window never showed"
+    for _ in range(5):
+        assert _magenta(np.asarray(masked.grab(1).pixels)) == 0
+
+
+def test_a_denied_window_moved_raised_or_resized_is_masked_in_the_next_frame(
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+) -> None:
+    masked, bare, _ = screens
+    window = desktop.open("Passwords - KeePassXC", Rect(300, 200, 400, 300))
+    other = desktop.open("Notes", Rect(1200, 600, 300, 200))
+    other.change_attributes(background_pixel=0x00FF00)  # green: the other window is not what we look for
+    other.clear_area()
+    wait_until(lambda: _shown(bare), 10, "the window to be shown")
+    rng = random.Random(7)
+    for i in range(40):
+        x, y = rng.randrange(0, 1500), rng.randrange(0, 800)
+        if i % 4 == 3:
+            window.configure(x=x, y=y, width=rng.randrange(100, 500), height=rng.randrange(100, 400))
+        elif i % 4 == 2:
+            window.configure(stack_mode=0)  # Above: raise it
+        else:
+            window.configure(x=x, y=y)
+        desktop.conn.flush()
+        frame = np.asarray(masked.grab(1).pixels)  # at once: the move may land before, during or after
+        assert _magenta(frame) == 0, f"move {i}: denied pixels leaked"
+    wait_until(lambda: _shown(bare), 10, "the window to be shown where it ended")
+
+
+def test_a_window_retitled_to_a_denied_title_is_masked_in_the_next_frame(
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+) -> None:
+    masked, bare, _ = screens
+    window = desktop.open("Notes", Rect(300, 200, 400, 300))
+    wait_until(lambda: _magenta(np.asarray(masked.grab(1).pixels)) > 0, 10, "the allowed window in masked frames")
+    window.set_wm_name("Vault - KeePassXC")
+    desktop.conn.sync()  # the server has the new title: every frame from now on must hide the window
+    assert _magenta(np.asarray(masked.grab(1).pixels)) == 0
+    assert _shown(bare)
+
+
+@pytest.mark.allow_log_errors
+def test_the_whole_frame_is_black_once_the_watchers_connection_is_gone(tmp_path: Path) -> None:
+    server = start_xvfb(tmp_path)
+    watcher = WindowWatcher(server.display)
+    mask = WindowMask(watcher, DENY)
+    try:
+        mask.prepare()
+        pixels = np.full((60, 80, 4), 200, np.uint8)
+        assert mask.apply(pixels, Rect(0, 0, 80, 60)) == 0  # a live desktop with nothing denied on it
+        server.stop()
+        assert mask.apply(pixels, Rect(0, 0, 80, 60)) == 60 * 80
+        assert (pixels[:, :, :3] == 0).all() and (pixels[:, :, 3] == 200).all()
+    finally:
+        watcher.close()
+        server.stop()
