@@ -16,6 +16,7 @@ in stacking order, keep their pixels.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -384,6 +385,7 @@ class WindowMask:
         redactions: SecretRedactions | None = None,
     ) -> None:
         self._inspector = inspector
+        self._views = inspector if isinstance(inspector, WindowViews) else None  # checked once: it is slow
         self._matcher = WindowMatcher(patterns, own_pids=own_pids, what="window deny-list")
         self.redactions = redactions if redactions is not None else SecretRedactions()
         self._failing = False
@@ -400,9 +402,9 @@ class WindowMask:
 
     def prepare(self) -> None:
         """Call right before grabbing pixels (see :meth:`WindowViews.prepare`); errors surface in :meth:`apply`."""
-        if isinstance(self._inspector, WindowViews):
+        if self._views is not None:
             try:
-                self._inspector.prepare()
+                self._views.prepare()
             except Exception:  # apply() reads the list again and fails closed
                 log.debug("preparing the window list failed; the frame's mask will tell", exc_info=True)
 
@@ -412,10 +414,10 @@ class WindowMask:
         Returns the number of pixels blacked out.
         """
         try:
-            if isinstance(self._inspector, WindowViews):
-                view = self._inspector.view()
+            if self._views is not None:
+                view = self._views.view()
             else:
-                view = WindowView(tuple(self._inspector.windows()))
+                view = WindowView(tuple(self._inspector.windows()))  # type: ignore[union-attr]
         except Exception:
             if not self._failing:  # once per outage, not once per frame
                 log.exception("cannot list windows; blacking out whole frames to keep denied windows private")
@@ -428,8 +430,13 @@ class WindowMask:
             log.debug("a window came and went unidentified around this grab; the frame is blacked out")
             return _black_all(pixels)
         rects = self._rects(view, area)
+        words = _words(pixels)
         for rect in rects:
-            pixels[rect.y - area.y : rect.bottom - area.y, rect.x - area.x : rect.right - area.x, :3] = 0
+            rows, cols = slice(rect.y - area.y, rect.bottom - area.y), slice(rect.x - area.x, rect.right - area.x)
+            if words is None:
+                pixels[rows, cols, :3] = 0
+            else:
+                np.bitwise_and(words[rows, cols], _ALPHA, out=words[rows, cols])
         return sum(rect.area for rect in rects)
 
     def _rects(self, view: WindowView, area: Rect) -> list[Rect]:
@@ -450,6 +457,21 @@ class WindowMask:
         return rects
 
 
+def _words(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32] | None:
+    """BGRA pixels as one little-endian word each, so blacking out keeps alpha with one AND per pixel (about
+    ten times faster than writing three bytes of every four); ``None`` where the layout does not allow it."""
+    if pixels.ndim != 3 or pixels.shape[2] != 4 or not pixels.flags.c_contiguous or sys.byteorder != "little":
+        return None
+    return pixels.view(np.uint32).reshape(pixels.shape[:2])
+
+
+_ALPHA = np.uint32(0xFF000000)
+
+
 def _black_all(pixels: npt.NDArray[np.uint8]) -> int:
-    pixels[:, :, :3] = 0
+    words = _words(pixels)
+    if words is None:
+        pixels[:, :, :3] = 0
+    else:
+        np.bitwise_and(words, _ALPHA, out=words)
     return int(pixels.shape[0] * pixels.shape[1])
