@@ -414,10 +414,8 @@ class WindowMask:
         Returns the number of pixels blacked out.
         """
         try:
-            if self._views is not None:
-                view = self._views.view()
-            else:
-                view = WindowView(tuple(self._inspector.windows()))  # type: ignore[union-attr]
+            views = self._views
+            view = views.view() if views is not None else WindowView(tuple(self._inspector.windows()))  # type: ignore[union-attr]
         except Exception:
             if not self._failing:  # once per outage, not once per frame
                 log.exception("cannot list windows; blacking out whole frames to keep denied windows private")

@@ -294,6 +294,45 @@ def _wm_selection_owned(display: str) -> bool:
         conn.close()
 
 
+def _wait_until_managing(display: str) -> None:
+    """Wait until openbox frames a probe window it was asked to map, then destroy the probe.
+
+    Owning WM_S0 is not enough: openbox takes the selection before its event loop runs and drops map
+    requests that arrive in between (the window then stays unmapped for good), and the root's
+    _NET_SUPPORTING_WM_CHECK may be a previous instance's. A window openbox has reparented and mapped is
+    proof that it handles map requests; the probe is mapped again until it is.
+    """
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    conn = xdisplay.Display(display)
+    try:
+        root = conn.screen().root
+        probe = root.create_window(0, 0, 1, 1, 0, X.CopyFromParent, override_redirect=False)
+        probe.set_wm_name("omnidesk-rig-probe")
+        try:
+
+            def _managed() -> bool:
+                if probe.get_attributes().map_state == X.IsViewable and probe.query_tree().parent != root:
+                    return True
+                probe.map()  # a request openbox dropped while starting is never answered: ask again
+                conn.sync()
+                return False
+
+            wait_until(_managed, _START_TIMEOUT, f"openbox to manage windows on {display}", interval=0.1)
+        finally:
+            probe.destroy()
+            conn.sync()
+
+        def _forgotten() -> bool:  # so that tests listing windows never meet the probe
+            clients = root.get_full_property(conn.intern_atom("_NET_CLIENT_LIST"), X.AnyPropertyType)
+            return clients is None or probe.id not in clients.value
+
+        wait_until(_forgotten, _START_TIMEOUT, f"openbox to forget its probe window on {display}")
+    finally:
+        conn.close()
+
+
 def start_openbox(display: str, workdir: Path) -> WindowManager:
     """Start openbox on `display` and wait until it manages the screen."""
     if shutil.which("openbox") is None:
@@ -317,6 +356,7 @@ def start_openbox(display: str, workdir: Path) -> WindowManager:
 
     try:
         wait_until(_ready, _START_TIMEOUT, f"openbox to own WM_S0 on {display}", interval=0.05)
+        _wait_until_managing(display)
     except BaseException:
         manager.stop()
         raise
