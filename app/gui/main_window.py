@@ -36,7 +36,7 @@ from omnidesk.app.gui.out_of_the_way import OutOfTheWay
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
 from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
-from omnidesk.app.gui.settings_apply import settings_change
+from omnidesk.app.gui.settings_apply import for_the_file, settings_change
 from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.style import titled
@@ -47,7 +47,7 @@ from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.voice_bar import VoiceBar
 from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
 from omnidesk.app.hotkeys import GlobalHotkeys
-from omnidesk.app.settings import AppPaths, Settings, save_settings
+from omnidesk.app.settings import AppPaths, Settings, load_settings, save_settings
 
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
@@ -376,7 +376,8 @@ class MainWindow(QMainWindow):
             return
         if self.paths is not None:
             try:
-                save_settings(result, self.paths)
+                stored = load_settings(self.paths, environment=False)
+                save_settings(for_the_file(result, stored, dialog.fixed), self.paths)
             except ConfigError as exc:
                 self.reporter.report(exc)
                 return

@@ -9,16 +9,17 @@ apply from the next start).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from omnidesk.app.settings import Settings
 
-__all__ = ["SettingsChange", "settings_change"]
+__all__ = ["SettingsChange", "for_the_file", "settings_change"]
 
 # Model settings that do not change the loaded model: where downloads come from, which quantisation the
 # next download takes, and which remote URLs the person already allowed.
 _NOT_LOADED = frozenset({"hub_endpoint", "quant", "remote_confirmed"})
-_PER_RUN = ("capture", "evs", "agent", "safety")
+_PER_RUN = ("capture", "evs", "agent", "safety", "accessibility")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,16 @@ def settings_change(old: Settings, new: Settings) -> SettingsChange:
         or old.model.model_dump(include=set(_NOT_LOADED)) != new.model.model_dump(include=set(_NOT_LOADED)),
         audio=old.audio != new.audio,
     )
+
+
+def for_the_file(edited: Settings, stored: Settings, fixed: Collection[str]) -> Settings:
+    """What the settings file gets from a save: ``edited``, except the ``fixed`` keys (``model.mmproj``: set by
+    ``OMNIDESK_*`` variables, which win anyway) keep the file's own values, so an environment's value (a
+    one-off URL, a path on another machine) never lands in the file by being saved along."""
+    data = edited.model_dump(mode="python")
+    kept = stored.model_dump(mode="python")
+    for key in fixed:
+        section, _, name = key.partition(".")
+        if isinstance(data.get(section), dict) and name in data[section] and name in kept.get(section, {}):
+            data[section][name] = kept[section][name]
+    return type(stored).model_validate(data)  # the file's own class: it reads no environment

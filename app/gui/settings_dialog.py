@@ -54,6 +54,7 @@ _SECTIONS = {
     "hotkeys": "Hotkeys",
     "gui": "Window",
     "recording": "Recording",
+    "accessibility": "Accessibility",
 }
 _SECRETS = {"remote_api_key"}  # never shown in clear
 _REGEX_LISTS = {"safety.confirm_patterns", "safety.deny_windows"}
@@ -112,9 +113,10 @@ class SettingsDialog(QDialog):
         self, settings: Settings, parent: QWidget | None = None, *, fixed: Collection[str] | None = None
     ) -> None:
         """``fixed``: keys set by ``OMNIDESK_*`` variables (default: this process's environment); they win
-        over the file, so their editors are shown disabled, saying which variable sets them."""
+        over the file, so their editors are shown disabled, saying which variable sets them, and a save
+        keeps the file's own values for them (see ``settings_apply.for_the_file``)."""
         super().__init__(parent)
-        self._fixed = set(environment_keys() if fixed is None else fixed)
+        self.fixed = frozenset(environment_keys() if fixed is None else fixed)
         self.setWindowTitle("Omnidesk settings")
         self.setMinimumSize(640, 480)
         self._original = settings
@@ -123,6 +125,17 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         for section, title in _SECTIONS.items():
             self.tabs.addTab(self._section_page(section), title)
+        self.fixed_label = QLabel(self)
+        self.fixed_label.setObjectName("settings_fixed")
+        self.fixed_label.setWordWrap(True)
+        shown = sorted(self.fixed & self.editors.keys())
+        if shown:
+            self.fixed_label.setText(
+                "Set by environment variables, which win over this dialog: "
+                + ", ".join(f"{key} ({_variable(key)})" for key in shown)
+                + ". Their fields are greyed out; unset the variables and start Omnidesk again to edit them here."
+            )
+        self.fixed_label.setVisible(bool(shown))
         self.error_label = QLabel(self)
         self.error_label.setObjectName("settings_error")
         self.error_label.setWordWrap(True)
@@ -132,6 +145,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self._on_save)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.fixed_label)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
@@ -154,11 +168,13 @@ class SettingsDialog(QDialog):
                 editor.setPlaceholderText("not set")
             editor.setObjectName(f"{section}.{name}")
             editor.setToolTip(info.description or "")
-            if f"{section}.{name}" in self._fixed:
-                editor.setEnabled(False)
-                editor.setToolTip(f"Set by OMNIDESK_{section.upper()}__{name.upper()}; unset it to change this here.")
             label = QLabel(name.replace("_", " ").capitalize(), page)
             label.setToolTip(info.description or "")
+            if f"{section}.{name}" in self.fixed:
+                editor.setEnabled(False)
+                editor.setToolTip(f"Set by {_variable(f'{section}.{name}')}; unset it to change this here.")
+                label.setText(f"{label.text()} (set by the environment)")
+                label.setToolTip(editor.toolTip())
             form.addRow(label, editor)
             self.editors[f"{section}.{name}"] = editor
         return scroll
@@ -194,6 +210,12 @@ class SettingsDialog(QDialog):
                 except re.error as exc:
                     problems.append(f"{key}: {pattern!r} is not a valid regular expression ({exc})")
         return problems
+
+
+def _variable(key: str) -> str:
+    """The environment variable that sets ``section.name``."""
+    section, _, name = key.partition(".")
+    return f"OMNIDESK_{section.upper()}__{name.upper()}"
 
 
 def _editor(kind: Any, info: FieldInfo, value: Any, parent: QWidget) -> QWidget:

@@ -13,7 +13,7 @@ from omnidesk.app.gui.list_editor import ListEditor
 from omnidesk.app.gui.main_window import MainWindow
 from omnidesk.app.gui.model_loader import ModelStatus
 from omnidesk.app.gui.settings_dialog import SettingsDialog, editable_fields
-from omnidesk.app.settings import AppPaths, GuiConfig, Settings, environment_keys, load_settings
+from omnidesk.app.settings import AppPaths, GuiConfig, Settings, environment_keys, load_settings, save_settings
 from omnidesk.runtime.config import CaptureConfig, EvsConfig, ModelConfig
 from tests.app.gui.scripts import MONITOR, ScriptedRun
 
@@ -184,3 +184,34 @@ def test_a_setting_fixed_by_the_environment_is_shown_fixed(qtbot) -> None:
     mmproj = dialog.editors["model.mmproj"]
     assert not mmproj.isEnabled() and "OMNIDESK_MODEL__MMPROJ" in mmproj.toolTip()
     assert dialog.editors["model.model"].isEnabled()
+    assert "model.mmproj (OMNIDESK_MODEL__MMPROJ)" in dialog.fixed_label.text()
+    assert not dialog.fixed_label.isHidden()
+
+
+def test_a_save_keeps_the_files_own_value_where_the_environment_sets_one(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment wins while it is set; saving other settings never writes its value into the file."""
+    paths = AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run")
+    on_file = Settings()
+    on_file.model.model = "nemotron-omni"
+    save_settings(on_file, paths)
+    monkeypatch.setenv("OMNIDESK_MODEL__MODEL", "/elsewhere/other.gguf")
+    window = MainWindow(load_settings(paths), ScriptedRun([]), monitors=[MONITOR], paths=paths)
+    qtbot.addWidget(window)
+    window.task_bar.settings_button.click()
+    dialog = window.settings_dialog
+    assert dialog is not None
+    fixed = dialog.editors["model.model"]
+    assert isinstance(fixed, QLineEdit) and fixed.text() == "/elsewhere/other.gguf" and not fixed.isEnabled()
+    assert "OMNIDESK_MODEL__MODEL" in dialog.fixed_label.text()
+    dialog.editors["safety.max_steps"].setValue(12)
+    dialog.editors["accessibility.enabled"].setChecked(False)
+    with qtbot.waitSignal(dialog.accepted, timeout=2000):
+        dialog.save_button.click()
+    saved = load_settings(paths, environment=False)
+    assert saved.model.model == "nemotron-omni" and saved.safety.max_steps == 12
+    assert saved.accessibility.enabled is False
+    assert window.settings.model.model == "/elsewhere/other.gguf" and window.settings.safety.max_steps == 12
+    assert "changes to safety, accessibility apply from the next run" in window.state_label.text()
+    assert "the model is reloading" not in window.state_label.text()
