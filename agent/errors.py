@@ -26,7 +26,8 @@ library-specific exceptions::
     ├── ActionError
     │   ├── CoordinateError          a point outside the captured image / monitor
     │   └── InputError               the input device could not carry out an action
-    └── SafetyStop                   the safety policy ended or refused a run (limit, kill switch, deny-list)
+    ├── SafetyStop                   the safety policy ended or refused a run (limit, kill switch, deny-list)
+    └── EvalError                    an evaluation item could not be prepared (missing screenshot, set-up failed)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "CaptureError",
     "ConfigError",
     "CoordinateError",
+    "EvalError",
     "GenerationCancelled",
     "InputError",
     "InputRecordingError",
@@ -160,3 +162,8 @@ class SafetyStop(OmnideskError):
     def __init__(self, message: str, reason: str = "policy") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class EvalError(OmnideskError):
+    """An evaluation item could not be prepared or checked (its screenshot is missing, a task's set-up
+    failed): the item is reported as errored with this message, and the run goes on."""

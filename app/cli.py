@@ -22,6 +22,7 @@ from omnidesk.app.commands import ask as ask_command
 from omnidesk.app.commands import calibrate as calibrate_command
 from omnidesk.app.commands import config as config_command
 from omnidesk.app.commands import doctor as doctor_command
+from omnidesk.app.commands import eval as eval_command
 from omnidesk.app.commands import evs as evs_command
 from omnidesk.app.commands import mcp as mcp_command
 from omnidesk.app.commands import models as models_command
@@ -57,6 +58,7 @@ mcp_command.register(cli)
 replay_command.register(cli)
 calibrate_command.register(cli)
 secrets_command.register(cli)
+eval_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from omnidesk.runtime.capture import CaptureStream
     from omnidesk.runtime.model_store import ModelStore
     from omnidesk.runtime.secrets import KeyringSecretStore
+    from omnidesk.runtime.shots import ShotFiles
 
 __all__ = [
     "AgentSession",
@@ -77,6 +78,7 @@ __all__ = [
     "build_replay_session",
     "build_screen",
     "build_secret_store",
+    "build_shot_files",
     "choose_platform",
     "list_monitors",
 ]
@@ -601,6 +603,13 @@ def build_png_encoder(compression: int = 1) -> PngEncoder:
     from omnidesk.runtime.png import CvPngEncoder
 
     return CvPngEncoder(compression)
+
+
+def build_shot_files(thumbnail_width: int = 480) -> ShotFiles:
+    """Evaluation screenshots read from disk as frames, sized for a model, and the report's thumbnails."""
+    from omnidesk.runtime.shots import ShotFiles
+
+    return ShotFiles(thumbnail_width)
 
 
 def build_microphone(settings: Settings) -> SoundDeviceMicrophone:

@@ -31,6 +31,7 @@ ADAPTERS = frozenset(
         "OmniSession",
         "PyAutoGuiInput",
         "RemoteModelClient",
+        "ShotFiles",
         "SoundDeviceMicrophone",
         "SystemClock",
         "TemplateLocator",

@@ -1,0 +1,46 @@
+"""``omnidesk eval`` through the installed console script: tasks refused until they exist, compare's
+table, unreadable summaries refused with what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omnidesk.agent.evaluation import ItemResult
+from omnidesk.app.evaluation.driver import RunHeader, build_summary
+from tests.app.cli_helpers import isolated_env, run_cli
+
+
+def _summary(path: Path, model: str, statuses: list[str]) -> Path:
+    items = [
+        ItemResult(id=str(i), status=s, instruction="x", labels={"app": "galculator" if i % 2 else "mousepad"})  # type: ignore[arg-type]
+        for i, s in enumerate(statuses)
+    ]
+    header = RunHeader("grounding", model, "nemotron", "set")
+    summary = build_summary(header, items, planned=len(items), started="t", complete=True, interrupted=False)
+    path.write_text(summary.to_json())
+    return path
+
+
+def test_tasks_are_refused_with_what_works_now(tmp_path: Path) -> None:
+    result = run_cli(["eval", "tasks"], isolated_env(tmp_path))
+    assert result.returncode == 2 and "eval grounding" in result.stderr
+
+
+def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:
+    a = _summary(tmp_path / "a.json", "model-a", ["pass"] * 30 + ["fail"] * 30)
+    b = _summary(tmp_path / "b.json", "model-b", ["pass"] * 58 + ["fail"] * 1 + ["errored"])
+    result = run_cli(["eval", "compare", str(a), str(b)], isolated_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "model-a" in out and "model-b" in out
+    assert "50.0 %" in out and "98.3 %" in out and "+48.3 pt *" in out and "1 errored" in out
+    assert "galculator" in out and "mousepad" in out
+
+
+def test_compare_refuses_what_is_not_a_summary(tmp_path: Path) -> None:
+    a = _summary(tmp_path / "a.json", "m", ["pass"])
+    (tmp_path / "old.json").write_text('{"schema_version": 0}')
+    result = run_cli(["eval", "compare", str(a), str(tmp_path / "old.json")], isolated_env(tmp_path))
+    assert result.returncode == 2 and "schema version 0" in result.stderr
+    result = run_cli(["eval", "compare", str(a), str(tmp_path / "none.json")], isolated_env(tmp_path))
+    assert result.returncode == 2 and "cannot be read" in result.stderr
