@@ -125,6 +125,7 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         for section, title in _SECTIONS.items():
             self.tabs.addTab(self._section_page(section), title)
+        self.setMinimumWidth(max(640, self.tabs.tabBar().sizeHint().width() + 40))  # every tab in sight
         self.fixed_label = QLabel(self)
         self.fixed_label.setObjectName("settings_fixed")
         self.fixed_label.setWordWrap(True)

@@ -195,7 +195,7 @@ def main(out: Path, data: Path) -> None:
         window.task_bar.settings_button.click()
         dialog = window.settings_dialog
         assert dialog is not None
-        dialog.resize(760, 660)
+        dialog.resize(dialog.minimumWidth(), 660)
         dialog.tabs.setCurrentIndex(1)
         app.processEvents()
         dialog.grab().save(str(out / "settings.png"))
