@@ -31,6 +31,7 @@ from omnidesk.app.commands import replay as replay_command
 from omnidesk.app.commands import report as report_command
 from omnidesk.app.commands import run as run_command
 from omnidesk.app.commands import secrets as secrets_command
+from omnidesk.app.commands import teach as teach_command
 from omnidesk.app.instance import InstanceLock
 from omnidesk.app.instance_socket import knock, socket_path
 from omnidesk.app.logging_setup import setup_logging
@@ -59,6 +60,7 @@ replay_command.register(cli)
 calibrate_command.register(cli)
 secrets_command.register(cli)
 eval_command.register(cli)
+teach_command.register(cli)
 
 
 def _version_callback(value: bool) -> None:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from omnidesk.app.hotkeys import GlobalHotkeys
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream
+    from omnidesk.runtime.input_recorder import XInputRecorder
     from omnidesk.runtime.model_store import ModelStore
     from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.shots import ShotFiles
@@ -70,6 +71,7 @@ __all__ = [
     "build_capture",
     "build_desktop",
     "build_hotkeys",
+    "build_input_recorder",
     "build_microphone",
     "build_model_client",
     "build_model_format",
@@ -265,6 +267,13 @@ class PlatformAdapters(Protocol):
         ``windows`` and ``monitors`` let it turn toolkits' logical boxes into device pixels."""
         ...
 
+    def input_recorder(
+        self, settings: Settings, *, own_pids: Collection[int], stop_combo: tuple[str, ...], on_stop: Callable[[], None]
+    ) -> XInputRecorder:
+        """The person's own clicks and keys (teach mode), none from deny-listed windows or ``own_pids``';
+        ``on_stop`` when ``stop_combo`` is pressed. Not yet started."""
+        ...
+
 
 class X11Platform:
     """X11: mss capture behind the window mask, XTest input (pyautogui + xdotool), the EWMH window list,
@@ -339,6 +348,16 @@ class X11Platform:
             focus_timeout=section.focus_timeout,
             call_timeout=section.call_timeout,
         )
+
+    def input_recorder(
+        self, settings: Settings, *, own_pids: Collection[int], stop_combo: tuple[str, ...], on_stop: Callable[[], None]
+    ) -> XInputRecorder:
+        from omnidesk.agent.window_rules import WindowMatcher
+        from omnidesk.runtime.input_recorder import XInputRecorder
+        from omnidesk.runtime.windows import X11WindowInspector
+
+        matcher = WindowMatcher(settings.safety.deny_windows, own_pids=own_pids, what="window deny-list")
+        return XInputRecorder(X11WindowInspector(), matcher, stop_combo=stop_combo, on_stop=on_stop)
 
 
 def choose_platform(environ: Mapping[str, str]) -> PlatformAdapters:
@@ -596,6 +615,15 @@ def build_capture(
         capture.close()
         raise
     return capture
+
+
+def build_input_recorder(
+    settings: Settings, *, stop_combo: tuple[str, ...], on_stop: Callable[[], None]
+) -> XInputRecorder:
+    """The person's own clicks and keys for teach mode (deny-listed and Omnidesk's windows left out)."""
+    return choose_platform(os.environ).input_recorder(
+        settings, own_pids=[os.getpid()], stop_combo=stop_combo, on_stop=on_stop
+    )
 
 
 def build_png_encoder(compression: int = 1) -> PngEncoder:

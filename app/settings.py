@@ -80,6 +80,11 @@ class AppPaths:
         return self.data_dir / "automations"
 
     @property
+    def taught_dir(self) -> Path:
+        """Replay bundles of the automations taught by showing (``omnidesk teach``, "Show me")."""
+        return self.data_dir / "taught"
+
+    @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "omnidesk.log"
 
@@ -121,9 +126,10 @@ class HotkeyConfig(BaseModel):
     pause_resume: str = Field(default="ctrl+alt+shift+p")
     push_to_talk: str = Field(default="ctrl+alt+shift+space", description="Hold to talk.")
     show_hide: str = Field(default="ctrl+alt+shift+o")
+    teach: str = Field(default="ctrl+alt+shift+m", description="Start teaching by showing (Show me), and stop it.")
     automations: dict[str, str] = Field(default_factory=dict, description="hotkey -> automation name.")
 
-    @field_validator("kill_switch", "pause_resume", "push_to_talk", "show_hide")
+    @field_validator("kill_switch", "pause_resume", "push_to_talk", "show_hide", "teach")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         value = value.strip().lower()
@@ -144,6 +150,7 @@ class HotkeyConfig(BaseModel):
             ("pause_resume", self.pause_resume),
             ("push_to_talk", self.push_to_talk),
             ("show_hide", self.show_hide),
+            ("teach", self.teach),
             *[(f"automation:{name}", key) for key, name in self.automations.items()],
         ]
         for purpose, combo in pairs:

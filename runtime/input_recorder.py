@@ -178,6 +178,8 @@ class XInputRecorder:
         stop_combo: the canonical key combination that ends teaching; ``on_stop`` is called (on the
             recorder's thread) when it is pressed.
         display: the X display (default: ``$DISPLAY``).
+
+    :meth:`stop` also closes ``windows`` when it can be closed (the recorder owns the window list it is given).
     """
 
     def __init__(
@@ -279,6 +281,9 @@ class XInputRecorder:
             if thread.is_alive():
                 log.warning("the input recorder thread did not stop; it ends with the X connection")
         self._close_connections()
+        close = getattr(self._windows, "close", None)  # the window list's own X connection, if it has one
+        if callable(close):
+            close()
         stats = self.stats
         log.info(
             "input recording: %d events kept, %d dropped in deny-listed windows, %d in Omnidesk's own, %d unknown",

@@ -194,6 +194,13 @@ class SegmentedRecorder:
     def segments(self) -> list[SegmentInfo]:
         return list(self.index.segments)
 
+    @property
+    def origin(self) -> float | None:
+        """The monotonic time of the recording's time 0 (None before the first frame): anything else
+        stamped on the monotonic clock (the person's input in teach mode) is placed on the recording's
+        timeline by subtracting it."""
+        return self._start
+
     def add_dropped(self, count: int) -> None:
         self.index.dropped_frames += count
 

@@ -1,8 +1,10 @@
 """Saved automations as TOML files, one per automation, in the data dir's ``automations/``.
 
 Two kinds: a ``prompt`` is a named task run with the model (with its dry-run and monitor choice); a
-``replay`` is a finished run's trajectory bundle, done again without the model (``omnidesk replay``'s
-engine, which finds each target again on the current screen). A global hotkey
+``replay`` is a finished run's trajectory bundle, or a task the person showed (teach mode), done again
+without the model (``omnidesk replay``'s engine, which finds each target again on the current screen). A
+taught one keeps the model's ``description`` of the task: when the replay cannot find a target, the model
+does the task from it. A global hotkey
 (``hotkeys.automations`` in the settings) or the tray menu starts one by name. No Qt here.
 """
 
@@ -38,6 +40,11 @@ class Automation(BaseModel):
         default="prompt", description="prompt: run the task with the model; replay: redo the bundle without it."
     )
     bundle: str = Field(default="", description="The recorded run's trajectory bundle folder (replay only).")
+    description: str = Field(
+        default="",
+        max_length=20_000,
+        description="A replay's fallback: the task in words, run with the model when a target is not found.",
+    )
 
     @model_validator(mode="after")
     def _replay_needs_a_bundle(self) -> Automation:

@@ -38,6 +38,7 @@ ADAPTERS = frozenset(
         "WindowMask",
         "WindowWatcher",
         "X11WindowInspector",
+        "XInputRecorder",
         "XUserActivity",
     }
 )

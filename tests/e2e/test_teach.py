@@ -1,0 +1,149 @@
+"""``omnidesk teach``: a person (xdotool) shows a task on the Qt target app while narrating (espeak-ng into
+the null-sink microphone); the saved automation, replayed by ``omnidesk replay`` after the window moved,
+makes the target app report the same clicks and the exact text. A killed teach session leaves a readable
+recording and no automation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from omnidesk.agent.replay import load_replay
+from omnidesk.runtime.keymap import SpareKeys
+from omnidesk.runtime.recording_reader import open_recording
+from tests.app.cli_helpers import isolated_env, run_cli
+from tests.rig.audio import PulseAudioRig
+from tests.rig.plugin import Launcher
+
+pytestmark = [pytest.mark.desktop, pytest.mark.slow]
+
+TEXT = "Grüße <ok> 東京"
+_MAIN = "import sys; from omnidesk.app.cli import main; sys.argv[0] = 'omnidesk'; sys.exit(main())"
+
+
+class Teach:
+    """``omnidesk teach`` as a child process; its stderr read on a thread so the test can wait for a line."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _MAIN, "teach", *args],
+            env={**env, "PYTHONWARNINGS": "error"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr: list[str] = []
+        self._recording = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            if line.startswith("recording "):
+                self._recording.set()
+        self._recording.set()  # the process ended: stop waiting
+
+    def wait_recording(self) -> None:
+        """Until teach says the first frame is written (what the person does from then on has a picture)."""
+        assert self._recording.wait(60), "".join(self.stderr)
+        assert self.process.poll() is None, "".join(self.stderr)
+
+    def finish(self) -> tuple[int, str, str]:
+        out, _ = self.process.communicate(timeout=120)
+        self._reader.join(10)
+        return self.process.returncode, out, "".join(self.stderr)
+
+
+def _xdotool(*args: str) -> None:
+    subprocess.run(["xdotool", *args], check=True, env=dict(os.environ), timeout=30)
+
+
+def _type(text: str) -> None:
+    """The person types ``text`` with a keyboard layout that has its characters (as a person's does): the
+    spare keycodes are mapped first, as Omnidesk's own typing does, so a loaded app reads every key right."""
+    keys = SpareKeys()
+    keys.ensure(text)
+    try:
+        _xdotool("type", "--delay", "40", "--", text)
+    finally:
+        keys.release_later()
+
+
+def _click(app: object, widget: str) -> None:
+    x, y = app.widget_center(widget)  # type: ignore[attr-defined]
+    _xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+    app.wait_for({"type": "mouse_release", "widget": widget}, timeout=15)  # type: ignore[attr-defined]
+
+
+def test_teach_then_replay_after_the_window_moved(
+    x_display: object, window_manager: object, pulse_audio: PulseAudioRig, target_app: Launcher, tmp_path: Path
+) -> None:
+    env = isolated_env(tmp_path)
+    app = target_app(x=150, y=120, width=700, height=500, title="Form")
+    speech = pulse_audio.play_async(pulse_audio.speak("type the greeting into the field and press OK"))
+    teach = Teach(["fill the form", "--yes"], env)
+    teach.wait_recording()
+    _click(app, "text_field")
+    _type(TEXT)
+    app.wait_for({"type": "text", "text": TEXT}, timeout=30)
+    _click(app, "ok_button")
+    app.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
+    speech.wait()
+    _xdotool("key", "ctrl+alt+shift+m")  # the teach hotkey ends the demonstration
+    code, out, err = teach.finish()
+    assert code == 0, err
+    assert "3 steps shown" in out and f"type {TEXT!r}" in out, out
+    assert "(!)" not in out, out  # every click has a target that is found again
+    automations = list((tmp_path / "data" / "automations").glob("*.toml"))
+    assert len(automations) == 1
+    saved = tomllib.loads(automations[0].read_text(encoding="utf-8"))
+    assert (saved["name"], saved["kind"]) == ("fill the form", "replay")
+    script = load_replay(Path(saved["bundle"]))
+    assert [s.actions[0].kind for s in script.steps] == ["click", "type", "click"]
+    recording = open_recording(next((tmp_path / "data" / "recordings").glob("teach-*-fill-the-form")))
+    assert recording.has_audio and recording.duration > 1.0
+    assert TEXT not in (tmp_path / "data" / "logs" / "omnidesk.log").read_text(encoding="utf-8")
+    app.close()
+
+    moved = target_app(x=1000, y=450, width=700, height=500, title="Form")  # a fresh form, somewhere else
+    result = run_cli(["replay", saved["bundle"], "--json"], env)
+    assert result.returncode == 0, result.stderr
+    press = moved.wait_for({"type": "mouse_press", "widget": "text_field"}, timeout=15)
+    assert press["x"] > 1000
+    moved.wait_for({"type": "text", "text": TEXT}, timeout=30)
+    moved.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
+    assert [e["text"] for e in moved.events if e["type"] == "text"][-1] == TEXT
+
+
+def test_a_killed_teach_session_leaves_its_recording_and_no_automation(
+    x_display: object, window_manager: object, target_app: Launcher, tmp_path: Path
+) -> None:
+    env = isolated_env(tmp_path)
+    config = tmp_path / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.toml").write_text("[recording]\nsegment_seconds = 2\n", encoding="utf-8")
+    app = target_app(x=150, y=120, width=700, height=500, title="Form")
+    teach = Teach(["half shown", "--yes", "--no-audio"], env)
+    teach.wait_recording()
+    _click(app, "text_field")
+    _type("half")
+    app.wait_for({"type": "text", "text": "half"}, timeout=30)
+    segments = tmp_path / "data" / "recordings"
+    while len(list(segments.glob("teach-*/*.mkv"))) < 3:  # two closed segments and the open one
+        _click(app, "text_field")
+    teach.process.send_signal(signal.SIGKILL)
+    code, _, err = teach.finish()
+    assert code == -signal.SIGKILL, err
+    recording = open_recording(next(segments.glob("teach-*-half-shown")))
+    assert recording.duration >= 2.0
+    assert not list((tmp_path / "data" / "automations").glob("*.toml"))
+    assert not (tmp_path / "data" / "taught").exists()
