@@ -28,7 +28,9 @@ GIVE_UP_MS = 240_000
 
 
 def _window() -> MainWindow | None:
-    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)), None)
+    """The window this test's run_gui opened: earlier tests' main windows may still exist (closed, not yet
+    deleted) in the shared QApplication, so only a visible one counts."""
+    return next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()), None)
 
 
 def test_the_desktop_app_runs_a_task_against_a_remote_nemotron(
