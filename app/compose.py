@@ -136,14 +136,16 @@ def build_model_client(
     profile = load_profile(section.profile)
     if section.remote_url:
         require_remote_consent(settings, paths, section.remote_url, consent)
-        from omnidesk.runtime.remote import RemoteModelClient, RemoteOptions
+        from omnidesk.runtime.remote import RemoteModelClient, RemoteOptions, StreamLimits
+        from omnidesk.runtime.urls import redact_url
 
-        log.info("using the remote engine at %s", section.remote_url)
+        log.info("using the remote engine at %s", redact_url(section.remote_url))
         return RemoteModelClient(
             section.remote_url,
             model=section.remote_model,
             api_key=section.remote_api_key,
             timeout=section.remote_timeout,
+            limits=StreamLimits(deadline=section.remote_deadline),
             options=RemoteOptions(
                 name=section.remote_model or profile.display_name,
                 vision=True,

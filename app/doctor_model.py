@@ -84,6 +84,7 @@ def _gib(n: int) -> str:
 
 def _remote_check(settings: Settings) -> Check:
     from omnidesk.runtime.system_probe import probe_remote
+    from omnidesk.runtime.urls import redact_url
 
     url = settings.model.remote_url
     try:
@@ -91,7 +92,7 @@ def _remote_check(settings: Settings) -> Check:
     except OmnideskError as exc:
         return Check("model", False, str(exc), "start the engine, fix model.remote_url, or clear it to run locally")
     served = ", ".join(models[:3]) or "no models listed"
-    return Check("model", True, f"remote engine {url} serves {served}")
+    return Check("model", True, f"remote engine {redact_url(url)} serves {served}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """Logging handlers: only the app configures them (stderr + a rotating file in the data dir).
 
 The log folder is 0700 and every log file 0600 whatever the umask (the log names windows, tasks and
-files); files an older version left readable are tightened.
+files); files an older version left readable are tightened. Every line, on the console and in the file, has
+the credentials of any URL in it redacted (``runtime/urls.py``) — also the lines libraries write, such as
+httpx's request log.
 """
 
 from __future__ import annotations
@@ -13,10 +15,18 @@ import os
 from pathlib import Path
 
 from omnidesk.agent.private_files import private_dir
+from omnidesk.runtime.urls import redact_urls
 
 __all__ = ["setup_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Formats a record, then redacts every URL in the text (message, arguments and traceback alike)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_urls(super().format(record))
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -39,7 +49,7 @@ def setup_logging(log_file: Path | None, *, verbose: bool = False) -> None:
             handler.close()
     console = logging.StreamHandler()
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    console.setFormatter(_RedactingFormatter("%(levelname)s: %(message)s"))
     console._omnidesk = True  # type: ignore[attr-defined]
     root.addHandler(console)
     if log_file is None:
@@ -54,6 +64,6 @@ def setup_logging(log_file: Path | None, *, verbose: bool = False) -> None:
         logging.getLogger(__name__).warning("cannot write the log file %s (%s); logging to stderr only", log_file, exc)
         return
     file_handler.setLevel(logging.INFO)
-    file_handler.setFormatter(logging.Formatter(_FORMAT))
+    file_handler.setFormatter(_RedactingFormatter(_FORMAT))
     file_handler._omnidesk = True  # type: ignore[attr-defined]
     root.addHandler(file_handler)

@@ -24,8 +24,15 @@ class ModelConfig(BaseModel):
     )
     remote_url: str = Field(default="", description="OpenAI-compatible endpoint; empty = local model.")
     remote_model: str = Field(default="", description="Model name to ask the remote engine for.")
-    remote_api_key: str = Field(default="", description="API key for the remote engine (never logged).")
-    remote_timeout: float = Field(default=120.0, gt=0)
+    remote_api_key: str = Field(
+        default="",
+        description="API key for the remote engine, kept in the system keyring (`omnidesk config set "
+        "model.remote_api_key -`); here only from OMNIDESK_MODEL__REMOTE_API_KEY or an older settings file.",
+    )
+    remote_timeout: float = Field(default=120.0, gt=0, description="Seconds a read may wait for the engine.")
+    remote_deadline: float = Field(
+        default=600.0, gt=0, description="Seconds one request to the engine may take in all (prompt + reply)."
+    )
     remote_engine: Literal["auto", "vllm", "llama.cpp", "generic"] = Field(
         default="auto",
         description="The remote engine's kind, for its own reasoning fields (vLLM thinking_token_budget, "

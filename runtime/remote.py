@@ -6,7 +6,15 @@ llama.cpp's server, vLLM, SGLang and Ollama all speak it. Images travel as PNG d
 llama.cpp ``reasoning_budget_tokens``; the engine is asked once what it is, see :class:`RemoteEngine`),
 JSON schemas as ``response_format``. Replies stream (SSE) so tokens reach the GUI as they come and a stop request can
 close the stream at once. Every failure becomes a :class:`RemoteEngineError` that says what to check;
-the API key is sent as a bearer token and never logged.
+the API key is sent as a bearer token and never logged, and the URL is shown without its credentials.
+
+The engine is untrusted input (``runtime/remote_stream.py``): one request ends within ``deadline`` seconds
+in all (reads also time out after ``timeout`` s of silence), lines and bodies are capped, every field is
+typed, and a stop request shuts the connection down at once, even in the middle of a blocked read. Each
+request opens its own connection (no keep-alive) so that it can be ended on its own. Proxy variables
+(``HTTP_PROXY``, ``ALL_PROXY``, …) are ignored for an engine on loopback: the screen must not leave the
+machine through a proxy when the person chose a local engine; an engine elsewhere goes through the proxy
+the person configured, after their consent to that engine (``app/remote_consent.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import json
 import logging
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,8 +49,19 @@ from omnidesk.agent.ports import (
 )
 from omnidesk.runtime.llama.prompt import neutralize_text
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
+from omnidesk.runtime.remote_stream import (
+    Chunk,
+    RequestGuard,
+    StreamLimits,
+    ToolCallDelta,
+    parse_chunk,
+    read_capped,
+    short_detail,
+    sse_data,
+)
+from omnidesk.runtime.urls import api_endpoint, is_loopback_url, redact_url
 
-__all__ = ["RemoteEngine", "RemoteModelClient", "RemoteOptions", "encode_messages"]
+__all__ = ["RemoteEngine", "RemoteModelClient", "RemoteOptions", "StreamLimits", "encode_messages"]
 
 RemoteEngine = Literal["vllm", "llama.cpp", "generic"]
 """Which server runs the model: each takes the reasoning budget in a field of its own (``generic``: none)."""
@@ -118,19 +137,30 @@ class RemoteModelClient:
         model: str = "",
         api_key: str = "",
         timeout: float = 120.0,
+        limits: StreamLimits | None = None,
         options: RemoteOptions | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``timeout``: seconds a read may wait for the engine; ``limits``: the whole request's deadline
+        and the size caps (:class:`StreamLimits`)."""
         base = base_url.rstrip("/")
-        self._url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self._url = api_endpoint(base, "chat/completions")
+        self._shown_url = redact_url(self._url)
         self._root = base.removesuffix("/v1")
         self._model = model
         self._timeout = timeout
+        self._limits = limits or StreamLimits()
         self._options = options or RemoteOptions()
         self._engine: RemoteEngine | None = None if self._options.engine == "auto" else self._options.engine
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), transport=transport
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            trust_env=not is_loopback_url(base),
+            transport=transport,
         )
         self._capabilities = ModelCapabilities(
             name=self._options.name or model or base,
@@ -156,26 +186,37 @@ class RemoteModelClient:
         return self._engine
 
     def _probe_engine(self) -> RemoteEngine:
-        try:
-            models = self._client.get(self._root + "/v1/models")
-            owners = {
-                str(entry.get("owned_by", "")).lower()
-                for entry in (models.json().get("data") or [])
-                if isinstance(entry, dict)
-            }
-        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError):
-            owners = set()
+        models = self._probe_json(api_endpoint(self._root, "models"))
+        data = models.get("data") if isinstance(models, dict) else None
+        owners = (
+            {str(entry.get("owned_by", "")).lower()[:64] for entry in data or [] if isinstance(entry, dict)}
+            if isinstance(data, list)
+            else set()
+        )
         if "vllm" in owners:
             return "vllm"
         if "llamacpp" in owners:
             return "llama.cpp"
-        try:
-            props = self._client.get(self._root + "/props")
-            if props.status_code == 200 and "default_generation_settings" in props.json():
-                return "llama.cpp"
-        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, TypeError):
-            pass
+        props = self._probe_json(self._root + "/props")
+        if isinstance(props, dict) and "default_generation_settings" in props:
+            return "llama.cpp"
         return "generic"
+
+    def _probe_json(self, url: str) -> object:
+        """A small JSON answer from the engine (capped and within the deadline, like every request), or
+        ``None`` when there is none: the probe only chooses an optional field."""
+        with RequestGuard(self._limits.deadline) as guard:
+            try:
+                with self._client.stream("GET", url, extensions={"trace": guard.trace}) as response:
+                    if response.status_code != 200:
+                        return None
+                    raw = read_capped(response, self._limits.max_error_bytes)
+            except httpx.HTTPError:
+                return None
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            return None
 
     def _body(self, request: ModelRequest, thinking: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -237,96 +278,78 @@ class RemoteModelClient:
         on_token: Callable[[TokenDelta], None] | None,
         cancel: CancelToken | None,
     ) -> ModelReply:
-        started = time.perf_counter()
-        first_token: float | None = None
-        splitter = ThinkSplitter(thinking=False)
-        reasoning_parts: list[str] = []
-        usage: dict[str, Any] = {}
-        timings: dict[str, Any] = {}
-        finish: str | None = None
-        cancelled = False
-        calls = _ToolCallStream()
+        reply = _ReplyBuilder(on_token)
+        with RequestGuard(self._limits.deadline) as guard:
+            if cancel is not None:
+                cancel.on_cancel(guard.cancel)
+            try:
+                self._read_reply(body, guard, reply)
+            except RemoteEngineError:
+                if guard.reason is None:
+                    raise
+            except httpx.HTTPError as exc:
+                if guard.reason is None:
+                    raise self._translated(exc) from exc
+        if guard.reason == "deadline" and not reply.complete:
+            raise RemoteEngineError(
+                f"the remote engine at {self._shown_url} did not finish its reply within "
+                f"{self._limits.deadline:.0f} s; check that it is not overloaded, ask for fewer tokens, or raise "
+                "model.remote_deadline"
+            )
+        if guard.reason is None and not reply.complete:
+            raise RemoteEngineError(
+                f"the remote engine at {self._shown_url} ended the stream before the reply was complete; "
+                "check the server's log (it may have run out of memory)"
+            )
+        return reply.finish(cancelled=guard.reason == "cancelled")
 
-        def emit(deltas: list[TokenDelta]) -> None:
-            if on_token is not None:
-                for delta in deltas:
-                    on_token(delta)
-
-        try:
-            with self._client.stream("POST", self._url, json=body) as response:
-                if cancel is not None:
-                    cancel.on_cancel(response.close)
-                self._check_status(response)
-                for event in self._events(response):
-                    if cancel is not None and cancel.cancelled:
-                        cancelled = True
-                        break
-                    usage = event.get("usage") or usage
-                    timings = event.get("timings") or timings
-                    for choice in event.get("choices") or []:
-                        delta = choice.get("delta") or {}
-                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                        content = delta.get("content")
-                        if (reasoning or content) and first_token is None:
-                            first_token = time.perf_counter()
-                        if reasoning:
-                            reasoning_parts.append(reasoning)
-                            emit([TokenDelta(reasoning, "reasoning")])
-                        if content:
-                            emit(splitter.feed(content))
-                        calls.feed(delta.get("tool_calls"))
-                        finish = choice.get("finish_reason") or finish
-        except (httpx.StreamClosed, httpx.ReadError, httpx.RemoteProtocolError) as exc:
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-            else:
+    def _read_reply(self, body: dict[str, Any], guard: RequestGuard, reply: _ReplyBuilder) -> None:
+        if guard.reason is not None:  # stopped before it started
+            return
+        with self._client.stream("POST", self._url, json=body, extensions={"trace": guard.trace}) as response:
+            self._check_status(response)
+            kind = response.headers.get("content-type", "text/event-stream").split(";")[0].strip().lower()
+            if kind != "text/event-stream":
                 raise RemoteEngineError(
-                    f"the remote engine at {self._url} closed the connection mid-reply ({type(exc).__name__}); "
-                    "check the server's log (it may have run out of memory)"
-                ) from exc
-        except httpx.TimeoutException as exc:
-            raise RemoteEngineError(
-                f"the remote engine at {self._url} did not answer within {self._timeout:.0f} s; check that "
+                    f"the remote engine at {self._shown_url} answered with {kind[:60]!r}, not an event stream; "
+                    "it must support streaming chat completions (stream: true)"
+                )
+            for data in sse_data(response.iter_bytes(), self._limits, guard):
+                if data.strip() == "[DONE]":
+                    reply.done = True
+                    return
+                reply.add(parse_chunk(data))
+                if guard.reason is not None:
+                    return
+
+    def _translated(self, exc: httpx.HTTPError) -> RemoteEngineError:
+        """A transport error as the message that says what to check."""
+        if isinstance(exc, httpx.TimeoutException):
+            return RemoteEngineError(
+                f"the remote engine at {self._shown_url} did not answer within {self._timeout:.0f} s; check that "
                 "the server is not overloaded, or raise model.remote_timeout"
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise RemoteEngineError(
-                f"cannot connect to the remote engine at {self._url} ({exc}); check that the server runs "
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return RemoteEngineError(
+                f"cannot connect to the remote engine at {self._shown_url} ({exc}); check that the server runs "
                 "and the URL/port in --remote (model.remote_url) is right"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise RemoteEngineError(f"talking to the remote engine at {self._url} failed: {exc}") from exc
-        emit(splitter.finish())
-        done = time.perf_counter()
-        stop_reason: Literal["stop", "length", "cancelled"] = (
-            "cancelled" if cancelled else "length" if finish == "length" else "stop"
-        )
-        prompt_ms, decode_ms = timings.get("prompt_ms"), timings.get("predicted_ms")
-        prefill = prompt_ms / 1000 if isinstance(prompt_ms, int | float) else (first_token or done) - started
-        decode = decode_ms / 1000 if isinstance(decode_ms, int | float) else done - (first_token or done)
-        details = usage.get("prompt_tokens_details") or {}
-        return ModelReply(
-            text=splitter.answer.strip(),
-            reasoning=("".join(reasoning_parts) + splitter.reasoning).strip(),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            reused_tokens=int(details.get("cached_tokens") or 0),
-            prefill_seconds=float(prefill),
-            decode_seconds=float(decode),
-            stop_reason=stop_reason,
-            tool_calls=calls.calls(),
-        )
+            )
+        if isinstance(exc, httpx.StreamClosed | httpx.ReadError | httpx.RemoteProtocolError):
+            return RemoteEngineError(
+                f"the remote engine at {self._shown_url} closed the connection mid-reply ({type(exc).__name__}); "
+                "check the server's log (it may have run out of memory)"
+            )
+        return RemoteEngineError(f"talking to the remote engine at {self._shown_url} failed: {type(exc).__name__}")
 
     def _check_status(self, response: httpx.Response) -> None:
         status = response.status_code
         if status < 400:
             return
-        response.read()
-        detail = _error_detail(response)
+        detail = _error_detail(read_capped(response, self._limits.max_error_bytes), response.reason_phrase)
         if status == 400 and "sampler" in detail.lower() and "grammar" not in detail.lower():
             raise _SamplerRejected(detail)
         if status in (401, 403):
-            hint = "the server rejected the API key; check model.remote_api_key"
+            hint = "the server rejected the API key; set it with `omnidesk config set model.remote_api_key -`"
         elif status == 404:
             hint = "the URL has no /v1/chat/completions; --remote should be the server root, e.g. http://host:8080"
         elif "context" in detail.lower():
@@ -337,24 +360,7 @@ class RemoteModelClient:
             hint = "the server refused the request; check the model name and that it accepts images/audio"
         else:
             hint = "the server failed; check its log"
-        raise RemoteEngineError(f"remote engine at {self._url} answered HTTP {status}: {detail}; {hint}")
-
-    @staticmethod
-    def _events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-        for line in response.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            try:
-                event = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise RemoteEngineError(f"the remote engine sent an unreadable event: {data[:200]!r}") from exc
-            if isinstance(event, dict):
-                if "error" in event:
-                    raise RemoteEngineError(f"the remote engine reported an error: {_short(event['error'])}")
-                yield event
+        raise RemoteEngineError(f"remote engine at {self._shown_url} answered HTTP {status}: {detail}; {hint}")
 
     def close(self) -> None:
         self._client.close()
@@ -366,33 +372,105 @@ class RemoteModelClient:
         self.close()
 
 
+class _SamplerRejected(RemoteEngineError):
+    """HTTP 400 "Failed to initialize samplers" (llama.cpp could not use the output constraint)."""
+
+
+class _ReplyBuilder:
+    """Gathers the typed chunks of one reply, passing tokens on as they come."""
+
+    def __init__(self, on_token: Callable[[TokenDelta], None] | None) -> None:
+        self._on_token = on_token
+        self._started = time.perf_counter()
+        self._first_token: float | None = None
+        self._splitter = ThinkSplitter(thinking=False)
+        self._reasoning: list[str] = []
+        self._usage: dict[str, int] = {}
+        self._prefill_ms: float | None = None
+        self._decode_ms: float | None = None
+        self._calls = _ToolCallStream()
+        self.finish_reason: str | None = None
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        """``[DONE]`` came, or at least a finish reason (some engines end the stream without ``[DONE]``)."""
+        return self.done or self.finish_reason is not None
+
+    def _emit(self, deltas: list[TokenDelta]) -> None:
+        if self._on_token is not None:
+            for delta in deltas:
+                self._on_token(delta)
+
+    def add(self, chunk: Chunk) -> None:
+        if chunk.usage is not None:
+            usage = chunk.usage
+            details = usage.prompt_tokens_details
+            for key, value in (
+                ("prompt", usage.prompt_tokens),
+                ("completion", usage.completion_tokens),
+                ("cached", details.cached_tokens if details is not None else None),
+            ):
+                if value is not None:
+                    self._usage[key] = value
+        if chunk.timings is not None:
+            self._prefill_ms = chunk.timings.prompt_ms if chunk.timings.prompt_ms is not None else self._prefill_ms
+            self._decode_ms = chunk.timings.predicted_ms if chunk.timings.predicted_ms is not None else self._decode_ms
+        for choice in chunk.choices:
+            delta = choice.delta
+            reasoning, content = (delta.reasoning_text, delta.content) if delta is not None else (None, None)
+            if (reasoning or content) and self._first_token is None:
+                self._first_token = time.perf_counter()
+            if reasoning:
+                self._reasoning.append(reasoning)
+                self._emit([TokenDelta(reasoning, "reasoning")])
+            if content:
+                self._emit(self._splitter.feed(content))
+            if delta is not None and delta.tool_calls:
+                self._calls.feed(delta.tool_calls)
+            self.finish_reason = choice.finish_reason or self.finish_reason
+
+    def finish(self, *, cancelled: bool) -> ModelReply:
+        self._emit(self._splitter.finish())
+        done = time.perf_counter()
+        first = self._first_token or done
+        stop_reason: Literal["stop", "length", "cancelled"] = (
+            "cancelled" if cancelled else "length" if self.finish_reason == "length" else "stop"
+        )
+        return ModelReply(
+            text=self._splitter.answer.strip(),
+            reasoning=("".join(self._reasoning) + self._splitter.reasoning).strip(),
+            prompt_tokens=self._usage.get("prompt", 0),
+            completion_tokens=self._usage.get("completion", 0),
+            reused_tokens=self._usage.get("cached", 0),
+            prefill_seconds=self._prefill_ms / 1000 if self._prefill_ms is not None else first - self._started,
+            decode_seconds=self._decode_ms / 1000 if self._decode_ms is not None else done - first,
+            stop_reason=stop_reason,
+            tool_calls=self._calls.calls(),
+        )
+
+
 class _ToolCallStream:
     """Tool calls an engine's tool parser split off the answer (vLLM ``--tool-call-parser hermes``), as the
-    stream delivers them: by ``index``, the name once, the JSON arguments in pieces. Malformed pieces are
-    kept as they came; the format's parser judges the result like any model output."""
+    stream delivers them: by ``index``, the name once, the JSON arguments in pieces. The pieces' types are
+    checked (:class:`ToolCallDelta`); their content is kept as it came, and the format's parser judges the
+    result like any model output."""
 
     def __init__(self) -> None:
         self._names: dict[int, str] = {}
         self._arguments: dict[int, list[str]] = {}
 
-    def feed(self, deltas: object) -> None:
-        if not isinstance(deltas, list):
-            return
+    def feed(self, deltas: list[ToolCallDelta]) -> None:
         for delta in deltas:
-            if not isinstance(delta, dict):
+            index = len(self._names) if delta.index is None else delta.index
+            if not 0 <= index < 64 or delta.function is None:
                 continue
-            index = delta.get("index", len(self._names))
-            if not isinstance(index, int) or not 0 <= index < 64:
-                continue
-            function = delta.get("function") or {}
-            if not isinstance(function, dict):
-                continue
-            name, arguments = function.get("name"), function.get("arguments")
-            if isinstance(name, str) and name:
+            name, arguments = delta.function.name, delta.function.arguments
+            if name:
                 self._names[index] = name
             if isinstance(arguments, str):
                 self._arguments.setdefault(index, []).append(arguments)
-            elif isinstance(arguments, dict):  # some engines send the object itself
+            elif arguments is not None:  # some engines send the object itself
                 self._arguments.setdefault(index, []).append(json.dumps(arguments, ensure_ascii=False))
 
     def calls(self) -> tuple[ToolCall, ...]:
@@ -402,20 +480,12 @@ class _ToolCallStream:
         )
 
 
-class _SamplerRejected(RemoteEngineError):
-    """HTTP 400 "Failed to initialize samplers" (llama.cpp could not use the output constraint)."""
-
-
-def _short(value: object) -> str:
-    text = value.get("message", value) if isinstance(value, dict) else value
-    return str(text)[:300]
-
-
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(body: bytes, reason: str) -> str:
+    """The message of an error body (JSON ``{"error": …}`` or text), one short line."""
     try:
-        payload = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text[:300] or response.reason_phrase
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace").strip()[:300] or reason
     if isinstance(payload, dict) and "error" in payload:
-        return _short(payload["error"])
+        return short_detail(payload["error"])
     return str(payload)[:300]

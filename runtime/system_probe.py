@@ -6,6 +6,7 @@ them changes anything.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -110,25 +111,43 @@ def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int:
     raise ValueError(f"no MemAvailable line in {meminfo}")
 
 
+_MAX_MODEL_LIST_BYTES = 4 << 20
+
+
 def probe_remote(url: str, api_key: str = "", timeout: float = 5.0) -> list[str]:
-    """Model ids an OpenAI-compatible engine serves (GET /v1/models); RemoteEngineError if unreachable."""
+    """Model ids an OpenAI-compatible engine serves (GET /v1/models); RemoteEngineError if unreachable.
+
+    Like the remote client: proxy variables are ignored for an engine on loopback, the answer is read up
+    to a cap, and the URL is shown without its credentials.
+    """
     import httpx
 
+    from omnidesk.runtime.remote_stream import read_capped
+    from omnidesk.runtime.urls import api_endpoint, is_loopback_url, redact_url
+
     base = url.rstrip("/")
-    endpoint = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
+    endpoint = api_endpoint(base, "models")
+    shown = redact_url(base)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = httpx.get(endpoint, headers=headers, timeout=timeout)
+        with (
+            httpx.Client(timeout=timeout, trust_env=not is_loopback_url(base)) as client,
+            client.stream("GET", endpoint, headers=headers) as response,
+        ):
+            status = response.status_code
+            body = read_capped(response, _MAX_MODEL_LIST_BYTES) if status < 400 else b""
     except httpx.TimeoutException as exc:
-        raise RemoteEngineError(f"{base} did not answer within {timeout:.0f} s; is the engine running?") from exc
+        raise RemoteEngineError(f"{shown} did not answer within {timeout:.0f} s; is the engine running?") from exc
     except httpx.HTTPError as exc:
-        raise RemoteEngineError(f"cannot reach {base}: {exc}; check the URL and that the engine runs") from exc
-    if response.status_code in (401, 403):
-        raise RemoteEngineError(f"{base} refused the API key (HTTP {response.status_code}); set model.remote_api_key")
-    if response.status_code >= 400:
-        raise RemoteEngineError(f"{base} answered HTTP {response.status_code} to {endpoint}")
+        raise RemoteEngineError(
+            f"cannot reach {shown} ({type(exc).__name__}); check the URL and that the engine runs"
+        ) from exc
+    if status in (401, 403):
+        raise RemoteEngineError(f"{shown} refused the API key (HTTP {status}); set model.remote_api_key")
+    if status >= 400:
+        raise RemoteEngineError(f"{shown} answered HTTP {status} to {redact_url(endpoint)}")
     try:
-        data = response.json().get("data", [])
-        return [str(item.get("id", "?")) for item in data if isinstance(item, dict)]
-    except (ValueError, AttributeError) as exc:
-        raise RemoteEngineError(f"{endpoint} did not answer with an OpenAI-style model list") from exc
+        data = json.loads(body).get("data", [])
+        return [str(item.get("id", "?"))[:200] for item in data if isinstance(item, dict)]
+    except (ValueError, RecursionError, AttributeError, TypeError) as exc:
+        raise RemoteEngineError(f"{redact_url(endpoint)} did not answer with an OpenAI-style model list") from exc

@@ -16,15 +16,23 @@ __all__ = ["register"]
 config_app = typer.Typer(help="Show and change settings (stored as TOML in your config directory).")
 
 _SECRET_KEYS = {"remote_api_key"}
+_URL_KEYS = {"remote_url", "remote_confirmed"}
 
 
 def _redacted(data: dict[str, object]) -> dict[str, object]:
+    """Settings as shown: secrets as ``***``, URLs without their credentials."""
+    from omnidesk.runtime.urls import redact_url
+
     out: dict[str, object] = {}
     for key, value in data.items():
         if isinstance(value, dict):
             out[key] = _redacted(value)
         elif key in _SECRET_KEYS and value:
             out[key] = "***"
+        elif key in _URL_KEYS and isinstance(value, str):
+            out[key] = redact_url(value) if value else value
+        elif key in _URL_KEYS and isinstance(value, list):
+            out[key] = [redact_url(str(v)) for v in value]
         else:
             out[key] = value
     return out
@@ -48,7 +56,9 @@ def set_(
     paths = get_context(ctx).paths
     updated = set_value(load_settings(paths, environment=False), key, value)
     file = save_settings(updated, paths)
-    typer.echo(f"{key} = {value}  (saved to {file})")
+    from omnidesk.runtime.urls import redact_urls
+
+    typer.echo(f"{key} = {redact_urls(value)}  (saved to {file})")
 
 
 @config_app.command("path")
