@@ -8,10 +8,12 @@ Tools:
 
 - ``run_task``: runs the agent on a worker thread and reports every step as an MCP progress notification
   (``"3. acted: left click x1 at (0.5, 0.5) [model]"``); the event loop keeps answering meanwhile.
-- ``stop_task``: cancels the running task (its :class:`CancelToken` aborts the generation in flight).
+- ``stop_task``: cancels the running task or question (its :class:`CancelToken` aborts the generation in
+  flight, also a request to a remote engine blocked in a read).
 - ``screenshot``: a PNG of a monitor with deny-listed and Omnidesk's own windows blacked out, exactly as
   the model sees the screen (the same :class:`WindowMask` as the agent's capture).
-- ``ask_screen``: one question about a monitor, answered by the model from its overview image.
+- ``ask_screen``: one question about a monitor, answered by the model from its overview image; stopped by
+  ``stop_task`` or by the client cancelling the call (``notifications/cancelled``).
 - ``list_monitors``: the monitors, as ``omnidesk doctor`` lists them.
 
 One task or question at a time (one model); a second gets a tool error saying so. A caller may only
@@ -183,7 +185,7 @@ class Runner:
         with self._cancel_lock:
             cancel = self._cancel
         if cancel is None:
-            return {"stopping": False, "message": "no task is running"}
+            return {"stopping": False, "message": "no task or question is running"}
         started = time.monotonic()
         cancel.cancel()
         log.info("stop requested over MCP (cancel callbacks took %.1f ms)", 1000 * (time.monotonic() - started))
@@ -215,11 +217,14 @@ class Runner:
         frame = self.grab(monitor)
         return bytes(build_png_encoder(compression=3).encode_png(frame.rgb()))
 
-    def ask(self, question: str, monitor: int | None, max_tokens: int) -> dict[str, Any]:
+    def ask(self, question: str, monitor: int | None, max_tokens: int, cancel: CancelToken) -> dict[str, Any]:
+        """One question about a monitor; ``stop_task`` or ``cancel`` ends the generation at once."""
         from omnidesk.agent.ports import ChatMessage, ImagePart, ModelRequest, TextPart
         from omnidesk.runtime.images import overview_image
 
         self._claim("asking about the screen")
+        with self._cancel_lock:
+            self._cancel = cancel
         try:
             client = self._client()
             frame = self.grab(monitor)
@@ -232,11 +237,15 @@ class Runner:
                 max_tokens=max_tokens,
                 enable_thinking=False,
             )
-            reply = client.generate(request)
+            reply = client.generate(request, cancel=cancel)
         except OmnideskError as exc:
             raise ToolError(str(exc)) from exc
         finally:
+            with self._cancel_lock:
+                self._cancel = None
             self._busy.release()
+        if reply.stop_reason == "cancelled":
+            raise ToolError("the question was stopped (stop_task, or the client cancelled the call)")
         return {
             "answer": reply.text,
             "monitor": frame.monitor.index,
@@ -313,7 +322,10 @@ def build_server(settings: Settings, paths: AppPaths) -> tuple[MCPServer, Runner
             cancel.cancel()  # the client cancelled the request: stop the task too
             raise
 
-    @server.tool(description="Stop the task that run_task is carrying out (it returns with status 'stopped').")
+    @server.tool(
+        description="Stop the task that run_task is carrying out (it returns with status 'stopped'), or the "
+        "question ask_screen is answering."
+    )
     def stop_task() -> dict[str, Any]:
         return runner.stop()
 
@@ -334,7 +346,14 @@ def build_server(settings: Settings, paths: AppPaths) -> tuple[MCPServer, Runner
         )
     )
     async def ask_screen(question: str, monitor: int | None = None, max_tokens: int = 512) -> dict[str, Any]:
-        return await anyio.to_thread.run_sync(runner.ask, question, monitor, max_tokens)
+        cancel = CancelToken()
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(runner.ask, question, monitor, max_tokens, cancel), abandon_on_cancel=True
+            )
+        except anyio.get_cancelled_exc_class():
+            cancel.cancel()  # the client cancelled the request: stop the generation too
+            raise
 
     @server.tool(description="The monitors Omnidesk can work on (index, name, geometry, primary).")
     async def list_monitors() -> list[dict[str, Any]]:
