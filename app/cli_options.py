@@ -80,7 +80,9 @@ class CliContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.paths)
+            from omnidesk.app.compose import build_api_key_store
+
+            self._settings = load_settings(self.paths, api_keys=build_api_key_store())
         return self._settings
 
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from omnidesk.agent.secrets import SecretStore
     from omnidesk.agent.trajectory import PngEncoder
     from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.runtime.api_keys import ApiKeyStore
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream
     from omnidesk.runtime.input_recorder import XInputRecorder
@@ -68,6 +69,7 @@ __all__ = [
     "X11Platform",
     "accessibility_status",
     "build_agent_session",
+    "build_api_key_store",
     "build_capture",
     "build_desktop",
     "build_hotkeys",
@@ -83,6 +85,7 @@ __all__ = [
     "build_shot_files",
     "choose_platform",
     "list_monitors",
+    "remote_api_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -116,16 +119,41 @@ class _Closing:
 # --- model client (ask, agent runs) ----------------------------------------------------------------
 
 
+def build_api_key_store() -> ApiKeyStore:
+    """Remote engines' API keys in the system keyring (``runtime/api_keys.py``: ``get/set/delete(url)``)."""
+    from omnidesk.runtime.api_keys import ApiKeyStore
+
+    return ApiKeyStore()
+
+
+def remote_api_key(settings: Settings, keys: ApiKeyStore | None = None) -> str:
+    """The API key for ``model.remote_url``: ``OMNIDESK_MODEL__REMOTE_API_KEY`` (or an older settings file
+    not moved yet), else the keyring's for that engine; empty without one (or without a keyring)."""
+    from omnidesk.agent.errors import ConfigError
+    from omnidesk.runtime.urls import redact_url
+
+    section = settings.model
+    if section.remote_api_key or not section.remote_url:
+        return section.remote_api_key
+    try:
+        return (keys or build_api_key_store()).get(section.remote_url) or ""
+    except ConfigError as exc:
+        log.info("no API key for %s from the keyring: %s", redact_url(section.remote_url), exc)
+        return ""
+
+
 def build_model_client(
     settings: Settings,
     paths: AppPaths,
     options: ModelOptions | None = None,
     *,
     consent: RemoteConsent | None = None,
+    api_keys: ApiKeyStore | None = None,
 ) -> ModelClient:
     """The configured model: a remote OpenAI-compatible engine, or the local GGUF + mmproj session.
 
-    ``consent`` asks the person before a remote engine off this machine first gets their screen.
+    ``consent`` asks the person before a remote engine off this machine first gets their screen;
+    ``api_keys`` holds the engine's key (default: the system keyring).
     """
     from omnidesk.agent.errors import ConfigError
     from omnidesk.runtime.profiles import load_profile
@@ -143,7 +171,7 @@ def build_model_client(
         return RemoteModelClient(
             section.remote_url,
             model=section.remote_model,
-            api_key=section.remote_api_key,
+            api_key=remote_api_key(settings, api_keys),
             timeout=section.remote_timeout,
             limits=StreamLimits(deadline=section.remote_deadline),
             options=RemoteOptions(

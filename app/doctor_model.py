@@ -83,12 +83,13 @@ def _gib(n: int) -> str:
 
 
 def _remote_check(settings: Settings) -> Check:
+    from omnidesk.app.compose import remote_api_key
     from omnidesk.runtime.system_probe import probe_remote
     from omnidesk.runtime.urls import redact_url
 
     url = settings.model.remote_url
     try:
-        models = probe_remote(url, settings.model.remote_api_key)
+        models = probe_remote(url, remote_api_key(settings))
     except OmnideskError as exc:
         return Check("model", False, str(exc), "start the engine, fix model.remote_url, or clear it to run locally")
     served = ", ".join(models[:3]) or "no models listed"

@@ -3,6 +3,11 @@
 Priority: environment (``OMNIDESK_SECTION__KEY``) over the TOML file in the user's config dir over
 defaults. A corrupt file is moved aside (kept, never deleted) and defaults are used with a warning. The
 file and its folder are private to the person (0600 / 0700, tightened if an older version left them wider).
+
+The remote engine's API key is not kept here: it lives in the system keyring (``runtime/api_keys.py``).
+A key an older version wrote into the file is moved into the keyring when settings are loaded with a key
+store (the CLI and the GUI do); saving never writes the key it has in memory (from the environment, say),
+only keeps one the file already holds because no keyring could take it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import platformdirs
 import tomli_w
@@ -35,6 +40,7 @@ from omnidesk.runtime.config import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ApiKeys",
     "AppPaths",
     "GuiConfig",
     "HotkeyConfig",
@@ -274,13 +280,58 @@ def _tighten(fd: int, file: Path) -> None:
         log.info("made %s readable by you only", file)
 
 
-def load_settings(paths: AppPaths, *, environment: bool = True) -> Settings:
+class ApiKeys(Protocol):
+    """Where remote engines' API keys go (``runtime/api_keys.ApiKeyStore``)."""
+
+    def set(self, url: str, key: str) -> None: ...
+
+
+def _move_api_key(data: dict[str, Any], file: Path, api_keys: ApiKeys) -> dict[str, Any]:
+    """An older settings file's ``model.remote_api_key`` moved into the keyring (the file rewritten
+    without it); left where it is, with a warning, when there is no keyring to take it."""
+    model = data.get("model")
+    if not isinstance(model, dict) or not model.get("remote_api_key"):
+        return data
+    key, url = model["remote_api_key"], model.get("remote_url")
+    if not isinstance(key, str) or not isinstance(url, str) or not url:
+        log.warning("%s holds model.remote_api_key but no model.remote_url; it stays there until one is set", file)
+        return data
+    try:
+        api_keys.set(url, key)
+    except ConfigError as exc:
+        log.warning("the remote API key stays in %s (readable by you only): %s", file, exc)
+        return data
+    stripped = {**data, "model": {k: v for k, v in model.items() if k != "remote_api_key"}}
+    try:
+        write_private(file, tomli_w.dumps(stripped).encode("utf-8"))
+    except OSError as exc:
+        log.warning("the remote API key is in the keyring now, but %s could not be rewritten without it: %s", file, exc)
+        return stripped
+    log.info("moved the remote API key from %s into the system keyring", file)
+    return stripped
+
+
+def _file_api_key(file: Path) -> str:
+    """The API key the settings file itself holds (one no keyring could take), or empty."""
+    try:
+        with file.open("rb") as fh:
+            model = tomllib.load(fh).get("model")
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+    key = model.get("remote_api_key") if isinstance(model, dict) else None
+    return key if isinstance(key, str) else ""
+
+
+def load_settings(paths: AppPaths, *, environment: bool = True, api_keys: ApiKeys | None = None) -> Settings:
     """Read settings; a corrupt file is kept aside and defaults are used; bad values name their key.
 
-    With ``environment=False`` the ``OMNIDESK_*`` variables are ignored (for editing the file).
+    With ``environment=False`` the ``OMNIDESK_*`` variables are ignored (for editing the file). With
+    ``api_keys``, an API key an older version left in the file moves into the keyring.
     """
     file = paths.settings_file
     data = _migrate(_read_file(file))
+    if api_keys is not None:
+        data = _move_api_key(data, file, api_keys)
     try:
         return Settings(**data) if environment else _FileSettings(**data)
     except ValidationError as exc:
@@ -293,6 +344,9 @@ def save_settings(settings: Settings, paths: AppPaths) -> Path:
     """Write the settings as TOML atomically (a fresh 0600 file renamed over the old one)."""
     file = paths.settings_file
     data = settings.model_dump(mode="json", exclude_none=True)
+    del data["model"]["remote_api_key"]  # the environment's or the keyring's key never lands in the file
+    if kept := _file_api_key(file):
+        data["model"]["remote_api_key"] = kept
     try:
         private_dir(file.parent)
         write_private(file, tomli_w.dumps(data).encode("utf-8"))

@@ -45,7 +45,7 @@ def test_api_key_is_never_shown(tmp_path: Path) -> None:
     shown = run_cli(["config", "show"], env)
     assert shown.returncode == 0
     assert "sk-very-secret" not in shown.stdout
-    assert 'remote_api_key = "***"' in shown.stdout
+    assert 'remote_api_key = "set (environment or settings file)"' in shown.stdout
 
 
 def test_invalid_value_names_the_key(tmp_path: Path) -> None:

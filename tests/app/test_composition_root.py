@@ -21,6 +21,7 @@ ROOT = "compose.py"
 # the disk on the agent's behalf, and the app's hotkey listener.
 ADAPTERS = frozenset(
     {
+        "ApiKeyStore",
         "AtspiAccessibility",
         "CaptureStream",
         "CvPngEncoder",
