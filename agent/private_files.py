@@ -91,13 +91,16 @@ def confined_path(folder: Path, name: object) -> Path:
         ValueError: ``name`` is not a relative path, climbs out with ``..``, or leads out of ``folder``
             through a symbolic link; the message says which.
     """
-    if not isinstance(name, str) or not name or "\0" in name:
-        raise ValueError(f"{name!r} is not a file name")
+    if not isinstance(name, str) or not name or "\0" in name or len(name) > 4096:
+        raise ValueError(f"{str(name)[:80]!r} is not a file name")
     relative = PurePosixPath(name)
     if relative.is_absolute() or ".." in relative.parts:
         raise ValueError(f"{name!r} points outside the folder")
-    root = folder.resolve()
-    target = (root / relative).resolve()
+    try:
+        root = folder.resolve()
+        target = (root / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # a name too long, a loop of links
+        raise ValueError(f"{name[:80]!r} cannot be looked up ({exc})") from exc
     if not target.is_relative_to(root):
         raise ValueError(f"{name!r} leads outside the folder through a symbolic link")
     return target

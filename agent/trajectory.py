@@ -345,9 +345,9 @@ def read_bundle_file(folder: Path, name: str, limit: int) -> bytes | None:
         RecordingError: ``name`` leads outside the bundle, the file is over ``limit`` bytes or unreadable.
     """
     path = bundle_file(folder, name)
-    if not path.is_file():
-        return None
     try:
+        if not path.is_file():
+            return None
         with path.open("rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:

@@ -110,6 +110,8 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> ModelProfile:
             text = source.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read profile file {source}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"profile file {source} is not UTF-8 text; is it a profile?") from exc
     else:
         entry = resources.files("omnidesk.assets").joinpath(f"profiles/{name_or_path}.toml")
         if not entry.is_file():

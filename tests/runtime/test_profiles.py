@@ -56,3 +56,11 @@ def test_session_profile() -> None:
     assert session.architectures == ("qwen3vl", "qwen3vlmoe")
     assert session.coordinate_convention == "thousandths" and not session.enable_thinking
     assert session.sampling.instruct.top_k == 20
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[x]\n" * 3, b"name = 'a'\n[[[", b"\x00" * 64])
+def test_a_crafted_profile_file_is_a_config_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "crafted.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="crafted.toml"):
+        load_profile(str(path))
