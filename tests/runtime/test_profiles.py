@@ -62,5 +62,5 @@ def test_session_profile() -> None:
 def test_a_crafted_profile_file_is_a_config_error(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "crafted.toml"
     path.write_bytes(content)
-    with pytest.raises(ConfigError, match="crafted.toml"):
+    with pytest.raises(ConfigError, match=r"crafted\.toml"):
         load_profile(str(path))
