@@ -41,7 +41,7 @@ from omnidesk.agent.safety import UserActivity
 from omnidesk.app.cli_options import ModelOptions
 from omnidesk.app.model_files import find_mmproj, resolve_model_path
 from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
-from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.settings import AppPaths, Settings, remote_api_key
 
 if TYPE_CHECKING:
     from omnidesk.agent.formats import FormatSettings, ModelFormat
@@ -85,7 +85,6 @@ __all__ = [
     "build_shot_files",
     "choose_platform",
     "list_monitors",
-    "remote_api_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,22 +125,6 @@ def build_api_key_store() -> ApiKeyStore:
     return ApiKeyStore()
 
 
-def remote_api_key(settings: Settings, keys: ApiKeyStore | None = None) -> str:
-    """The API key for ``model.remote_url``: ``OMNIDESK_MODEL__REMOTE_API_KEY`` (or an older settings file
-    not moved yet), else the keyring's for that engine; empty without one (or without a keyring)."""
-    from omnidesk.agent.errors import ConfigError
-    from omnidesk.runtime.urls import redact_url
-
-    section = settings.model
-    if section.remote_api_key or not section.remote_url:
-        return section.remote_api_key
-    try:
-        return (keys or build_api_key_store()).get(section.remote_url) or ""
-    except ConfigError as exc:
-        log.info("no API key for %s from the keyring: %s", redact_url(section.remote_url), exc)
-        return ""
-
-
 def build_model_client(
     settings: Settings,
     paths: AppPaths,
@@ -171,7 +154,7 @@ def build_model_client(
         return RemoteModelClient(
             section.remote_url,
             model=section.remote_model,
-            api_key=remote_api_key(settings, api_keys),
+            api_key=remote_api_key(settings, api_keys or build_api_key_store()),
             timeout=section.remote_timeout,
             limits=StreamLimits(deadline=section.remote_deadline),
             options=RemoteOptions(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.app.doctor import Check
 from omnidesk.app.model_files import resolve_model_path
-from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.settings import AppPaths, Settings, remote_api_key
 from omnidesk.runtime.llama.gguf_file import GGUFFile
 
 if TYPE_CHECKING:
@@ -83,13 +83,13 @@ def _gib(n: int) -> str:
 
 
 def _remote_check(settings: Settings) -> Check:
-    from omnidesk.app.compose import remote_api_key
+    from omnidesk.app.compose import build_api_key_store
     from omnidesk.runtime.system_probe import probe_remote
     from omnidesk.runtime.urls import redact_url
 
     url = settings.model.remote_url
     try:
-        models = probe_remote(url, remote_api_key(settings))
+        models = probe_remote(url, remote_api_key(settings, build_api_key_store()))
     except OmnideskError as exc:
         return Check("model", False, str(exc), "start the engine, fix model.remote_url, or clear it to run locally")
     served = ", ".join(models[:3]) or "no models listed"

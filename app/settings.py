@@ -47,6 +47,7 @@ __all__ = [
     "Settings",
     "environment_keys",
     "load_settings",
+    "remote_api_key",
     "save_settings",
     "set_value",
 ]
@@ -281,9 +282,24 @@ def _tighten(fd: int, file: Path) -> None:
 
 
 class ApiKeys(Protocol):
-    """Where remote engines' API keys go (``runtime/api_keys.ApiKeyStore``)."""
+    """Where remote engines' API keys are kept (``runtime/api_keys.ApiKeyStore``)."""
+
+    def get(self, url: str) -> str | None: ...
 
     def set(self, url: str, key: str) -> None: ...
+
+
+def remote_api_key(settings: Settings, keys: ApiKeys) -> str:
+    """The API key for ``model.remote_url``: ``OMNIDESK_MODEL__REMOTE_API_KEY`` (or an older settings file
+    not moved yet), else the one ``keys`` holds for that engine; empty without one (or without a keyring)."""
+    section = settings.model
+    if section.remote_api_key or not section.remote_url:
+        return section.remote_api_key
+    try:
+        return keys.get(section.remote_url) or ""
+    except ConfigError as exc:
+        log.info("no API key from the keyring for the remote engine: %s", exc)
+        return ""
 
 
 def _move_api_key(data: dict[str, Any], file: Path, api_keys: ApiKeys) -> dict[str, Any]:
