@@ -2,6 +2,7 @@
 
 Selected with ``PYTHON_KEYRING_BACKEND=tests.file_keyring.FileKeyring`` (keyring's own variable); the file
 is ``OMNIDESK_TEST_KEYRING``. The real keyring needs a Secret Service on D-Bus, which the rig has not.
+Without the file variable it behaves like a machine with no keyring at all (``keyring_env(None)``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import os
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
+from keyring.errors import NoKeyringError, PasswordDeleteError
 
 __all__ = ["FileKeyring", "keyring_env", "write_keyring"]
 
 
 def _path() -> Path:
-    return Path(os.environ["OMNIDESK_TEST_KEYRING"])
+    name = os.environ.get("OMNIDESK_TEST_KEYRING")
+    if not name:
+        raise NoKeyringError("no keyring in this test")
+    return Path(name)
 
 
 def _load() -> dict[str, str]:
@@ -45,15 +49,14 @@ class FileKeyring(KeyringBackend):
         _path().write_text(json.dumps(data), encoding="utf-8")
 
 
-def keyring_env(file: Path) -> dict[str, str]:
-    """Environment for a subprocess that uses ``file`` as its keyring."""
+def keyring_env(file: Path | None) -> dict[str, str]:
+    """Environment for a subprocess that uses ``file`` as its keyring (``None``: no keyring at all)."""
     root = Path(__file__).resolve().parent.parent
     path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
-    return {
-        "PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring",
-        "OMNIDESK_TEST_KEYRING": str(file),
-        "PYTHONPATH": path,
-    }
+    env = {"PYTHON_KEYRING_BACKEND": "tests.file_keyring.FileKeyring", "PYTHONPATH": path}
+    if file is not None:
+        env["OMNIDESK_TEST_KEYRING"] = str(file)
+    return env
 
 
 def write_keyring(file: Path, entries: dict[tuple[str, str], str]) -> None:

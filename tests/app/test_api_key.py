@@ -1,6 +1,6 @@
 """The remote engine's API key lives in the system keyring, not in settings.toml (issue 14, finding 11).
 
-CLI tests run ``omnidesk`` with a file-backed keyring (``tests/keyring_backend.py``, chosen through
+CLI tests run ``omnidesk`` with a file-backed keyring (``tests/file_keyring.py``, chosen through
 keyring's own ``PYTHON_KEYRING_BACKEND``); in-process tests pass an in-memory backend to the store.
 """
 
@@ -19,7 +19,7 @@ from omnidesk.app.compose import build_model_client
 from omnidesk.app.settings import AppPaths, Settings, load_settings, save_settings
 from omnidesk.runtime.api_keys import SERVICE, ApiKeyStore
 from tests.app.cli_helpers import OMNIDESK, isolated_env, run_cli
-from tests.keyring_backend import keyring_env
+from tests.file_keyring import keyring_env
 from tests.runtime.hostile_engine import Connection, Request, hostile_engine, sse, sse_headers
 from tests.runtime.test_secrets_keyring import MemoryKeyring, NoKeyring
 
@@ -44,7 +44,7 @@ def test_a_key_in_an_older_settings_file_moves_into_the_keyring(tmp_path: Path) 
     result = run_cli(["config", "show"], isolated_env(tmp_path, **keyring_env(ring)))
     assert result.returncode == 0, result.stderr
     assert KEY not in file.read_text() and URL in file.read_text()
-    assert _keyring(ring) == {f"{SERVICE}/http://gpu-server.invalid:8000": KEY}
+    assert _keyring(ring) == {f"{SERVICE}\0http://gpu-server.invalid:8000": KEY}
     assert 'remote_api_key = "set (keyring)"' in result.stdout and KEY not in result.stdout + result.stderr
     log = (tmp_path / "data" / "logs" / "omnidesk.log").read_text()
     assert "moved the remote API key" in log and KEY not in log
@@ -77,7 +77,7 @@ def test_config_set_stores_the_key_in_the_keyring_from_standard_input(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert "stored in the keyring for http://gpu-server.invalid:8000" in result.stdout
     assert KEY not in result.stdout + result.stderr
-    assert _keyring(ring) == {f"{SERVICE}/http://gpu-server.invalid:8000": KEY}
+    assert _keyring(ring) == {f"{SERVICE}\0http://gpu-server.invalid:8000": KEY}
     assert KEY not in (tmp_path / "config" / "settings.toml").read_text()
     removed = run_cli(["config", "set", "model.remote_api_key", ""], env)
     assert "removed" in removed.stdout and _keyring(ring) == {}

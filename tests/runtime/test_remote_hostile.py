@@ -184,3 +184,19 @@ def test_a_stop_request_ends_a_blocked_read_at_once(where: str) -> None:
         canceller.join(30)
     assert seen == [(True, True)]
     assert reply.stop_reason == "cancelled"
+
+
+def test_the_engine_probe_is_capped_and_bounded_like_every_request() -> None:
+    """Asking the engine what it is: an endless ``/v1/models`` body and a silent ``/props`` leave a
+    ``generic`` engine within the deadline, having read only up to the cap."""
+
+    def probe(request: Request, conn: Connection) -> None:
+        if request.target.endswith("/v1/models"):
+            conn.send(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"data": [')
+            conn.hold(b'{"owned_by": "vllm"},' * 4096, every=0.0)
+        else:
+            conn.hold()
+
+    with hostile_engine(probe) as engine, _client(engine.url, deadline=1.0) as client:
+        assert client.engine == "generic"
+    assert engine.sent_bytes < 64 << 20
