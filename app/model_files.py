@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnidesk.app.settings import AppPaths, Settings, load_settings, save_settings
+from omnidesk.app.settings import ApiKeys, AppPaths, Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
     from omnidesk.runtime.hub_download import DownloadProgress
@@ -53,15 +53,20 @@ def find_mmproj(model: Path) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def configure_model(paths: AppPaths, **model: object) -> Settings:
+def configure_model(paths: AppPaths, *, api_keys: ApiKeys | None = None, **model: object) -> Settings:
     """Save ``model.KEY = value`` pairs into the settings file and return the settings now in force.
 
     The file is edited without the ``OMNIDESK_*`` environment (so an override never lands in it); the
-    returned settings include it again, as every command and the window read them.
+    returned settings include it again, as every command and the window read them. A new
+    ``remote_api_key`` goes into ``api_keys`` (see :func:`save_settings`).
     """
     stored = load_settings(paths, environment=False)
     section = stored.model.model_copy(update=model)
-    save_settings(stored.model_copy(update={"model": type(stored.model).model_validate(section.model_dump())}), paths)
+    save_settings(
+        stored.model_copy(update={"model": type(stored.model).model_validate(section.model_dump())}),
+        paths,
+        api_keys=api_keys,
+    )
     log.info("model settings changed: %s", ", ".join(sorted(model)))
     return load_settings(paths)
 

@@ -338,6 +338,19 @@ def _file_api_key(file: Path) -> str:
     return key if isinstance(key, str) else ""
 
 
+def _store_api_key(url: str, key: str, api_keys: ApiKeys | None, file: Path) -> bool:
+    """Put a new API key in the keyring; False (the caller keeps it in the private file) without one."""
+    if api_keys is None or not url:
+        log.warning("no keyring to take the remote engine's API key: it is kept in %s, readable by you only", file)
+        return False
+    try:
+        api_keys.set(url, key)
+    except ConfigError as exc:
+        log.warning("%s; the key is kept in %s, readable by you only", exc, file)
+        return False
+    return True
+
+
 def load_settings(paths: AppPaths, *, environment: bool = True, api_keys: ApiKeys | None = None) -> Settings:
     """Read settings; a corrupt file is kept aside and defaults are used; bad values name their key.
 
@@ -356,13 +369,22 @@ def load_settings(paths: AppPaths, *, environment: bool = True, api_keys: ApiKey
         ) from exc
 
 
-def save_settings(settings: Settings, paths: AppPaths) -> Path:
-    """Write the settings as TOML atomically (a fresh 0600 file renamed over the old one)."""
+def save_settings(settings: Settings, paths: AppPaths, *, api_keys: ApiKeys | None = None) -> Path:
+    """Write the settings as TOML atomically (a fresh 0600 file renamed over the old one).
+
+    ``model.remote_api_key`` never lands in the file by being saved along: the file keeps the key it holds
+    (one no keyring could take); a new key (the settings dialog, the first-run engine form) goes into
+    ``api_keys`` for ``model.remote_url``, and only where there is no keyring into the private file, with
+    a warning. An empty key leaves the keyring as it is.
+    """
     file = paths.settings_file
     data = settings.model_dump(mode="json", exclude_none=True)
-    del data["model"]["remote_api_key"]  # the environment's or the keyring's key never lands in the file
-    if kept := _file_api_key(file):
-        data["model"]["remote_api_key"] = kept
+    key = data["model"].pop("remote_api_key")
+    kept = _file_api_key(file)
+    if "model.remote_api_key" in environment_keys():  # the environment's key is not the file's
+        key = kept
+    if key and (key == kept or not _store_api_key(settings.model.remote_url, key, api_keys, file)):
+        data["model"]["remote_api_key"] = key
     try:
         private_dir(file.parent)
         write_private(file, tomli_w.dumps(data).encode("utf-8"))

@@ -161,7 +161,7 @@ def open_gui(
     the window, wired but not shown (the display must have been checked)."""
     from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
-    from omnidesk.app.compose import build_hotkeys, build_microphone, build_model_store
+    from omnidesk.app.compose import build_api_key_store, build_hotkeys, build_microphone, build_model_store
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.main_window import MainWindow
@@ -177,6 +177,7 @@ def open_gui(
     app.setWindowIcon(app_icon())
     apply_style(app)
     confirmer = QtConfirmer()
+    api_keys = build_api_key_store()
     agent_runner: GuiAgentRunner | None = None
     setup: ModelSetup | None = None
     if build_runner is not None:
@@ -192,6 +193,7 @@ def open_gui(
             paths,
             lambda current: build_model_store(current, paths),
             probe_remote,
+            api_keys=api_keys,
         )
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
     hotkeys = build_hotkeys(settings)
@@ -209,6 +211,7 @@ def open_gui(
         interpreter=agent_runner,
         setup=setup,
         on_settings_changed=agent_runner.update_settings if agent_runner is not None else None,
+        api_keys=api_keys,
     )
     if setup is not None:
         setup.setParent(window)

@@ -47,7 +47,7 @@ from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.voice_bar import VoiceBar
 from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
 from omnidesk.app.hotkeys import GlobalHotkeys
-from omnidesk.app.settings import AppPaths, Settings, load_settings, save_settings
+from omnidesk.app.settings import ApiKeys, AppPaths, Settings, load_settings, save_settings
 
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
@@ -78,10 +78,12 @@ class MainWindow(QMainWindow):
         interpreter: VoiceInterpreter | None = None,
         setup: ModelSetup | None = None,
         on_settings_changed: Callable[[Settings], None] | None = None,
+        api_keys: ApiKeys | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.paths = paths
+        self._api_keys = api_keys
         self.settings_dialog: SettingsDialog | None = None
         self.setWindowTitle("Omnidesk")
         self.setWindowIcon(app_icon())
@@ -377,7 +379,7 @@ class MainWindow(QMainWindow):
         if self.paths is not None:
             try:
                 stored = load_settings(self.paths, environment=False)
-                save_settings(for_the_file(result, stored, dialog.fixed), self.paths)
+                save_settings(for_the_file(result, stored, dialog.fixed), self.paths, api_keys=self._api_keys)
             except ConfigError as exc:
                 self.reporter.report(exc)
                 return

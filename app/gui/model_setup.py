@@ -23,7 +23,7 @@ from omnidesk.app.doctor_model import Machine, measure_machine
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.model_choices import ModelChoice, list_choices
 from omnidesk.app.model_files import configure_model
-from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.settings import ApiKeys, AppPaths, Settings
 from omnidesk.runtime.hub_download import DownloadProgress
 from omnidesk.runtime.model_store import ModelStore
 
@@ -80,9 +80,11 @@ class ModelSetup(QObject):
         probe: EngineProbe,
         *,
         machine: Callable[[], Machine] = measure_machine,
+        api_keys: ApiKeys | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._api_keys = api_keys
         self._settings = settings
         self._paths = paths
         self._store_factory = store_factory
@@ -128,7 +130,9 @@ class ModelSetup(QObject):
     def use_engine(self, url: str, api_key: str, model: str) -> None:
         """Make the tested engine the model (a small settings write; the load happens on the loader)."""
         try:
-            settings = configure_model(self._paths, remote_url=url, remote_model=model, remote_api_key=api_key)
+            settings = configure_model(
+                self._paths, api_keys=self._api_keys, remote_url=url, remote_model=model, remote_api_key=api_key
+            )
         except OmnideskError as exc:
             self.probe_failed.emit(str(exc))
             return

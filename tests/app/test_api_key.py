@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from keyring.errors import NoKeyringError
 
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.ports import ChatMessage, ModelRequest
@@ -88,13 +89,45 @@ def test_a_key_needs_its_engine_first(tmp_path: Path) -> None:
     assert result.returncode == 2 and "model.remote_url first" in result.stderr
 
 
-def test_a_key_from_the_environment_is_never_saved_into_the_file(tmp_path: Path) -> None:
+def test_a_key_from_the_environment_is_never_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run")
+    monkeypatch.setenv("OMNIDESK_MODEL__REMOTE_API_KEY", KEY)
+    monkeypatch.setenv("OMNIDESK_MODEL__REMOTE_URL", URL)
+    settings = load_settings(paths)
+    assert settings.model.remote_api_key == KEY
+    backend = MemoryKeyring()
+    save_settings(settings, paths, api_keys=ApiKeyStore(backend=backend))
+    assert KEY not in paths.settings_file.read_text() and backend.data == {}
+
+
+class _NoKeyringToStore(NoKeyring):
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise NoKeyringError("no backend")
+
+
+def test_a_new_key_saved_with_the_settings_goes_into_the_keyring(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The settings dialog and the first-run engine form save a key typed in: keyring, or (none) the
+    private file with a warning — never lost, never a readable file."""
     paths = AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run")
     settings = Settings()
-    settings.model.remote_api_key = KEY  # as OMNIDESK_MODEL__REMOTE_API_KEY gives it
-    save_settings(settings, paths)
+    settings.model.remote_url = URL
+    settings.model.remote_api_key = KEY
+    backend = MemoryKeyring()
+    save_settings(settings, paths, api_keys=ApiKeyStore(backend=backend))
+    assert backend.data == {(SERVICE, "http://gpu-server.invalid:8000"): KEY}
     assert KEY not in paths.settings_file.read_text()
-    assert load_settings(paths, environment=False).model.remote_api_key == ""
+    cleared = load_settings(paths, environment=False)
+    assert cleared.model.remote_api_key == ""
+    save_settings(cleared, paths, api_keys=ApiKeyStore(backend=backend))  # an empty field leaves it there
+    assert backend.data == {(SERVICE, "http://gpu-server.invalid:8000"): KEY}
+
+    save_settings(settings, paths, api_keys=ApiKeyStore(backend=_NoKeyringToStore()))
+    assert load_settings(paths, environment=False).model.remote_api_key == KEY
+    assert paths.settings_file.stat().st_mode & 0o777 == 0o600
+    assert any("no usable system keyring" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert all(KEY not in r.getMessage() for r in caplog.records)
 
 
 def test_the_engine_gets_the_key_stored_for_it_and_no_other(tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ from omnidesk.app.gui.main_window import MainWindow
 from omnidesk.app.gui.model_loader import ModelStatus
 from omnidesk.app.gui.settings_dialog import SettingsDialog, editable_fields
 from omnidesk.app.settings import AppPaths, GuiConfig, Settings, environment_keys, load_settings, save_settings
+from omnidesk.runtime.api_keys import SERVICE, ApiKeyStore
 from omnidesk.runtime.config import CaptureConfig, EvsConfig, ModelConfig
 from tests.app.gui.scripts import MONITOR, ScriptedRun
+from tests.runtime.test_secrets_keyring import MemoryKeyring
 
 pytestmark = pytest.mark.desktop
 
@@ -48,9 +50,9 @@ def test_widgets_match_types_and_bounds(qtbot) -> None:
     assert isinstance(key, QLineEdit) and key.echoMode() == QLineEdit.EchoMode.Password
 
 
-def _window(qtbot, tmp_path: Path) -> tuple[MainWindow, AppPaths]:
+def _window(qtbot, tmp_path: Path, api_keys: ApiKeyStore | None = None) -> tuple[MainWindow, AppPaths]:
     paths = AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run")
-    window = MainWindow(Settings(), ScriptedRun([]), monitors=[MONITOR], paths=paths)
+    window = MainWindow(Settings(), ScriptedRun([]), monitors=[MONITOR], paths=paths, api_keys=api_keys)
     qtbot.addWidget(window)
     window.show()
     return window, paths
@@ -87,7 +89,8 @@ def test_invalid_values_name_the_key_and_nothing_is_saved(qtbot, tmp_path: Path)
 
 
 def test_lists_gpu_layers_and_the_api_key_are_edited_and_saved(qtbot, tmp_path: Path) -> None:
-    window, paths = _window(qtbot, tmp_path)
+    keyring = MemoryKeyring()
+    window, paths = _window(qtbot, tmp_path, ApiKeyStore(backend=keyring))
     window.task_bar.settings_button.click()
     dialog = window.settings_dialog
     assert dialog is not None
@@ -101,13 +104,17 @@ def test_lists_gpu_layers_and_the_api_key_are_edited_and_saved(qtbot, tmp_path: 
     item.setText(r"\btransfer\b")
     patterns.add_row("   ")  # an empty row is dropped, not saved as a pattern that matches everything
     dialog.editors["model.gpu_layers"].setValue(12)
+    dialog.editors["model.remote_url"].setText("http://gpu-server.invalid:8000")
     dialog.editors["model.remote_api_key"].setText("sk-test")
     with qtbot.waitSignal(dialog.accepted, timeout=2000):
         dialog.save_button.click()
     saved = load_settings(paths)
+    # The key goes into the keyring for that engine, never into the settings file (issue 14, finding 11).
+    assert keyring.data == {(SERVICE, "http://gpu-server.invalid:8000"): "sk-test"}
+    assert "sk-test" not in paths.settings_file.read_text()
     assert saved.safety.deny_windows == [*SafetyConfig().deny_windows[1:], "Secret Notes"]
     assert saved.safety.confirm_patterns == [*SafetyConfig().confirm_patterns, r"\btransfer\b"]
-    assert saved.model.gpu_layers == 12 and saved.model.remote_api_key == "sk-test"
+    assert saved.model.gpu_layers == 12 and saved.model.remote_api_key == ""
     assert window.settings.safety.deny_windows == saved.safety.deny_windows
 
     window.task_bar.settings_button.click()
