@@ -24,7 +24,7 @@ from omnidesk.agent.formats import ImageSizing
 from omnidesk.agent.geometry import ImageTransform, Rect
 from omnidesk.agent.ports import Frame, ModelImage
 
-__all__ = ["content_hash", "crop_image", "overview_image", "whole_image"]
+__all__ = ["content_hash", "crop_image", "overview_image", "resized_image", "whole_image"]
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -89,8 +89,12 @@ def whole_image(frame: Frame, sizing: ImageSizing) -> ModelImage:
 
     Shrinking uses area averaging (what a screenshot scaled down should look like), enlarging bilinear.
     """
+    return resized_image(frame, *sizing.size_for(frame.width, frame.height))
+
+
+def resized_image(frame: Frame, target_w: int, target_h: int) -> ModelImage:
+    """The whole frame scaled to ``target_w``×``target_h`` (a recording's frames at a video frame size)."""
     width, height = frame.width, frame.height
-    target_w, target_h = sizing.size_for(width, height)
     if (target_w, target_h) == (width, height):
         pixels = _bgra_to_rgb(frame.pixels)
     else:

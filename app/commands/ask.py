@@ -1,4 +1,4 @@
-"""``omnidesk ask``: one question to the model, optionally about an image and/or a recording."""
+"""``omnidesk ask``: one question to the model, optionally about an image, a sound, or a screen recording."""
 
 from __future__ import annotations
 
@@ -84,6 +84,20 @@ def ask(
     *,
     image: Annotated[Path | None, typer.Option("--image", help="A PNG/JPEG the question is about.")] = None,
     audio: Annotated[Path | None, typer.Option("--audio", help="A WAV recording to listen to.")] = None,
+    recording: Annotated[
+        Path | None,
+        typer.Option("--recording", help="A recording folder, one segment, or any MP4/MKV to ask about."),
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start of the range (seconds or mm:ss).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End of the range (seconds or mm:ss).")] = None,
+    last: Annotated[
+        float | None,
+        typer.Option("--last", min=0.01, help="The last MINUTES (of --recording, else of the newest recording)."),
+    ] = None,
+    crops: Annotated[bool, typer.Option("--crops", help="Also send the changed regions at full size.")] = False,
+    budget: Annotated[
+        int | None, typer.Option("--budget", min=512, help="Tokens of media per request (default: the context).")
+    ] = None,
     think: Annotated[
         bool | None, typer.Option("--think/--no-think", help="Let the model reason first (profile default).")
     ] = None,
@@ -97,6 +111,16 @@ def ask(
 ) -> None:
     """Ask the model one question (streams the answer; reasoning goes to stderr)."""
     context = get_context(ctx)
+    about_recording = recording is not None or last is not None
+    if about_recording and (image is not None or audio is not None):
+        raise typer.BadParameter("--recording/--last cannot be combined with --image/--audio")
+    if not about_recording and (start is not None or end is not None or crops or budget is not None):
+        raise typer.BadParameter("--from, --to, --crops and --budget go with --recording or --last")
+    if last is not None and (start is not None or end is not None):
+        raise typer.BadParameter("--last cannot be combined with --from/--to")
+    from omnidesk.app.commands.ask_recording import parse_time_option
+
+    range_from, range_to = parse_time_option(start, "--from"), parse_time_option(end, "--to")
     from omnidesk.app.compose import build_model_client
 
     client = build_model_client(
@@ -105,6 +129,27 @@ def ask(
         ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote),
         consent=terminal_consent(),
     )
+    if about_recording:
+        from omnidesk.app.commands.ask_recording import answer_recording_question
+        from omnidesk.app.recording_question import RecordingQuestion
+
+        question_about = RecordingQuestion(
+            question,
+            path=recording,
+            recordings_dir=context.paths.recordings_dir,
+            start=range_from,
+            end=range_to,
+            last=None if last is None else last * 60,
+            crops=crops,
+            budget=budget,
+            max_tokens=max_tokens,
+            enable_thinking=think,
+        )
+        try:
+            answer_recording_question(client, question_about, evs=context.settings.evs, as_json=as_json)
+        finally:
+            client.close()
+        return
     try:
         parts: list[Part] = []
         if image is not None:

@@ -1,0 +1,186 @@
+"""``omnidesk ask --recording`` end to end: a recording written by the real recorder, the installed console
+script, and a strict scripted Nemotron that takes frames only in vLLM's video layout and checks what it got —
+the frames' time labels against when the screen changed, the sound against when the beep was, the parts of
+a long recording and the request that merges them. Bad recordings get one clear line and stay byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.ports import Frame
+from omnidesk.runtime.recording import SegmentedRecorder
+from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.scripted_nemotron_video import Combine, SeenPart, serve
+
+SCREEN = (640, 360)
+MONITOR = MonitorInfo(1, "x", Rect(0, 0, *SCREEN))
+RED_AT, BLUE_AT, BEEP_AT, LENGTH = 2.0, 5.0, 3.0, 8.0
+
+
+def _screen(t: float) -> np.ndarray:
+    px = np.full((SCREEN[1], SCREEN[0], 4), 40, np.uint8)
+    if t >= RED_AT:
+        px[100:200, 100:300, :3] = (0, 0, 230)  # BGRA: red
+    if t >= BLUE_AT:
+        px[220:320, 360:560, :3] = (230, 0, 0)  # blue
+    return px
+
+
+def make_recording(out: Path, *, audio: bool = True, fps: float = 10.0) -> Path:
+    """LENGTH seconds: a red box from RED_AT, a blue one from BLUE_AT, a 0.5 s beep at BEEP_AT."""
+    recorder = SegmentedRecorder(out, monitor={"index": 1}, size=SCREEN, fps=fps, audio=audio, segment_seconds=3.0)
+    t_audio = np.arange(int(LENGTH * 16000)) / 16000
+    beep = (0.5 * np.sin(2 * np.pi * 440 * t_audio) * ((t_audio >= BEEP_AT) & (t_audio < BEEP_AT + 0.5))).astype(
+        np.float32
+    )
+    for i in range(int(LENGTH * fps)):
+        t = i / fps
+        recorder.add_frame(Frame(_screen(t), 1000.0 + t, MONITOR, i + 1))
+        if audio:
+            recorder.add_audio(beep[int(t * 16000) : int((t + 1 / fps) * 16000)], 1000.0 + t)
+    recorder.close()
+    return out
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _first(seen: SeenPart, channel: int) -> float | None:
+    """The label of the first frame showing the red (0) / blue (2) box."""
+    for t, rgb in zip(seen.times, seen.frames, strict=True):
+        if np.count_nonzero((rgb[:, :, channel] > 150) & (rgb[:, :, 1] < 80)) > 1000:
+            return t
+    return None
+
+
+def _mmss(t: float) -> str:
+    return f"{int(t) // 60:02d}:{int(t) % 60:02d}"
+
+
+def policy(seen: SeenPart | Combine) -> str:
+    """Says when each box first shows, citing the frame labels; merges parts keeping each box's earliest time."""
+    if isinstance(seen, Combine):
+        earliest: dict[str, str] = {}
+        for name, at in re.findall(r"(red|blue) box at (\d\d:\d\d)", seen.text):
+            earliest[name] = min(earliest.get(name, at), at)
+        return "Together: " + "; ".join(f"{name} box at {at}" for name, at in earliest.items()) + "."
+    found = [(name, _first(seen, ch)) for name, ch in (("red", 0), ("blue", 2))]
+    told = [f"{name} box at {_mmss(t)}" for name, t in found if t is not None]
+    return ("I saw the " + " and the ".join(told) + ".") if told else "Nothing appeared."
+
+
+def _ask(url: str, env: dict[str, str], *args: str) -> tuple[dict[str, object], str]:
+    result = run_cli(["ask", "When did the boxes appear?", "--remote", url, "--json", *args], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def _onset(samples: np.ndarray) -> float:
+    env = np.sqrt((samples[: len(samples) // 160 * 160].reshape(-1, 160) ** 2).mean(axis=1))
+    return float(np.flatnonzero(env > 0.5 * env.max())[0]) / 100
+
+
+def test_frames_at_their_times_and_the_sound_with_them(tmp_path: Path) -> None:
+    folder = make_recording(tmp_path / "rec")
+    before = _digests(folder)
+    with serve(policy, SCREEN, crops=True) as model:
+        reply, _ = _ask(model.url, isolated_env(tmp_path), "--recording", str(folder))
+        _ask(model.url, isolated_env(tmp_path), "--recording", str(folder), "--crops")
+    assert model.refusals == []
+    seen, cropped = model.seen
+    assert isinstance(seen, SeenPart) and isinstance(cropped, SeenPart)
+    # Opted in: the regions that changed, each labelled with its frame's time (none for the start frame).
+    assert cropped.times == seen.times and cropped.crop_times == seen.times[1:]
+    red, blue = _first(seen, 0), _first(seen, 2)
+    # The frame that first shows a box is labelled with a time after the box appeared and within the
+    # moment EVS waits for the screen to settle (analysed at 4 fps).
+    assert red is not None and RED_AT <= red <= RED_AT + 0.6, seen.times
+    assert blue is not None and BLUE_AT <= blue <= BLUE_AT + 0.6, seen.times
+    assert seen.times[0] == 0.0 and len(seen.times) == 3
+    # The sound of the same time: all 8 s, the beep where it was played.
+    assert sum(seen.clips) == pytest.approx(LENGTH, abs=0.15)
+    assert _onset(seen.audio) == pytest.approx(BEEP_AT, abs=0.05)
+    assert seen.span == ("00:00", "00:08", "00:08")
+    assert reply["answer"] == "I saw the red box at 00:02 and the blue box at 00:05."
+    assert [p["frames"] for p in reply["parts"]] == [seen.times]  # type: ignore[index]
+    assert _digests(folder) == before
+
+
+def test_a_range_and_a_long_recording_in_parts(tmp_path: Path) -> None:
+    folder = make_recording(tmp_path / "rec")
+    before = _digests(folder)
+    env = isolated_env(tmp_path)
+    with serve(policy, SCREEN) as model:
+        ranged, _ = _ask(model.url, env, "--recording", str(folder), "--from", "00:04", "--to", "7.5")
+        parted, _ = _ask(model.url, env, "--recording", str(folder), "--budget", "700")
+    assert model.refusals == []
+    first = model.seen[0]
+    assert isinstance(first, SeenPart) and first.times[0] == pytest.approx(4.0, abs=0.11)
+    assert (
+        sum(first.clips) == pytest.approx(3.5, abs=0.15)
+        and ranged["answer"] == "I saw the red box at 00:04 and the blue box at 00:05."
+    )
+    # 286 tokens a frame (vLLM's image tiler on 672x384) and 12.5 a second of sound: two frames a part.
+    parts = [s for s in model.seen[1:] if isinstance(s, SeenPart)]
+    combine = model.seen[-1]
+    assert len(parts) == 2 and isinstance(combine, Combine)
+    assert [len(p.times) for p in parts] == [2, 1]
+    spans = [(p["from"], p["to"]) for p in parted["parts"]]  # type: ignore[index]
+    assert spans[0][0] == 0.0 and spans[0][1] == spans[1][0] == parts[1].times[0] and spans[1][1] == LENGTH
+    assert sum(parts[0].clips) + sum(parts[1].clips) == pytest.approx(LENGTH, abs=0.2)
+    assert "I saw the red box at 00:02" in combine.text and "[00:00–00:05]" in combine.text
+    assert parted["answer"] == "Together: red box at 00:02; blue box at 00:05."
+    assert _digests(folder) == before
+
+
+def test_bad_recordings_get_one_clear_line_and_stay_unchanged(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    silent = make_recording(tmp_path / "silent", audio=False)
+    cut = make_recording(tmp_path / "cut")
+    index = json.loads((cut / "index.json").read_text())
+    last = cut / index["segments"][-1]["file"]
+    index["segments"], index["complete"] = index["segments"][:-1], False  # as a recorder killed mid-segment leaves it
+    (cut / "index.json").write_text(json.dumps(index))
+    last.write_bytes(last.read_bytes()[: last.stat().st_size * 2 // 3])
+    empty = tmp_path / "empty.mkv"
+    empty.touch()
+    crafted = tmp_path / "crafted.mkv"
+    data = (silent / "segment-00000.mkv").read_bytes()
+    crafted.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_OMNIDESK/XYZW"))
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for path in (silent, cut, empty, crafted):
+        shutil.move(path, inputs / path.name)
+    silent, cut, empty, crafted = (inputs / p.name for p in (silent, cut, empty, crafted))
+    before = _digests(inputs)
+    with serve(policy, SCREEN) as model:
+        quiet, quiet_err = _ask(model.url, env, "--recording", str(silent))
+        cutoff, cut_err = _ask(model.url, env, "--recording", str(cut))
+        failures = {
+            name: run_cli(["ask", "What happened?", "--remote", model.url, "--recording", str(path)], env)
+            for name, path in (("empty", empty), ("codec", crafted), ("missing", tmp_path / "nothing.mkv"))
+        }
+    assert model.refusals == []
+    assert "has no sound" in quiet_err and isinstance(model.seen[0], SeenPart) and model.seen[0].clips == []
+    assert quiet["answer"] == "I saw the red box at 00:02 and the blue box at 00:05."
+    assert "cut off, or still being written" in cut_err and float(str(cutoff["to"])) > 6.0
+    expected = {"empty": r"empty \(0 bytes\)", "codec": "codec this build cannot decode", "missing": "does not exist"}
+    for name, result in failures.items():
+        assert result.returncode == 1, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and re.search(expected[name], lines[0]) and "Traceback" not in result.stderr, name
+    assert _digests(inputs) == before

@@ -1,0 +1,313 @@
+"""A strict scripted Nemotron 3 Nano Omni answering questions about a screen recording, vLLM-like, for tests.
+
+It takes sampled video frames only in the layout vLLM's Nemotron processor gives a video
+(``vllm/transformers_utils/processors/nano_nemotron_vl.py``, ``get_video_repl``, v0.20.0) and refuses any
+other request with HTTP 400 and the reason. Checked, written from that source and the model's config:
+
+- the body: the OpenAI chat fields Omnidesk's client sends (``model``, ``messages``, ``max_tokens``,
+  ``stream`` + ``stream_options``, ``chat_template_kwargs`` holding only ``enable_thinking``, sampling);
+- one user turn whose media come first: frames grouped in pairs (``video_temporal_patch_size`` 2), each
+  group introduced by ``"Frame {i+1} sampled at {t:.2f} seconds"`` (``" and frame {i+2} sampled at …"``
+  for the second), then ``": "``, a ``"\\n"`` before every group but the first; frames numbered from 1, times
+  never going back; only the last group may hold one frame;
+- every frame at the size the processor resizes a video frame to (``_compute_aspect_preserving_size``:
+  about ``video_target_num_patches`` = 1024 patches of 16 px, aspect kept, even patch counts), as a PNG;
+- the sound after the frames: 16 kHz mono 16-bit WAV clips of at most 30 s (Parakeet's ``clip_duration_s``),
+  every clip but the last a full 30 s;
+- optional (``crops=True``): change crops after the sound, each ``"\\nChanged region x=… y=… (W×H) at T
+  seconds: "`` and one image, T one of the frames' times;
+- then the text: the part of the recording (``mm:ss–mm:ss of mm:ss``) and ``Question: …`` last.
+
+A text-only user turn that merges the answers of a long recording's parts is accepted as such. What the
+model says is a :data:`Policy` of what it saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+import threading
+import wave
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Combine", "OffFormat", "Policy", "ScriptedVideoNemotron", "SeenPart", "check_request", "serve"]
+
+Pixels = npt.NDArray[np.uint8]
+
+_FIELDS = {"model", "messages", "max_tokens", "stream", "stream_options", "chat_template_kwargs"}
+_SAMPLING = {"temperature", "top_p", "top_k", "seed"}
+_PNG_URL = "data:image/png;base64,"
+_TIME = r"(?P<{0}>[0-9]+\.[0-9]{{2}})"
+_GROUP = re.compile(
+    r"\A(?P<nl>\n?)Frame (?P<a>[1-9][0-9]*) sampled at "
+    + _TIME.format("ta")
+    + r" seconds(?: and frame (?P<b>[1-9][0-9]*) sampled at "
+    + _TIME.format("tb")
+    + r" seconds)?: \Z"
+)
+_CROP = re.compile(r"\A\nChanged region x=\d+ y=\d+ \(\d+x\d+\) at (?P<t>[0-9]+\.[0-9]{2}) seconds: \Z")
+_SPAN = re.compile(r"screen recording: (?P<a>\d\d:\d\d)–(?P<b>\d\d:\d\d) of (?P<len>\d\d:\d\d)\.")
+_QUESTION = re.compile(r"\n\nQuestion: (?P<q>.+)\Z", re.DOTALL)
+
+
+class OffFormat(ValueError):
+    """The request is not laid out as the model was trained (the reason is the 400 answer's message)."""
+
+
+def video_frame_size(width: int, height: int) -> tuple[int, int]:
+    """``_compute_aspect_preserving_size`` with 1024 target patches of 16 px (nano_nemotron_vl.py)."""
+    aspect = width / max(height, 1)
+    ph = max(round(math.sqrt(1024 / aspect)), 1)
+    pw = max(round(math.sqrt(1024 * aspect)), 1)
+    if (ph + ph % 2) * (pw + pw % 2) <= 1024:
+        ph, pw = ph + ph % 2, pw + pw % 2
+    else:
+        ph, pw = max(2, ph - ph % 2), max(2, pw - pw % 2)
+    return pw * 16, ph * 16
+
+
+@dataclass(frozen=True)
+class SeenPart:
+    """A request about (part of) a recording that passed the checks."""
+
+    times: list[float]
+    frames: list[Pixels]  # RGB
+    audio: npt.NDArray[np.float32]  # the clips joined, 16 kHz
+    clips: list[float]  # each clip's seconds
+    crop_times: list[float]
+    span: tuple[str, str, str]  # mm:ss from, to, length
+    text: str
+    question: str
+
+
+@dataclass(frozen=True)
+class Combine:
+    """The text-only request that merges the parts' answers."""
+
+    text: str
+    question: str
+
+
+Policy = Callable[[SeenPart | Combine], str]
+
+
+def _png(url: object, size: tuple[int, int]) -> Pixels:
+    if not isinstance(url, str) or not url.startswith(_PNG_URL):
+        raise OffFormat("each frame must be a PNG data URL")
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(url[len(_PNG_URL) :], validate=True), np.uint8), 1)
+    if image is None:
+        raise OffFormat("a frame PNG does not decode")
+    if (image.shape[1], image.shape[0]) != size:
+        raise OffFormat(f"a {image.shape[1]}x{image.shape[0]} frame; the video frame size is {size[0]}x{size[1]}")
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def _wav(part: dict[str, Any]) -> npt.NDArray[np.float32]:
+    audio = part.get("input_audio") or {}
+    if audio.get("format") != "wav":
+        raise OffFormat("audio must be input_audio WAV")
+    with wave.open(io.BytesIO(base64.b64decode(audio.get("data", ""), validate=True)), "rb") as wav:
+        if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (16000, 1, 2):
+            raise OffFormat("audio must be 16 kHz mono 16-bit (the sound encoder's rate)")
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+    if len(samples) > 30 * 16000:
+        raise OffFormat(f"a {len(samples) / 16000:.2f} s audio clip: the encoder takes clips of at most 30 s")
+    return samples
+
+
+def _fields(body: dict[str, Any]) -> None:
+    unknown = set(body) - _FIELDS - _SAMPLING
+    if unknown:
+        raise OffFormat(f"fields this server does not take: {sorted(unknown)}")
+    kwargs = body.get("chat_template_kwargs", {})
+    if not isinstance(kwargs, dict) or set(kwargs) - {"enable_thinking"}:
+        raise OffFormat(f"chat_template_kwargs may hold enable_thinking only: {kwargs}")
+
+
+def check_request(body: object, screen: tuple[int, int], *, crops: bool = False) -> SeenPart | Combine:
+    """What the request shows, if it is in the trained video layout (see the module doc).
+
+    Raises:
+        OffFormat: what is off, in words.
+    """
+    if not isinstance(body, dict):
+        raise OffFormat("the body is not a JSON object")
+    _fields(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or len(messages) != 1 or messages[0].get("role") != "user":
+        raise OffFormat("a recording question is one user turn")
+    content = messages[0].get("content")
+    if isinstance(content, str):
+        match = _QUESTION.search(content)
+        if not content.startswith("A screen recording (") or match is None:
+            raise OffFormat("a text-only turn must merge the parts' answers and end with the question")
+        return Combine(content, match["q"])
+    if not isinstance(content, list) or not content:
+        raise OffFormat("the user turn's content must be a list of parts")
+    size = video_frame_size(*screen)
+    times: list[float] = []
+    frames: list[Pixels] = []
+    position = 0
+    while position < len(content) and content[position].get("type") == "text":
+        group = _GROUP.match(content[position].get("text", ""))
+        if group is None:
+            break
+        first, count = int(group["a"]), 2 if group["b"] else 1
+        if bool(group["nl"]) != bool(times) or first != len(times) + 1 or (group["b"] and int(group["b"]) != first + 1):
+            raise OffFormat(f"frame group {content[position]['text']!r} is not the next one in vLLM's layout")
+        if times and len(times) % 2:
+            raise OffFormat("only the last group may hold a single frame")
+        images = content[position + 1 : position + 1 + count]
+        if len(images) != count or any(p.get("type") != "image_url" for p in images):
+            raise OffFormat(f"group {first} must be followed by its {count} frame(s)")
+        for label, image in zip((group["ta"], group["tb"]), images, strict=False):
+            times.append(float(label))
+            frames.append(_png((image.get("image_url") or {}).get("url"), size))
+        position += 1 + count
+    if not frames:
+        raise OffFormat("the frames come first, in vLLM's video layout ('Frame 1 sampled at 0.00 seconds …: ')")
+    if times != sorted(times):
+        raise OffFormat(f"frame times go back: {times}")
+    clips: list[npt.NDArray[np.float32]] = []
+    while position < len(content) and content[position].get("type") == "input_audio":
+        clips.append(_wav(content[position]))
+        position += 1
+    if any(len(c) != 30 * 16000 for c in clips[:-1]):
+        raise OffFormat("every audio clip but the last must be a full 30 s")
+    crop_times: list[float] = []
+    while position + 1 < len(content) and _CROP.match(str(content[position].get("text", ""))):
+        if not crops:
+            raise OffFormat("change crops were not asked for")
+        stamp = float(_CROP.match(content[position]["text"])["t"])  # type: ignore[index]
+        if stamp not in times or content[position + 1].get("type") != "image_url":
+            raise OffFormat("a change crop must carry one of the frames' times and one image")
+        crop_times.append(stamp)
+        position += 2
+    rest = content[position:]
+    if len(rest) != 1 or rest[0].get("type") != "text":
+        raise OffFormat(f"after the media comes one text part, got {[p.get('type') for p in rest]}")
+    text = rest[0]["text"]
+    span, question = _SPAN.search(text), _QUESTION.search(text)
+    if not text.startswith("\n") or span is None or question is None:
+        raise OffFormat("the text must say which part of the recording this is and end with the question")
+    audio = np.concatenate(clips) if clips else np.zeros(0, np.float32)
+    return SeenPart(
+        times,
+        frames,
+        audio,
+        [len(c) / 16000 for c in clips],
+        crop_times,
+        (span["a"], span["b"], span["len"]),
+        text,
+        question["q"],
+    )
+
+
+@dataclass
+class _State:
+    policy: Policy
+    screen: tuple[int, int]
+    crops: bool
+    seen: list[SeenPart | Combine] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _json(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            self._json(200, {"object": "list", "data": [{"id": "vllm_local", "object": "model", "owned_by": "vllm"}]})
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        try:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            seen = check_request(body, state.screen, crops=state.crops)
+        except (OffFormat, json.JSONDecodeError, ValueError, KeyError, AttributeError, wave.Error) as exc:
+            with state.lock:
+                state.refusals.append(str(exc))
+            self._json(400, {"error": {"message": str(exc), "type": "BadRequestError", "code": 400}})
+            return
+        with state.lock:
+            state.seen.append(seen)
+        text = state.policy(seen)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for start in range(0, len(text), 16):
+            delta = {"choices": [{"index": 0, "delta": {"content": text[start : start + 16]}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+        usage = {"prompt_tokens": 1000, "completion_tokens": len(text) // 4, "total_tokens": 1000 + len(text) // 4}
+        done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        self.wfile.write(
+            f"data: {json.dumps(done)}\n\ndata: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
+        )
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+
+
+class ScriptedVideoNemotron:
+    """The running server: ``url``, the requests it answered (``seen``) and refused (``refusals``)."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+        host, port = server.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+
+    @property
+    def seen(self) -> list[SeenPart | Combine]:
+        with self._server.state.lock:
+            return list(self._server.state.seen)
+
+    @property
+    def refusals(self) -> list[str]:
+        with self._server.state.lock:
+            return list(self._server.state.refusals)
+
+
+@contextmanager
+def serve(policy: Policy, screen: tuple[int, int], *, crops: bool = False) -> Iterator[ScriptedVideoNemotron]:
+    """Serve ``policy`` on 127.0.0.1 (a free port) for a recording of a ``screen``-sized monitor."""
+    server = _Server(_State(policy, screen, crops))
+    thread = threading.Thread(target=server.serve_forever, name="scripted-video-nemotron", daemon=True)
+    thread.start()
+    try:
+        yield ScriptedVideoNemotron(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
