@@ -10,6 +10,9 @@ import hashlib
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +187,43 @@ def test_bad_recordings_get_one_clear_line_and_stay_unchanged(tmp_path: Path) ->
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and re.search(expected[name], lines[0]) and "Traceback" not in result.stderr, name
     assert _digests(inputs) == before
+
+
+_LIVE_WRITER = """
+import sys, time
+import numpy as np
+from omnidesk.agent.geometry import MonitorInfo, Rect
+from omnidesk.agent.ports import Frame
+from omnidesk.runtime.recording import SegmentedRecorder
+mon = MonitorInfo(1, "x", Rect(0, 0, 640, 360))
+rec = SegmentedRecorder(sys.argv[1], monitor={}, size=(640, 360), fps=10, audio=False, segment_seconds=2.0)
+for i in range(60):  # two closed segments, 2 s into the third; a red box from 4.5 s
+    px = np.full((360, 640, 4), 40, np.uint8)
+    if i >= 45:
+        px[100:200, 100:300, :3] = (0, 0, 230)
+    rec.add_frame(Frame(px, 100.0 + i / 10, mon, i + 1))
+print("written", flush=True)
+time.sleep(120)
+"""
+
+
+def test_what_just_happened_reads_the_recording_being_written(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    folder = tmp_path / "data" / "recordings" / "20261202-201500"
+    child = subprocess.Popen([sys.executable, "-c", _LIVE_WRITER, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "written"
+        with serve(policy, SCREEN) as model:
+            reply, err = _ask(model.url, env, "--last", "0.05")  # the last 3 s of the newest recording
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        if child.stdout is not None:
+            child.stdout.close()
+    assert model.refusals == [] and "still being written" in err
+    (seen,) = model.seen
+    assert isinstance(seen, SeenPart)
+    # The open segment is read as far as it was flushed (clusters of at most 1 s): the box at 4.5 s is in it.
+    red = _first(seen, 0)
+    assert red is not None and 4.5 <= red <= 5.1 and seen.times[0] >= 1.5, seen.times
+    assert reply["answer"] == f"I saw the red box at {_mmss(red)}." and reply["recording"] == str(folder)
