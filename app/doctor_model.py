@@ -98,10 +98,12 @@ def _remote_check(settings: Settings) -> Check:
 
 @dataclass(frozen=True, slots=True)
 class Machine:
-    """What this machine offers a model: free RAM/VRAM and measured CPU speed (measured once, reused)."""
+    """What this machine offers a model: free RAM/VRAM and measured CPU speed (measured once, reused), and
+    the size of the monitor the agent looks at (its screenshots' token count is part of every step)."""
 
     memory: DeviceMemory
     speed: MachineSpeed
+    screen: tuple[int, int] = (1920, 1080)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +155,13 @@ class FitAssessment:
         return f"{self.plan.explanation} Estimate {self.speed}."
 
 
-def measure_machine() -> Machine:
+def measure_machine(screen: tuple[int, int] = (1920, 1080)) -> Machine:
     """Free memory (GPU when llama.cpp can use one) and CPU speed; takes well under a second."""
     from omnidesk.runtime.llama.offload import detect_memory
     from omnidesk.runtime.performance import measure_cpu
     from omnidesk.runtime.system_probe import llama_gpu_offload
 
-    return Machine(detect_memory(llama_gpu_offload()), measure_cpu())
+    return Machine(detect_memory(llama_gpu_offload()), measure_cpu(), screen)
 
 
 def assess_fit(
@@ -167,7 +169,7 @@ def assess_fit(
     text: GGUFFile,
     mmproj: GGUFFile | None,
     machine: Machine,
-    screen: tuple[int, int] = (1920, 1080),
+    screen: tuple[int, int] | None = None,
 ) -> FitAssessment:
     """Whether weights + KV cache + mmproj fit free RAM/VRAM, with a suggestion and seconds per step.
 
@@ -179,7 +181,8 @@ def assess_fit(
 
     footprint = footprint_from_gguf(text, mmproj, settings.model.context_length)
     screenshots = settings.agent.screenshots_in_prompt or load_profile(settings.model.profile).screenshots
-    return assess_footprint(footprint, model_work(text, mmproj), machine, screen=screen, screenshots=screenshots)
+    work = model_work(text, mmproj)
+    return assess_footprint(footprint, work, machine, screen=screen or machine.screen, screenshots=screenshots)
 
 
 def assess_footprint(
@@ -187,13 +190,15 @@ def assess_footprint(
     work: ModelWork,
     machine: Machine,
     *,
-    screen: tuple[int, int] = (1920, 1080),
+    screen: tuple[int, int] | None = None,
     screenshots: int = 3,
 ) -> FitAssessment:
-    """:func:`assess_fit` from the model's sizes and per-token work (however they were counted)."""
+    """:func:`assess_fit` from the model's sizes and per-token work (however they were counted); ``screen``
+    defaults to the machine's."""
     from omnidesk.runtime.llama.offload import plan_offload
     from omnidesk.runtime.performance import step_choices
 
+    screen = screen or machine.screen
     plan = plan_offload(footprint, machine.memory)
     tokens, choices = step_choices(work, plan, footprint.n_layer, machine.speed, screen=screen, screenshots=screenshots)
     fits = plan.ram_bytes <= machine.memory.free_ram

@@ -162,6 +162,7 @@ def open_gui(
     from PyQt6.QtWidgets import QApplication, QSystemTrayIcon
 
     from omnidesk.app.compose import build_api_key_store, build_hotkeys, build_microphone, build_model_store
+    from omnidesk.app.doctor_model import measure_machine
     from omnidesk.app.gui.agent_runner import GuiAgentRunner
     from omnidesk.app.gui.confirmer import QtConfirmer
     from omnidesk.app.gui.main_window import MainWindow
@@ -178,6 +179,9 @@ def open_gui(
     apply_style(app)
     confirmer = QtConfirmer()
     api_keys = build_api_key_store()
+    shown = qt_monitors() if monitors is None else list(monitors)
+    primary = next((m for m in shown if m.primary), shown[0] if shown else None)
+    screen = (primary.geometry.width, primary.geometry.height) if primary is not None else (1920, 1080)
     agent_runner: GuiAgentRunner | None = None
     setup: ModelSetup | None = None
     if build_runner is not None:
@@ -193,6 +197,7 @@ def open_gui(
             paths,
             lambda current: build_model_store(current, paths),
             probe_remote,
+            machine=lambda: measure_machine(screen),  # the step estimate counts this monitor's screenshots
             api_keys=api_keys,
         )
     tray = TrayIcon() if QSystemTrayIcon.isSystemTrayAvailable() else None
@@ -201,7 +206,7 @@ def open_gui(
     window = MainWindow(
         settings,
         runner,
-        monitors=qt_monitors() if monitors is None else monitors,
+        monitors=shown,
         confirmer=confirmer,
         status_source=status_source,
         tray=tray,

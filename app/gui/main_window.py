@@ -380,6 +380,9 @@ class MainWindow(QMainWindow):
             try:
                 stored = load_settings(self.paths, environment=False)
                 save_settings(for_the_file(result, stored, dialog.fixed), self.paths, api_keys=self._api_keys)
+                # In force: what a restart would read. A typed API key went into the keyring for its engine;
+                # kept in memory it would follow a later change of the engine URL to another server.
+                result = load_settings(self.paths)
             except ConfigError as exc:
                 self.reporter.report(exc)
                 return

@@ -125,7 +125,9 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         for section, title in _SECTIONS.items():
             self.tabs.addTab(self._section_page(section), title)
-        self.setMinimumWidth(max(640, self.tabs.tabBar().sizeHint().width() + 40))  # every tab in sight
+        bar = self.tabs.tabBar()
+        assert bar is not None  # a QTabWidget always has its bar
+        self.setMinimumWidth(max(640, bar.sizeHint().width() + 40))  # every tab in sight
         self.fixed_label = QLabel(self)
         self.fixed_label.setObjectName("settings_fixed")
         self.fixed_label.setWordWrap(True)
@@ -166,7 +168,9 @@ class SettingsDialog(QDialog):
             editor = _editor(kind, info, getattr(model, name), page)
             if name in _SECRETS and isinstance(editor, QLineEdit):
                 editor.setEchoMode(QLineEdit.EchoMode.Password)
-                editor.setPlaceholderText("not set")
+                # The key lives in the system keyring (runtime/api_keys.py), kept per engine: the field shows
+                # none, a typed one is stored for the engine URL on Save, an empty field leaves it as it is.
+                editor.setPlaceholderText("kept in the system keyring: type a key to store it for this URL")
             editor.setObjectName(f"{section}.{name}")
             editor.setToolTip(info.description or "")
             label = QLabel(name.replace("_", " ").capitalize(), page)

@@ -310,5 +310,6 @@ def _describe_machine(machine: Machine) -> str:
     return (
         f"This machine: {format_bytes(memory.free_ram)} of free RAM, {gpu}, about "
         f"{machine.speed.cpu_gflops:.0f} GFLOP/s on the CPU. Each download below is judged from its "
-        "file headers: whether it fits, and how long one agent step would take."
+        "file headers: whether it fits, and how long one agent step would take with screenshots of a "
+        f"{machine.screen[0]}×{machine.screen[1]} monitor."
     )

@@ -172,3 +172,27 @@ def test_accessibility_line_with_a_bus(rig_env: dict[str, str], a11y_bus: A11yBu
     line = checks["accessibility"]
     assert line["ok"] and not line["needed"], line
     assert "AT-SPI bus answers" in str(line["detail"])
+
+
+def test_the_fit_assessment_counts_the_monitor_the_agent_looks_at(tiny_qwen3: TinyModel) -> None:
+    """A Qwen3-VL projector sizes each screenshot from the monitor's pixels: a 4K monitor costs more tokens
+    per step than a 720p one, and the estimate says which monitor it assumed (the first-run panel's)."""
+    from omnidesk.app.doctor_model import Machine, assess_fit
+    from omnidesk.app.settings import Settings
+    from omnidesk.runtime.llama.gguf_file import read_gguf
+    from omnidesk.runtime.llama.offload import DeviceMemory
+    from omnidesk.runtime.performance import MachineSpeed
+
+    assert tiny_qwen3.mmproj is not None
+    settings = Settings()
+    settings.model.profile = "qwen3-vl"
+    text, mmproj = read_gguf(tiny_qwen3.model), read_gguf(tiny_qwen3.mmproj)
+    memory = DeviceMemory(free_vram=0, free_ram=8 * 2**30, gpu_offload_supported=False, gpu_name="")
+    speed = MachineSpeed(cpu_gflops=100.0, ram_gbps=20.0)
+    small = assess_fit(settings, text, mmproj, Machine(memory, speed, (1280, 720)))
+    large = assess_fit(settings, text, mmproj, Machine(memory, speed, (3840, 2160)))
+    assert 0 < small.tokens < large.tokens
+    assert large.estimate.prefill_seconds > small.estimate.prefill_seconds
+    assert "screenshots of 3840x2160 kept" in large.speed and large.screen == (3840, 2160)
+    # doctor passes the monitor it found; it wins over the machine's default
+    assert assess_fit(settings, text, mmproj, Machine(memory, speed), (1280, 720)).tokens == small.tokens

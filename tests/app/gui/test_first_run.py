@@ -15,7 +15,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from omnidesk.agent.ports import Step
-from omnidesk.app.gui.app import GuiSession, open_gui
+from omnidesk.app.gui.app import GuiSession, open_gui, qt_monitors
 from omnidesk.app.gui.model_setup import ModelSetup
 from omnidesk.app.settings import AppPaths, load_settings
 from omnidesk.runtime.hub_download import DownloadProgress
@@ -79,6 +79,8 @@ def test_first_run_from_an_empty_data_dir_to_a_first_answer(
             ]
             assert rows[0].text(2) in ("fits in RAM (CPU)", "fits on the GPU", "fits (GPU + RAM)")
             assert "per step" in rows[0].text(3) and "This machine:" in panel.machine_label.text()
+            primary = next(m.geometry for m in qt_monitors() if m.primary)  # the monitor the estimate counts
+            assert f"{primary.width}×{primary.height} monitor" in panel.machine_label.text()
             chosen = panel.selected_choice()
             assert (
                 chosen is not None

@@ -120,10 +120,17 @@ def test_lists_gpu_layers_and_the_api_key_are_edited_and_saved(qtbot, tmp_path: 
     window.task_bar.settings_button.click()
     dialog = window.settings_dialog
     assert dialog is not None and dialog.editors["model.gpu_layers"].value() == 12
+    # The key is not held in the window's settings: the field shows none, and pointing the engine URL
+    # elsewhere does not take the key along (it stays stored for the engine it was typed for).
+    key = dialog.editors["model.remote_api_key"]
+    assert isinstance(key, QLineEdit) and key.text() == "" and "system keyring" in key.placeholderText()
+    assert window.settings.model.remote_api_key == ""
     dialog.editors["model.gpu_layers"].setValue(-1)  # the lowest value reads "auto"
+    dialog.editors["model.remote_url"].setText("http://other-server.invalid:8000")
     with qtbot.waitSignal(dialog.accepted, timeout=2000):
         dialog.save_button.click()
     assert load_settings(paths).model.gpu_layers == "auto"
+    assert keyring.data == {(SERVICE, "http://gpu-server.invalid:8000"): "sk-test"}
 
 
 def test_a_bad_regular_expression_is_named_and_not_saved(qtbot, tmp_path: Path) -> None:
