@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from omnidesk.runtime.api_keys import ApiKeyStore
     from omnidesk.runtime.audio import SoundDeviceMicrophone
     from omnidesk.runtime.capture import CaptureStream
+    from omnidesk.runtime.desktop_apps import DesktopApps
     from omnidesk.runtime.input_recorder import XInputRecorder
     from omnidesk.runtime.model_store import ModelStore
     from omnidesk.runtime.secrets import KeyringSecretStore
@@ -66,6 +67,7 @@ __all__ = [
     "PlatformAdapters",
     "ReplaySession",
     "ScreenCapture",
+    "TaskDesktop",
     "X11Platform",
     "accessibility_status",
     "build_agent_session",
@@ -83,6 +85,7 @@ __all__ = [
     "build_screen",
     "build_secret_store",
     "build_shot_files",
+    "build_task_desktop",
     "choose_platform",
     "list_monitors",
 ]
@@ -637,6 +640,32 @@ def build_input_recorder(
     return choose_platform(os.environ).input_recorder(
         settings, own_pids=[os.getpid()], stop_combo=stop_combo, on_stop=on_stop
     )
+
+
+@dataclass
+class TaskDesktop(_Closing):
+    """What evaluation tasks need of this desktop besides the agent: the applications they start (``apps``)
+    and the accessibility tree their checks read."""
+
+    apps: DesktopApps
+    accessibility: AccessibilityPort
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+def build_task_desktop(settings: Settings) -> TaskDesktop:
+    """The task suite's applications on this desktop and the accessibility tree (whatever the settings say:
+    the checks read the tree; the agent's own use of it still follows ``accessibility.enabled``).
+
+    Raises:
+        WaylandSessionError, NoDisplayError: no X11 session to start applications on.
+    """
+    from omnidesk.runtime.desktop_apps import DesktopApps
+    from omnidesk.runtime.windows import X11WindowInspector
+
+    platform = choose_platform(os.environ)
+    windows = X11WindowInspector()
+    port = platform.accessibility(settings, windows=windows)
+    return TaskDesktop(DesktopApps(os.environ, port), port, [windows.close, port.close])
 
 
 def build_png_encoder(compression: int = 1) -> PngEncoder:

@@ -56,7 +56,7 @@ class RecordedRun:
         runs_dir: Path,
         encoder: PngEncoder,
         dry_run: bool,
-        via: Literal["cli", "mcp", "gui"],
+        via: Literal["cli", "mcp", "gui", "eval"],
         folder: Path | None = None,
     ) -> RecordedRun:
         """A run recorded in ``folder``, or in a new dated folder of ``runs_dir``."""

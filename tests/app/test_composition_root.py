@@ -25,6 +25,7 @@ ADAPTERS = frozenset(
         "AtspiAccessibility",
         "CaptureStream",
         "CvPngEncoder",
+        "DesktopApps",
         "EvsSampler",
         "GlobalHotkeys",
         "KeyringSecretStore",

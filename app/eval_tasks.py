@@ -1,0 +1,233 @@
+"""Running evaluation tasks (``omnidesk eval tasks``): set up, run the agent, read the result, tear down.
+
+Each task gets a private home folder (a temporary directory: its files, the application's configuration),
+its application started there and waited for on the accessibility bus, then an agent session composed as
+``omnidesk run`` composes one (:func:`~omnidesk.app.compose.build_agent_session`, recorded by
+:class:`~omnidesk.app.recorded_run.RecordedRun` into ``runs/<task id>`` of the output folder) with an
+:class:`~omnidesk.agent.confirmers.UnattendedConfirmer` that says yes only to the confirmations the spec
+lists. The step and time budgets are the spec's. Afterwards the spec's checks read the result from the
+world; the application is closed and the home folder removed whatever happened.
+
+A task the harness could not measure — its application missing or never showing, a set-up that failed,
+a model that did not answer, a result that could not be read — is ``errored`` with the reason, and the run
+goes on with the next task.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from omnidesk.agent.confirmers import UnattendedConfirmer
+from omnidesk.agent.errors import AccessibilityError, EvalError, GenerationCancelled, ModelError, OmnideskError
+from omnidesk.agent.eval_tasks import TaskOutcome, TaskSpec, evaluate, judge
+from omnidesk.agent.ports import (
+    AccessibleTree,
+    CancelToken,
+    ModelCapabilities,
+    ModelClient,
+    ModelReply,
+    ModelRequest,
+    Step,
+    TokenDelta,
+)
+from omnidesk.agent.trajectory import PngEncoder
+from omnidesk.app.compose import AgentSession
+from omnidesk.app.recorded_run import RecordedRun
+from omnidesk.app.settings import Settings
+
+__all__ = ["TaskRunner", "TaskWorldOnDisk"]
+
+log = logging.getLogger(__name__)
+
+
+class Launched(Protocol):
+    """A running application of a task (``runtime/desktop_apps.py``'s LaunchedApp)."""
+
+    def tree(self, *, window: str | None = None) -> AccessibleTree: ...
+
+    def close(self, timeout: float = 10.0) -> int: ...
+
+
+class Launcher(Protocol):
+    """Starts a task's application in its home folder and waits until it shows (``DesktopApps``)."""
+
+    def launch(self, key: str, args: list[str], home: Path) -> Launched: ...
+
+
+SessionFactory = Callable[..., AgentSession]
+
+
+@dataclass
+class TaskWorldOnDisk:
+    """A running task's world for its checks: files under ``home``, the application's tree."""
+
+    home: Path
+    app: Launched
+
+    def read_file(self, path: str) -> str | None:
+        target = self.home / path
+        if not target.is_file():
+            return None
+        return target.read_text(encoding="utf-8")
+
+    def tree(self) -> AccessibleTree:
+        return self.app.tree()
+
+
+class _WatchedModel:
+    """The shared model client, remembering a failure to answer (a cancel is not one)."""
+
+    def __init__(self, model: ModelClient) -> None:
+        self._model = model
+        self.failure: str = ""
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self._model.capabilities
+
+    def generate(
+        self,
+        request: ModelRequest,
+        *,
+        on_token: Callable[[TokenDelta], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ModelReply:
+        try:
+            return self._model.generate(request, on_token=on_token, cancel=cancel)
+        except GenerationCancelled:
+            raise
+        except ModelError as exc:
+            self.failure = str(exc)
+            raise
+
+    def close(self) -> None:
+        """Nothing: the runner closes the shared model once every task has run."""
+
+
+def _settings_for(settings: Settings, spec: TaskSpec) -> Settings:
+    safety = settings.safety.model_copy(update={"max_steps": spec.max_steps, "max_seconds": spec.max_seconds})
+    return settings.model_copy(update={"safety": safety})
+
+
+class TaskRunner:
+    """Runs task specs one after another (see the module doc); ``out_dir/runs/<id>`` holds each trajectory.
+
+    ``cancel`` stops the task in flight and the ones after it (Ctrl+C): they are not run.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: ModelClient,
+        apps: Launcher,
+        build_session: SessionFactory,
+        encoder: PngEncoder,
+        out_dir: Path,
+        cancel: CancelToken,
+        monitor: int | str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._model = model
+        self._apps = apps
+        self._build_session = build_session
+        self._encoder = encoder
+        self._out_dir = out_dir
+        self._cancel = cancel
+        self._monitor = monitor
+
+    def run(self, specs: Iterable[TaskSpec]) -> Iterator[TaskOutcome]:
+        """Each task's outcome as it ends; stops early on cancel."""
+        for spec in specs:
+            if self._cancel.cancelled:
+                return
+            yield self.run_one(spec)
+
+    def run_one(self, spec: TaskSpec) -> TaskOutcome:
+        """Set up, run, check and tear down one task; never raises for what the task or model did."""
+        started = time.monotonic()
+        home = Path(tempfile.mkdtemp(prefix=f"omnidesk-task-{spec.id}-"))
+        launched: Launched | None = None
+        try:
+            try:
+                for task_file in spec.files:
+                    target = home / task_file.path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(task_file.content, encoding="utf-8")
+                launched = self._apps.launch(spec.app, list(spec.argv(str(home))), home)
+            except (EvalError, OSError) as exc:
+                return self._errored(spec, f"set-up failed: {exc}", started)
+            return self._run_and_check(spec, home, launched, started)
+        finally:
+            if launched is not None:
+                launched.close()
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _errored(self, spec: TaskSpec, reason: str, started: float, ran: TaskOutcome | None = None) -> TaskOutcome:
+        log.warning("task %s errored: %s", spec.id, reason)
+        base = ran if ran is not None else TaskOutcome(spec.id, spec.app, "errored", "")
+        return replace(base, verdict="errored", reason=reason, seconds=time.monotonic() - started)
+
+    def _run_and_check(self, spec: TaskSpec, home: Path, launched: Launched, started: float) -> TaskOutcome:
+        confirmer = UnattendedConfirmer(allowed=spec.confirm, answers=dict(spec.answers), who=f"task {spec.id}")
+        model = _WatchedModel(self._model)
+        folder = self._out_dir / "runs" / spec.id
+        try:
+            session = self._build_session(
+                _settings_for(self._settings, spec),
+                model=model,
+                confirmer=confirmer,
+                monitor=self._monitor,
+                close_model=False,
+            )
+        except OmnideskError as exc:
+            return self._errored(spec, f"the agent could not start: {exc}", started)
+        recorded = RecordedRun.create(
+            session,
+            spec.instruction,
+            runs_dir=self._out_dir / "runs",
+            folder=folder,
+            encoder=self._encoder,
+            dry_run=False,
+            via="eval",
+        )
+        recorded.meta["task"] = spec.id
+        steps: list[Step] = []
+        try:
+            for step in recorded.steps(self._cancel):
+                steps.append(step)
+        except OmnideskError as exc:
+            ran = TaskOutcome(spec.id, spec.app, "errored", "", bundle=str(folder), steps=len(steps))
+            return self._errored(spec, f"the run failed: {exc}", started, ran)
+        last = steps[-1] if steps else None
+        ran = TaskOutcome(
+            spec.id,
+            spec.app,
+            "errored",
+            "",
+            confirmations=tuple(confirmer.asked),
+            questions=tuple(confirmer.questions),
+            steps=len(steps),
+            prompt_tokens=sum(s.prompt_tokens for s in steps),
+            completion_tokens=sum(s.completion_tokens for s in steps),
+            stop="" if last is None else (last.error or last.result or last.status),
+            bundle=str(folder),
+        )
+        if model.failure:
+            return self._errored(spec, f"the model did not answer: {model.failure}", started, ran)
+        if self._cancel.cancelled:
+            return self._errored(spec, "stopped before the end (Ctrl+C)", started, ran)
+        try:
+            checks = evaluate(spec, TaskWorldOnDisk(home, launched))
+        except (AccessibilityError, OSError, UnicodeDecodeError) as exc:
+            return self._errored(spec, f"the result could not be read: {exc}", started, ran)
+        verdict, reason = judge(checks, confirmer.asked)
+        log.info("task %s %s: %s", spec.id, verdict, reason)
+        return replace(ran, verdict=verdict, reason=reason, checks=checks, seconds=time.monotonic() - started)
