@@ -52,7 +52,7 @@ TASKS: tuple[TaskSpec, ...] = (
         "mousepad",
         before="draft\n",
         after="Meeting at 10:30\n",
-        what="replace the whole text of the document with: Meeting at 10:30",
+        what="replace the whole text of the document with the line 'Meeting at 10:30'.",
     ),
     _replace_in_editor(
         "mousepad-fix-typo",
@@ -86,7 +86,7 @@ TASKS: tuple[TaskSpec, ...] = (
         "featherpad",
         before="draft\n",
         after="Call Alex on Friday\n",
-        what="replace the whole text of the document with: Call Alex on Friday",
+        what="replace the whole text of the document with the line 'Call Alex on Friday'.",
     ),
     _replace_in_editor(
         "featherpad-change-word",

@@ -4,7 +4,9 @@
   accessibility trees): the share of points the model names inside the target's box, by application,
   resolution, scale, monitors and element size. The model is reached as ``omnidesk run`` reaches it
   (``--model`` / ``--profile`` / ``--remote``, the profile's format).
-- ``eval tasks`` — OSWorld-style tasks on real applications (not in this version yet: refused).
+- ``eval tasks`` — OSWorld-style tasks on real applications (editors, a calculator, forms): each set up in a
+  private home folder, run as ``omnidesk run`` runs a task, and checked from the world (saved files, the
+  accessibility tree).
 - ``eval compare A.json B.json`` — two runs side by side.
 
 Every run writes ``summary.json`` (versioned schema) and ``report.html`` to ``--out``, rewritten after each
@@ -146,11 +148,70 @@ def _print_result(summary: RunSummary, out_dir: Path) -> None:
 
 
 @eval_app.command("tasks")
-def tasks() -> None:
-    """OSWorld-style tasks on real applications (not available yet)."""
-    raise ConfigError(
-        "`omnidesk eval tasks` is not in this version yet; `omnidesk eval grounding SET` measures a model now"
+def tasks(
+    ctx: typer.Context,
+    *,
+    only: Annotated[
+        list[str] | None, typer.Option("--task", help="Run only this task (repeat for several); default: all.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default: data dir evals/).")] = None,
+    monitor: Annotated[
+        int | None, typer.Option("--monitor", min=0, help="Monitor number (1..n); default: primary.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model NAME in the data dir, or a GGUF path.")] = None,
+    mmproj: Annotated[Path | None, typer.Option("--mmproj", help="Path to the mmproj GGUF.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="Model profile (its format is used).")] = None,
+    remote: Annotated[str | None, typer.Option("--remote", help="URL of an OpenAI-compatible engine.")] = None,
+    list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks, run none.")] = False,
+) -> None:
+    """Carry out everyday tasks in real applications; report the share the checks find done."""
+    from omnidesk.agent.eval_catalog import TASKS, task_by_id
+
+    if list_tasks:
+        for spec in TASKS:
+            typer.echo(f"{spec.id:<26} {spec.app:<11} {spec.instruction}")
+        return
+    try:
+        specs = [task_by_id(t) for t in only] if only else list(TASKS)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    import os
+
+    from omnidesk.app.cli_options import ModelOptions, get_context, terminal_consent
+    from omnidesk.app.compose import (
+        build_agent_session,
+        build_model_client,
+        build_model_format,
+        build_png_encoder,
+        build_task_desktop,
+        choose_platform,
     )
+    from omnidesk.app.evaluation.tasks import TaskRunner, TasksEvalRunner
+    from omnidesk.app.instance import InstanceLock
+
+    context = get_context(ctx)
+    choose_platform(os.environ)  # before loading a model: say at once when there is no desktop to work on
+    InstanceLock(context.paths.runtime_dir).acquire()  # one hand on the mouse, as for omnidesk run
+    settings = ModelOptions(model=model, mmproj=mmproj, profile=profile, remote=remote).apply(context.settings)
+    out_dir = out or _default_out(context.paths.data_dir, "tasks")
+    client = build_model_client(settings, context.paths, consent=terminal_consent())
+    try:
+        with build_task_desktop(settings) as desktop:
+            fmt, _ = build_model_format(settings, client.capabilities)
+            runner = TaskRunner(
+                settings,
+                model=client,
+                apps=desktop.apps,
+                build_session=build_agent_session,
+                encoder=build_png_encoder(),
+                out_dir=out_dir,
+                monitor=monitor,
+            )
+            summary = _drive(TasksEvalRunner(runner, specs, out_dir, describe_model(settings), fmt.name), out_dir)
+    finally:
+        client.close()
+    _print_result(summary, out_dir)
+    raise typer.Exit(130 if summary.interrupted else 0)
 
 
 @eval_app.command("compare")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from omnidesk.agent.eval_tasks import Check, ElementState, ElementText, FileText
-from omnidesk.app.eval_tasks import TaskWorldOnDisk
+from omnidesk.app.evaluation.tasks import TaskWorldOnDisk
 
 __all__ = ["HAND", "Hand", "Hands", "focus_window"]
 

@@ -15,7 +15,7 @@ import pytest
 
 from omnidesk.agent.eval_catalog import TASKS, task_by_id
 from omnidesk.agent.eval_tasks import Check, TaskWorld, evaluate, judge
-from omnidesk.app.eval_tasks import TaskWorldOnDisk
+from omnidesk.app.evaluation.tasks import TaskWorldOnDisk
 from omnidesk.runtime.accessibility import AtspiAccessibility
 from omnidesk.runtime.desktop_apps import DesktopApps
 from tests.e2e.eval_hand import HAND, Hands, focus_window

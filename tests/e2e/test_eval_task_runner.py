@@ -21,7 +21,7 @@ from omnidesk.agent.eval_catalog import task_by_id
 from omnidesk.agent.eval_tasks import FileText, TaskSpec
 from omnidesk.agent.ports import CancelToken
 from omnidesk.app.compose import build_agent_session, build_model_client, build_png_encoder
-from omnidesk.app.eval_tasks import TaskRunner
+from omnidesk.app.evaluation.tasks import TaskRunner
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime.accessibility import AtspiAccessibility
 from omnidesk.runtime.desktop_apps import APPLICATIONS, Application, DesktopApps
@@ -91,10 +91,9 @@ def test_errored_tasks_say_why_and_the_run_goes_on(
             build_session=build_agent_session,
             encoder=build_png_encoder(),
             out_dir=tmp_path / "out",
-            cancel=CancelToken(),
         )
         try:
-            outcomes = list(runner.run(specs))
+            outcomes = list(runner.run(specs, CancelToken()))
         finally:
             model.close()
 

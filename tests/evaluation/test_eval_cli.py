@@ -1,5 +1,5 @@
-"""``omnidesk eval`` through the installed console script: tasks refused until they exist, compare's
-table, unreadable summaries refused with what to do."""
+"""``omnidesk eval`` through the installed console script: the task list and unknown tasks refused with it,
+compare's table, unreadable summaries refused with what to do."""
 
 from __future__ import annotations
 
@@ -21,9 +21,13 @@ def _summary(path: Path, model: str, statuses: list[str]) -> Path:
     return path
 
 
-def test_tasks_are_refused_with_what_works_now(tmp_path: Path) -> None:
-    result = run_cli(["eval", "tasks"], isolated_env(tmp_path))
-    assert result.returncode == 2 and "eval grounding" in result.stderr
+def test_tasks_are_listed_and_an_unknown_one_is_refused_with_the_list(tmp_path: Path) -> None:
+    listed = run_cli(["eval", "tasks", "--list"], isolated_env(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 14 and lines[0].split()[:2] == ["mousepad-replace-text", "mousepad"]
+    result = run_cli(["eval", "tasks", "--task", "galculator-multiply", "--task", "nope"], isolated_env(tmp_path))
+    assert result.returncode == 2 and "no task 'nope'" in result.stderr and "galculator-divide" in result.stderr
 
 
 def test_compare_puts_two_runs_side_by_side(tmp_path: Path) -> None:

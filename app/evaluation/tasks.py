@@ -19,14 +19,15 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from omnidesk.agent.confirmers import UnattendedConfirmer
+from omnidesk.agent.confirmers import Asked, UnattendedConfirmer
 from omnidesk.agent.errors import AccessibilityError, EvalError, GenerationCancelled, ModelError, OmnideskError
 from omnidesk.agent.eval_tasks import TaskOutcome, TaskSpec, evaluate, judge
+from omnidesk.agent.evaluation.records import ItemResult, ItemStatus
 from omnidesk.agent.ports import (
     AccessibleTree,
     CancelToken,
@@ -39,10 +40,11 @@ from omnidesk.agent.ports import (
 )
 from omnidesk.agent.trajectory import PngEncoder
 from omnidesk.app.compose import AgentSession
+from omnidesk.app.evaluation.driver import CaseInfo, RunHeader
 from omnidesk.app.recorded_run import RecordedRun
 from omnidesk.app.settings import Settings
 
-__all__ = ["TaskRunner", "TaskWorldOnDisk"]
+__all__ = ["TaskRunner", "TaskWorldOnDisk", "TasksEvalRunner", "item_result"]
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ def _settings_for(settings: Settings, spec: TaskSpec) -> Settings:
 class TaskRunner:
     """Runs task specs one after another (see the module doc); ``out_dir/runs/<id>`` holds each trajectory.
 
-    ``cancel`` stops the task in flight and the ones after it (Ctrl+C): they are not run.
+    A cancelled token (Ctrl+C) stops the task in flight, which is then errored, and the ones after it.
     """
 
     def __init__(
@@ -131,7 +133,6 @@ class TaskRunner:
         build_session: SessionFactory,
         encoder: PngEncoder,
         out_dir: Path,
-        cancel: CancelToken,
         monitor: int | str | None = None,
     ) -> None:
         self._settings = settings
@@ -140,17 +141,16 @@ class TaskRunner:
         self._build_session = build_session
         self._encoder = encoder
         self._out_dir = out_dir
-        self._cancel = cancel
         self._monitor = monitor
 
-    def run(self, specs: Iterable[TaskSpec]) -> Iterator[TaskOutcome]:
+    def run(self, specs: Iterable[TaskSpec], cancel: CancelToken) -> Iterator[TaskOutcome]:
         """Each task's outcome as it ends; stops early on cancel."""
         for spec in specs:
-            if self._cancel.cancelled:
+            if cancel.cancelled:
                 return
-            yield self.run_one(spec)
+            yield self.run_one(spec, cancel)
 
-    def run_one(self, spec: TaskSpec) -> TaskOutcome:
+    def run_one(self, spec: TaskSpec, cancel: CancelToken) -> TaskOutcome:
         """Set up, run, check and tear down one task; never raises for what the task or model did."""
         started = time.monotonic()
         home = Path(tempfile.mkdtemp(prefix=f"omnidesk-task-{spec.id}-"))
@@ -164,7 +164,7 @@ class TaskRunner:
                 launched = self._apps.launch(spec.app, list(spec.argv(str(home))), home)
             except (EvalError, OSError) as exc:
                 return self._errored(spec, f"set-up failed: {exc}", started)
-            return self._run_and_check(spec, home, launched, started)
+            return self._run_and_check(spec, home, launched, started, cancel)
         finally:
             if launched is not None:
                 launched.close()
@@ -175,7 +175,9 @@ class TaskRunner:
         base = ran if ran is not None else TaskOutcome(spec.id, spec.app, "errored", "")
         return replace(base, verdict="errored", reason=reason, seconds=time.monotonic() - started)
 
-    def _run_and_check(self, spec: TaskSpec, home: Path, launched: Launched, started: float) -> TaskOutcome:
+    def _run_and_check(
+        self, spec: TaskSpec, home: Path, launched: Launched, started: float, cancel: CancelToken
+    ) -> TaskOutcome:
         confirmer = UnattendedConfirmer(allowed=spec.confirm, answers=dict(spec.answers), who=f"task {spec.id}")
         model = _WatchedModel(self._model)
         folder = self._out_dir / "runs" / spec.id
@@ -201,7 +203,7 @@ class TaskRunner:
         recorded.meta["task"] = spec.id
         steps: list[Step] = []
         try:
-            for step in recorded.steps(self._cancel):
+            for step in recorded.steps(cancel):
                 steps.append(step)
         except OmnideskError as exc:
             ran = TaskOutcome(spec.id, spec.app, "errored", "", bundle=str(folder), steps=len(steps))
@@ -222,7 +224,7 @@ class TaskRunner:
         )
         if model.failure:
             return self._errored(spec, f"the model did not answer: {model.failure}", started, ran)
-        if self._cancel.cancelled:
+        if cancel.cancelled:
             return self._errored(spec, "stopped before the end (Ctrl+C)", started, ran)
         try:
             checks = evaluate(spec, TaskWorldOnDisk(home, launched))
@@ -231,3 +233,74 @@ class TaskRunner:
         verdict, reason = judge(checks, confirmer.asked)
         log.info("task %s %s: %s", spec.id, verdict, reason)
         return replace(ran, verdict=verdict, reason=reason, checks=checks, seconds=time.monotonic() - started)
+
+
+def _confirmation_line(asked: Asked) -> str:
+    answer = "yes (the spec expects it)" if asked.allowed else "refused: not in the spec"
+    return f"{asked.action} [{', '.join(asked.rules) or 'no rule'}]: {answer}"
+
+
+def item_result(spec: TaskSpec, outcome: TaskOutcome, out_dir: Path) -> ItemResult:
+    """A task's outcome as a report item: the verdict and why, each check, each confirmation, the run."""
+    statuses: dict[str, ItemStatus] = {"passed": "pass", "failed": "fail", "errored": "errored"}
+    status = statuses[outcome.verdict]
+    notes = {
+        "checks": "; ".join(c.detail for c in outcome.checks) or "not read",
+        "confirmations": "; ".join(_confirmation_line(a) for a in outcome.confirmations) or "none",
+        "steps": f"{outcome.steps} of at most {spec.max_steps} (time budget {spec.max_seconds:.0f} s)",
+    }
+    if outcome.questions:
+        notes["questions"] = "; ".join(f"{q!r}: {'answered' if a else 'no answer'}" for q, a in outcome.questions)
+    if outcome.stop:
+        notes["run ended"] = outcome.stop
+    if outcome.bundle:
+        bundle = Path(outcome.bundle)
+        notes["trajectory"] = str(bundle.relative_to(out_dir) if bundle.is_relative_to(out_dir) else bundle)
+    return ItemResult(
+        id=spec.id,
+        status=status,
+        instruction=spec.instruction,
+        labels=_labels(spec),
+        seconds=round(outcome.seconds, 3),
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        error="" if status == "pass" else outcome.reason,
+        notes=notes,
+    )
+
+
+def _labels(spec: TaskSpec) -> dict[str, str]:
+    labels = {"app": spec.app}
+    if spec.tags:
+        labels["kind"] = spec.tags[0]
+    return labels
+
+
+@dataclass
+class TasksEvalRunner:
+    """The task suite as one evaluation of the shared loop (``app/evaluation/driver.py``)."""
+
+    runner: TaskRunner
+    specs: Sequence[TaskSpec]
+    out_dir: Path
+    describe_model: str
+    format_name: str
+
+    @property
+    def header(self) -> RunHeader:
+        notes = (
+            "Each task ran in a private home folder with its application started there; checks read the saved "
+            "files and the application's accessibility tree. Errored tasks could not be measured and are not in "
+            "the rate.",
+        )
+        suite = f"omnidesk tasks ({len(self.specs)})"
+        return RunHeader("tasks", self.describe_model, self.format_name, suite, None, notes)
+
+    def cases(self) -> Sequence[TaskSpec]:
+        return self.specs
+
+    def describe(self, case: TaskSpec) -> CaseInfo:
+        return CaseInfo(case.id, case.instruction, _labels(case))
+
+    def run(self, case: TaskSpec, cancel: CancelToken) -> ItemResult:
+        return item_result(case, self.runner.run_one(case, cancel), self.out_dir)
