@@ -260,6 +260,7 @@ def _first_run(app: object, out: Path, paths: AppPaths, hold: list[object]) -> N
 def _choices() -> tuple[list[object], object]:
     """The bundled profile's two downloads (the published sizes) judged for a scripted machine by doctor's
     own functions, over a footprint of the model's shape: 52 blocks, 23 of them mixture-of-experts."""
+    from omnidesk.agent.canvas import ImageCanvas
     from omnidesk.app.doctor_model import Machine, assess_footprint
     from omnidesk.app.model_choices import ModelChoice
     from omnidesk.runtime.hub_download import RemoteFile
@@ -288,7 +289,10 @@ def _choices() -> tuple[list[object], object]:
             other_bytes=int(size * 0.07),
             mmproj_bytes=mmproj.size,
         )
-        work = ModelWork(int(3.5e9 * bytes_per_param), int(3.5e9), 1.2e12)
+        # The published mmproj's sizing (nemotron_v2_vl: a fixed 512² canvas, 16-pixel patches merged 2×2,
+        # 256 tokens a screenshot) and an encoder of about 0.6 B parameters (2 FLOPs each, per patch).
+        canvas = ImageCanvas("nemotron_v2_vl", "fixed", 16, 2, side=512)
+        work = ModelWork(int(3.5e9 * bytes_per_param), int(3.5e9), 1.2e12, 1.2e12 / 1024, canvas)
         offer = ModelOffer(
             profile, quant, repo, RemoteFile(f"NVIDIA-Nemotron-3-Nano-Omni-{quant}.gguf", "", size), mmproj
         )
