@@ -12,6 +12,10 @@ point of any space on the overview (for drawing), :func:`desktop_to_model_point`
 steps are methods of the geometry: ``ImageTransform.image_to_monitor`` / ``monitor_to_image`` /
 ``image_to_desktop`` / ``desktop_to_image`` and ``MonitorInfo.monitor_to_desktop``.
 
+Where the engine letterboxes what it is sent (libmtmd's fixed canvas), a model may name points of that whole
+canvas rather than of the picture on it (its :data:`~omnidesk.agent.canvas.PointingReference`);
+:func:`action_to_desktop` given the engine's ``canvas`` view first moves such points onto the sent image.
+
 Monitor ``scale`` (HiDPI) needs no step of its own: frames are grabbed in device pixels and the input
 device takes device pixels, so the overview's transform already carries it.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import math
 
 from omnidesk.agent.actions import Action, Click, CoordinateSpace, Drag, Move, Point, Scroll
+from omnidesk.agent.canvas import CanvasView, PointingReference, canvas_point_to_image
 from omnidesk.agent.errors import CoordinateError
 from omnidesk.agent.geometry import ImageTransform
 
@@ -142,28 +147,36 @@ def desktop_to_model_point(
     return Point(x=ix * model_w / transform.image_width, y=iy * model_h / transform.image_height, space=space)
 
 
-def _desktop(point: Point, transform: ImageTransform, model_size: tuple[int, int] | None) -> Point:
-    x, y = model_point_to_desktop(point, transform, model_size=model_size)
-    return Point(x=x, y=y, space="desktop")
-
-
 def action_to_desktop(
-    action: Action, transform: ImageTransform, *, model_size: tuple[int, int] | None = None
+    action: Action,
+    transform: ImageTransform,
+    *,
+    model_size: tuple[int, int] | None = None,
+    canvas: CanvasView | None = None,
+    reference: PointingReference = "content",
 ) -> Action:
     """The same action with every point in ``desktop`` space (actions without points unchanged).
 
+    ``canvas`` is what the engine made of the sent image; with ``reference`` ``"canvas"`` a letterboxed
+    canvas's points are first moved onto the sent picture (:func:`~omnidesk.agent.canvas.canvas_point_to_image`).
+
     Raises:
-        CoordinateError: a point cannot be mapped.
+        CoordinateError: a point cannot be mapped (one in the canvas's padding included).
     """
+
+    def desktop(point: Point) -> Point:
+        if canvas is not None:
+            point = canvas_point_to_image(point, canvas, reference)
+        x, y = model_point_to_desktop(point, transform, model_size=model_size)
+        return Point(x=x, y=y, space="desktop")
+
     match action:
         case Click(point=p) | Move(point=p):
-            return action.model_copy(update={"point": _desktop(p, transform, model_size)})
+            return action.model_copy(update={"point": desktop(p)})
         case Drag(start=s, end=e):
-            return action.model_copy(
-                update={"start": _desktop(s, transform, model_size), "end": _desktop(e, transform, model_size)}
-            )
+            return action.model_copy(update={"start": desktop(s), "end": desktop(e)})
         case Scroll(point=p) if p is not None:
-            return action.model_copy(update={"point": _desktop(p, transform, model_size)})
+            return action.model_copy(update={"point": desktop(p)})
     return action
 
 

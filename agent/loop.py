@@ -20,6 +20,7 @@ from omnidesk.agent.coords import action_to_desktop, resolve_pointer
 from omnidesk.agent.describe import describe_action, describe_actions
 from omnidesk.agent.errors import ActionError, CoordinateError, ModelError, ModelOutputError, SafetyStop
 from omnidesk.agent.formats import Conversation, FinishedStep, FormatSettings, ModelFormat, get_format, resolve_settings
+from omnidesk.agent.geometry import ImageTransform
 from omnidesk.agent.keyguard import KeyGuard
 from omnidesk.agent.parsing import Parsed
 from omnidesk.agent.ports import (
@@ -160,6 +161,20 @@ class Agent:
         self._on_token = on_token
         self._activity = activity
 
+    def _to_desktop(self, transform: ImageTransform) -> Callable[[Action], Action]:
+        """Each action's points in desktop pixels; where the engine letterboxes the sent image onto a canvas,
+        the model's pointing reference (measured by ``omnidesk calibrate --model``) says which one it names."""
+        capabilities = self._model.capabilities
+        canvas = capabilities.image_canvas
+        view = canvas.view(transform.image_width, transform.image_height) if canvas is not None else None
+
+        def mapped(action: Action) -> Action:
+            return action_to_desktop(
+                action, transform, model_size=self._model_size, canvas=view, reference=capabilities.pointing_reference
+            )
+
+        return mapped
+
     # --- the loop ---------------------------------------------------------------------------------------
 
     def run(self, task: str, cancel: CancelToken) -> Iterator[Step]:
@@ -295,9 +310,8 @@ class Agent:
         transform = overview.transform
         start = self._input.position()
         # Every point is checked before anything is done: one point off the image is a model error.
-        planned = [
-            action_to_desktop(resolve_pointer(a, start), transform, model_size=self._model_size) for a in actions
-        ]
+        to_desktop = self._to_desktop(transform)
+        planned = [to_desktop(resolve_pointer(a, start)) for a in actions]
         run.model_errors = 0
         points = action_points(planned[0])
         base = replace(base, actions=actions, target=(int(points[-1].x), int(points[-1].y)) if points else None)
@@ -343,7 +357,7 @@ class Agent:
                 return finish(answered)
             try:
                 live = resolve_pointer(action, self._input.position())
-                mapped = action_to_desktop(live, transform, model_size=self._model_size)
+                mapped = to_desktop(live)
             except CoordinateError as exc:  # the pointer left the monitor the model sees
                 run.notes.append(f"that action could not be placed: {exc}")
                 return finish(step("refused", i, error=str(exc)))

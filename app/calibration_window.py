@@ -78,6 +78,7 @@ class CalibrationWindow(QWidget):
         self.setObjectName("omnidesk-calibration")
         self._screen = screen
         self.monitor = monitor
+        self.shown: int | None = None  # paint only this target (the picture a model is shown), else all
         self.targets = list(targets)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setGeometry(screen.geometry())
@@ -103,12 +104,14 @@ class CalibrationWindow(QWidget):
             while y < self.height():
                 painter.drawLine(QPointF(0, y), QPointF(self.width(), y))
                 y += step
-            radius = max(12.0, min(self.width(), self.height()) / 40)
+            radius = self._radius()
             font = QFont()
             font.setPixelSize(int(radius * 1.2))
             font.setBold(True)
             painter.setFont(font)
             for target in self.targets:
+                if self.shown is not None and target.number != self.shown:
+                    continue
                 centre = self.device_to_local(target.x, target.y)
                 painter.setPen(QPen(_TARGET, max(2.0, radius / 5)))
                 painter.drawEllipse(centre, radius, radius)
@@ -119,15 +122,27 @@ class CalibrationWindow(QWidget):
         finally:
             painter.end()
 
+    def _radius(self) -> float:
+        return max(12.0, min(self.width(), self.height()) / 40)
+
+    @property
+    def target_radius_px(self) -> float:
+        """A target's outer radius in device pixels."""
+        return self._radius() * self._screen.devicePixelRatio()
+
     def mousePressEvent(self, event: QMouseEvent | None) -> None:  # noqa: N802 - Qt override
         if event is None:
             return
         x, y = to_device(event.globalPosition(), self._screen)
         self.clicked.emit(x, y, event.button().name)
 
-    def picture(self) -> npt.NDArray[np.uint8]:
-        """What the window shows, as ``H×W×3`` RGB in device pixels (the monitor's size)."""
-        image = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    def picture(self, only: int | None = None) -> npt.NDArray[np.uint8]:
+        """What the window shows (with ``only``: that target alone), as ``H×W×3`` RGB in device pixels."""
+        self.shown = only
+        try:
+            image = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        finally:
+            self.shown = None
         width, height = image.width(), image.height()
         data = image.constBits()
         if data is None:
@@ -211,9 +226,13 @@ class CalibrationDisplay:
         rx, ry, _ = self._reports[0]
         return rx, ry
 
-    def picture(self, monitor: MonitorInfo) -> npt.NDArray[np.uint8]:
-        """What the window on ``monitor`` shows (RGB, device pixels)."""
+    def window(self, monitor: MonitorInfo) -> CalibrationWindow:
+        """The window on ``monitor``."""
         for window in self.windows:
             if window.monitor.index == monitor.index:
-                return window.picture()
+                return window
         raise InputError(f"no calibration window on monitor {monitor.index}")
+
+    def picture(self, monitor: MonitorInfo, only: int | None = None) -> npt.NDArray[np.uint8]:
+        """What the window on ``monitor`` shows (with ``only``: that target alone; RGB, device pixels)."""
+        return self.window(monitor).picture(only)
