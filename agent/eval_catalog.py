@@ -80,6 +80,13 @@ TASKS: tuple[TaskSpec, ...] = (
         max_seconds=300.0,
         tags=("editor", "file-dialog", "gtk3"),
     ),
+    _replace_in_editor(
+        "mousepad-delete-line",
+        "mousepad",
+        before="apples\npears\nplums\n",
+        after="apples\nplums\n",
+        what="delete the line that says pears (the lines before and after it stay).",
+    ),
     # --- featherpad (Qt 5 editor) --------------------------------------------------------------------
     _replace_in_editor(
         "featherpad-replace-text",
@@ -95,10 +102,24 @@ TASKS: tuple[TaskSpec, ...] = (
         after="buy oat milk\nwater the plants\n",
         what="change 'buy milk' to 'buy oat milk'.",
     ),
+    TaskSpec(
+        id="featherpad-save-as",
+        app="featherpad",
+        instruction=(
+            "In the text editor, type the words see you soon into the empty document, then save it in the home "
+            "folder under the name note.txt using the save dialog."
+        ),
+        checks=(FileText("note.txt", "see you soon\n"),),
+        max_steps=15,
+        max_seconds=300.0,
+        tags=("editor", "file-dialog", "qt5"),
+    ),
     # --- galculator (GTK 3 calculator) -----------------------------------------------------------------
     _calculate("galculator-multiply", "37 × 46", "1702"),
     _calculate("galculator-add", "1234 + 4321", "5555"),
     _calculate("galculator-divide", "144 ÷ 12", "12"),
+    _calculate("galculator-subtract", "1000 − 1", "999"),
+    _calculate("galculator-decimal", "2.5 × 4", "10"),
     # --- GTK 3 demo forms -------------------------------------------------------------------------------
     TaskSpec(
         id="form-shared-entry",
@@ -155,6 +176,36 @@ TASKS: tuple[TaskSpec, ...] = (
         max_steps=10,
         max_seconds=200.0,
         tags=("form", "gtk3"),
+    ),
+    TaskSpec(
+        id="form-spin-time",
+        app="gtk3-demo",
+        args=("spinbutton",),
+        instruction="In the Spin Buttons window, set the Time spin button to 01:30.",
+        checks=(ElementText("spin_button", "01:30", window="Spin Buttons", index=1),),
+        max_steps=10,
+        max_seconds=200.0,
+        tags=("form", "gtk3"),
+    ),
+    TaskSpec(
+        id="form-spin-numeric",
+        app="gtk3-demo",
+        args=("spinbutton",),
+        instruction="In the Spin Buttons window, set the Numeric spin button to 42.5.",
+        checks=(ElementText("spin_button", "42.50", window="Spin Buttons", index=3),),
+        max_steps=10,
+        max_seconds=200.0,
+        tags=("form", "gtk3"),
+    ),
+    TaskSpec(
+        id="form-choose-foreground",
+        app="gtk3-demo",
+        args=("sizegroup",),
+        instruction="In the Size Groups settings window, set the Foreground color to Blue.",
+        checks=(ElementText("combo_box", "Blue", window="Size Groups", index=1, read="name"),),
+        max_steps=10,
+        max_seconds=200.0,
+        tags=("form", "settings", "gtk3"),
     ),
 )
 

@@ -116,12 +116,25 @@ def _entry(text: str) -> Action:
     return act
 
 
-def _save_as(h: Hands) -> None:
-    h.type("hello word")
-    h.keys("ctrl+s")  # an untitled document: the Save As dialog
-    time.sleep(1.0)
-    h.type("hello.txt")
-    h.keys("Return")
+def _save_as(text: str, name: str) -> Action:
+    def act(h: Hands) -> None:
+        h.type(text)
+        h.keys("ctrl+s")  # an untitled document: the save dialog, its name field focused and selected
+        time.sleep(1.0)
+        h.type(name)
+        h.keys("Return")
+
+    return act
+
+
+def _spin(index: int, text: str) -> Action:
+    def act(h: Hands) -> None:
+        h.click("spin_button", window="Spin Buttons", index=index, at=0.2)
+        h.keys("ctrl+a")
+        h.type(text)
+        h.keys("Tab")  # the spin button reads what was typed when it loses the focus
+
+    return act
 
 
 def _dialog(entry1: str, entry2: str) -> Action:
@@ -173,7 +186,7 @@ HAND: dict[str, Hand] = {
     ),
     "mousepad-save-as": Hand(
         "Untitled 1 - Mousepad",
-        _save_as,
+        _save_as("hello word", "hello.txt"),
         [FileText("hello.txt", "hello word")],
         _replace_all("hello world"),
     ),
@@ -228,5 +241,41 @@ HAND: dict[str, Hand] = {
         _month_up(1),
         [ElementText("spin_button", "February", window="Spin Buttons", index=0)],
         _month_up(1),
+    ),
+    "mousepad-delete-line": Hand(
+        "notes.txt - Mousepad",
+        _replace_all("apples\nplums\nplums"),
+        [FileText("notes.txt", "apples\nplums\nplums")],
+        _replace_all("apples\nplums"),
+    ),
+    "featherpad-save-as": Hand(
+        "Untitled",
+        _save_as("see you son", "note.txt"),
+        [FileText("note.txt", "see you son")],
+        _replace_all("see you soon"),
+    ),
+    "galculator-subtract": Hand(
+        "galculator", _calculator("1000-10="), [ElementText("text", "990")], _calculator("1000-1=")
+    ),
+    "galculator-decimal": Hand(
+        "galculator", _calculator("2.5*3="), [ElementText("text", "7.5")], _calculator("2.5*4=")
+    ),
+    "form-spin-time": Hand(
+        "Spin Buttons",
+        _spin(1, "01:45"),
+        [ElementText("spin_button", "01:45", window="Spin Buttons", index=1)],
+        _spin(1, "01:30"),
+    ),
+    "form-spin-numeric": Hand(
+        "Spin Buttons",
+        _spin(3, "42.25"),
+        [ElementText("spin_button", "42.25", window="Spin Buttons", index=3)],
+        _spin(3, "42.5"),
+    ),
+    "form-choose-foreground": Hand(
+        "Size Groups",
+        _scroll_combo(1, 1),
+        [ElementText("combo_box", "Green", window="Size Groups", index=1, read="name")],
+        _scroll_combo(1, 1),
     ),
 }

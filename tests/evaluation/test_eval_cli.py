@@ -25,7 +25,7 @@ def test_tasks_are_listed_and_an_unknown_one_is_refused_with_the_list(tmp_path: 
     listed = run_cli(["eval", "tasks", "--list"], isolated_env(tmp_path))
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert len(lines) == 14 and lines[0].split()[:2] == ["mousepad-replace-text", "mousepad"]
+    assert len(lines) == 21 and lines[0].split()[:2] == ["mousepad-replace-text", "mousepad"]
     result = run_cli(["eval", "tasks", "--task", "galculator-multiply", "--task", "nope"], isolated_env(tmp_path))
     assert result.returncode == 2 and "no task 'nope'" in result.stderr and "galculator-divide" in result.stderr
 
