@@ -12,14 +12,28 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from omnidesk.agent.actions import Action, TypeText
-from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.errors import ConfigError, OmnideskError
 from omnidesk.agent.ports import CancelToken
-from omnidesk.app.cli_options import MonitorOption, get_context
+from omnidesk.app.cli_options import (
+    MmprojOption,
+    ModelOption,
+    ModelOptions,
+    MonitorOption,
+    ProfileOption,
+    RemoteOption,
+    get_context,
+    terminal_consent,
+)
+
+if TYPE_CHECKING:
+    from omnidesk.agent.geometry import MonitorInfo
+    from omnidesk.app.settings import AppPaths, Settings
+    from omnidesk.app.teaching.draft import TeachDraft
 
 __all__ = ["register", "teach"]
 
@@ -47,6 +61,13 @@ def teach(
     seconds: Annotated[float | None, typer.Option("--seconds", min=0.5, help="Stop after this long.")] = None,
     audio: Annotated[bool, typer.Option("--audio/--no-audio", help="Record your narration too.")] = True,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Save the steps without asking.")] = False,
+    describe: Annotated[
+        bool, typer.Option("--describe/--no-describe", help="Have the model write what the task is.")
+    ] = True,
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    profile: ProfileOption = None,
+    remote: RemoteOption = None,
 ) -> None:
     """Show a task once (screen, voice, your clicks and keys); it is saved as an automation to replay."""
     from omnidesk.app.compose import build_png_encoder
@@ -62,10 +83,11 @@ def teach(
     folder = teach_folder(paths.recordings_dir, name)
     stop = CancelToken()
 
-    def started(shown: object, with_audio: bool) -> None:
-        voice = "and your narration " if with_audio else ""
+    def started(shown: MonitorInfo, with_audio: bool) -> None:
+        voice = " and your narration" if with_audio else ""
         typer.echo(
-            f"recording {shown} {voice}to {folder}; show the task, then press {settings.hotkeys.teach} or Ctrl+C",
+            f"recording monitor {shown.index} ({shown.name}){voice} to {folder}; show the task, then press "
+            f"{settings.hotkeys.teach} or Ctrl+C",
             err=True,
         )
 
@@ -81,6 +103,8 @@ def teach(
             on_warning=lambda text: typer.echo(f"warning: {text}", err=True),
         )
     draft = build_draft(demo, name.strip(), encoder=build_png_encoder(), stop_combos=stop_combos(settings))
+    if describe and draft.steps:
+        _describe(context.settings, context.paths, ModelOptions(model, mmproj, profile, remote), draft)
     for note in draft.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"{len(draft.steps)} steps shown for {draft.name!r}:")
@@ -97,6 +121,29 @@ def teach(
         draft, store=AutomationStore(paths.automations_dir), taught_dir=paths.taught_dir, secrets=None
     )
     typer.echo(f"saved {automation.name!r}: {automation.bundle}")
+
+
+def _describe(settings: Settings, paths: AppPaths, options: ModelOptions, draft: TeachDraft) -> None:
+    """The model's description of the task into ``draft``; without one (no model, an answer off the asked
+    form) the steps are still saved, with no model fallback, and the person is told why."""
+    from omnidesk.app.compose import build_model_client
+    from omnidesk.app.teaching.describe import describe_demonstration
+
+    typer.echo("the model is watching the recording…", err=True)
+    try:
+        client = build_model_client(settings, paths, options, consent=terminal_consent())
+        try:
+            described = describe_demonstration(client, draft.recording, evs=settings.evs)
+        finally:
+            client.close()
+    except OmnideskError as exc:
+        typer.echo(f"warning: no description of the task ({exc}); the steps replay without a model fallback", err=True)
+        return
+    draft.description = described.description
+    draft.model_steps = list(described.steps)
+    typer.echo(f"task: {described.description}")
+    for number, text in enumerate(described.steps, 1):
+        typer.echo(f"     {number}. {text}")
 
 
 def _shown(action: Action) -> str:

@@ -5,6 +5,7 @@ recording and no automation."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,12 +14,15 @@ import threading
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from omnidesk.agent.replay import load_replay
+from omnidesk.app.teaching.describe import QUESTION
 from omnidesk.runtime.keymap import SpareKeys
 from omnidesk.runtime.recording_reader import open_recording
 from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.scripted_nemotron_video import Combine, SeenPart, serve
 from tests.rig.audio import PulseAudioRig
 from tests.rig.plugin import Launcher
 
@@ -58,13 +62,32 @@ class Teach:
         assert self.process.poll() is None, "".join(self.stderr)
 
     def finish(self) -> tuple[int, str, str]:
-        out, _ = self.process.communicate(timeout=120)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # stderr is the reader thread's alone
+        self.process.wait(120)
         self._reader.join(10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
         return self.process.returncode, out, "".join(self.stderr)
 
 
 def _xdotool(*args: str) -> None:
     subprocess.run(["xdotool", *args], check=True, env=dict(os.environ), timeout=30)
+
+
+DESCRIPTION = "Type the greeting into the form and press OK."
+
+
+def describe_policy(seen: SeenPart | Combine) -> str:
+    """The model: given the demonstration's frames and the narration in the trained video layout (the
+    strict server checks the layout), it describes the task — only when it got what teach sends."""
+    if not isinstance(seen, SeenPart) or seen.question != QUESTION:
+        return "I was not asked about a demonstration."
+    loud = float(np.sqrt(np.mean(seen.audio**2))) if len(seen.audio) else 0.0
+    if len(seen.frames) < 2 or sum(seen.clips) < 1.0 or loud < 0.005:
+        return f"I saw {len(seen.frames)} frames and heard {sum(seen.clips):.1f} s at {loud:.4f}."
+    return f"TASK: {DESCRIPTION}\nSTEPS:\n1. Click the text field.\n2. Type the greeting.\n3. Press OK."
 
 
 def _type(text: str) -> None:
@@ -87,11 +110,20 @@ def _click(app: object, widget: str) -> None:
 def test_teach_then_replay_after_the_window_moved(
     x_display: object, window_manager: object, pulse_audio: PulseAudioRig, target_app: Launcher, tmp_path: Path
 ) -> None:
+    with contextlib.ExitStack() as stack:
+        _teach_then_replay(stack, pulse_audio, target_app, tmp_path)
+
+
+def _teach_then_replay(
+    stack: contextlib.ExitStack, pulse_audio: PulseAudioRig, target_app: Launcher, tmp_path: Path
+) -> None:
     env = isolated_env(tmp_path)
     app = target_app(x=150, y=120, width=700, height=500, title="Form")
-    speech = pulse_audio.play_async(pulse_audio.speak("type the greeting into the field and press OK"))
-    teach = Teach(["fill the form", "--yes"], env)
+    narration = pulse_audio.speak("type the greeting into the field and press OK")
+    model = stack.enter_context(serve(describe_policy, (1920, 1080)))
+    teach = Teach(["fill the form", "--yes", "--remote", model.url], env)
     teach.wait_recording()
+    speech = pulse_audio.play_async(narration)  # the person narrates while showing
     _click(app, "text_field")
     _type(TEXT)
     app.wait_for({"type": "text", "text": TEXT}, timeout=30)
@@ -103,10 +135,12 @@ def test_teach_then_replay_after_the_window_moved(
     assert code == 0, err
     assert "3 steps shown" in out and f"type {TEXT!r}" in out, out
     assert "(!)" not in out, out  # every click has a target that is found again
+    assert model.refusals == [] and f"task: {DESCRIPTION}" in out, [describe_policy(s) for s in model.seen]
     automations = list((tmp_path / "data" / "automations").glob("*.toml"))
     assert len(automations) == 1
     saved = tomllib.loads(automations[0].read_text(encoding="utf-8"))
     assert (saved["name"], saved["kind"]) == ("fill the form", "replay")
+    assert saved["description"].startswith(DESCRIPTION + "\n\nAs it was shown:\n1. Click the text field.")
     script = load_replay(Path(saved["bundle"]))
     assert [s.actions[0].kind for s in script.steps] == ["click", "type", "click"]
     recording = open_recording(next((tmp_path / "data" / "recordings").glob("teach-*-fill-the-form")))
@@ -132,7 +166,7 @@ def test_a_killed_teach_session_leaves_its_recording_and_no_automation(
     config.mkdir(parents=True, exist_ok=True)
     (config / "settings.toml").write_text("[recording]\nsegment_seconds = 2\n", encoding="utf-8")
     app = target_app(x=150, y=120, width=700, height=500, title="Form")
-    teach = Teach(["half shown", "--yes", "--no-audio"], env)
+    teach = Teach(["half shown", "--yes", "--no-audio", "--no-describe"], env)
     teach.wait_recording()
     _click(app, "text_field")
     _type("half")
