@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.rig import wait_until
 from tests.rig.audio import PulseAudioRig
 from tests.rig.target_client import TargetApp
 from tests.runtime.test_audio_rig import read_wav
@@ -44,6 +45,18 @@ def _omnidesk(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
 _MAIN = "import sys; from omnidesk.app.cli import main; sys.argv[0] = 'omnidesk'; sys.exit(main())"
 
 
+def wait_recording(proc: subprocess.Popen[str], out: Path) -> None:
+    """Wait until the recorder has written its first frame: the first segment is opened with it, after the
+    microphone's first sound (both streams start together), so from now on what happens is recorded."""
+
+    def started() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"omnidesk record exited with {proc.returncode}: {proc.communicate()[1]}")
+        return (out / "segment-00000.mkv").exists()
+
+    wait_until(started, 60, "the recorder's first frame")
+
+
 def _best_correlation(recorded: np.ndarray, source: np.ndarray) -> float:
     corr = np.correlate(recorded, source, mode="valid")
     lag = int(np.argmax(np.abs(corr)))
@@ -58,7 +71,7 @@ def test_record_screen_and_speech(
     source = read_wav(wav)
     out = tmp_path / "rec"
     proc = _omnidesk(["record", "--seconds", "5", "--fps", "10", "--out", str(out)], tmp_path)
-    time.sleep(1.5)
+    wait_recording(proc, out)
     for k in range(5):
         app.send({"cmd": "set_text", "text": f"change {k}"})
         time.sleep(0.1)
@@ -69,7 +82,6 @@ def test_record_screen_and_speech(
     assert index["complete"] and index["audio"]
     assert (out.stat().st_mode & 0o777) == 0o700
     frames = sum(s["frames"] for s in index["segments"])
-    assert 40 <= frames <= 55, index
     times, keys, audio, rate = [], [], [], 16000
     for seg in index["segments"]:
         t, k, a, _ = decode(out / seg["file"])
@@ -77,6 +89,11 @@ def test_record_screen_and_speech(
         keys += k
         audio.append(a)
     assert len(times) == frames and keys[0]
+    assert 3.0 <= times[-1] - times[0] <= 5.0, index  # the video spans the recording
+    # Every frame captured at 10 fps is in the video or counted as dropped (an encoder starved by a loaded
+    # machine drops frames; it must say so), and there are never more than the rate allows.
+    assert 0.8 * 10 * (times[-1] - times[0]) <= frames + index["dropped_frames"], index
+    assert frames <= 10 * (times[-1] - times[0]) * 1.1 + 1, index
     # The video shows the screen: the target app's green OK button where the app put it.
     with av.open(str(out / index["segments"][-1]["file"])) as container:
         decoded = list(container.decode(video=0))
@@ -85,7 +102,9 @@ def test_record_screen_and_speech(
     patch = rgb[y + 6 : y + h - 6, x + 6 : x + 30].reshape(-1, 3).astype(int)
     assert np.abs(np.median(patch, axis=0) - (0, 200, 0)).max() <= 12, np.median(patch, axis=0)
     recorded = np.concatenate(audio)
-    assert 4.0 * rate <= len(recorded) <= 6.0 * rate
+    # The sound covers the video (both start with the microphone's first sound, which a loaded machine
+    # may deliver late in the 5 s) and stops with it.
+    assert times[-1] - times[0] - 0.2 <= len(recorded) / rate <= 5.5, len(recorded) / rate
     r = _best_correlation(recorded, source)
     print(f"{frames} frames, {len(recorded) / rate:.2f} s audio, r={r:.3f}; {stdout.strip()}")
     assert r >= 0.7
@@ -94,10 +113,8 @@ def test_record_screen_and_speech(
 def test_ctrl_c_finishes_cleanly(x_display: object, pulse_audio: PulseAudioRig, tmp_path: Path) -> None:
     out = tmp_path / "rec"
     proc = _omnidesk(["record", "--fps", "5", "--out", str(out), "--no-audio"], tmp_path)
-    deadline = time.monotonic() + 30
-    while not (out / "index.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(2.0)
+    wait_recording(proc, out)
+    time.sleep(2.0)  # what is recorded: about ten frames, then Ctrl+C
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
