@@ -1,10 +1,16 @@
 """Agent step overhead and parser throughput, against baselines measured in the same run.
 
-    .venv/bin/python bench/bench_agent.py [--steps 200] [--parses 20000]
+    .venv/bin/python bench/bench_agent.py [--steps 200] [--desktop-steps 8] [--rounds 5] [--parses 20000]
 
-- step overhead: one full ``Agent`` step (observe → prompt → instant model → parse → safety → map →
-  act on a recording device → settle) on 1920×1080 frames with the runtime's real overview images, as
-  a median in ms (budget ≤ 50 ms) and as a ratio to the baseline of only making the overview image;
+- step on a real desktop: ``omnidesk run``'s composition (``build_agent_session``: masked mss capture
+  behind the X-event window list, EVS sampler, XTest input, the user-activity watch) on a private Xvfb,
+  an instant scripted model clicking around; one agent step against the same work by hand on the same
+  desktop (observe, one XTest click, the real settle wait with the agent's settle settings), in
+  alternating rounds: median per-step ms of each, the ratio's median and spread, and the agent's own
+  phase timings (what the step spends besides waiting for the screen to be still);
+- step overhead without the desktop: one full ``Agent`` step (observe → prompt → instant model → parse →
+  safety → map → act on a recording device → settle) on 1920×1080 frames with the runtime's real
+  overview images, as a median in ms (budget ≤ 50 ms) and as a ratio to only making the overview image;
 - parser throughput: replies per second for each format (one action; three actions in one reply; the
   answer in Nemotron's reasoning stream; Qwen calls split off by an engine's tool parser), as ratios to
   ``json.loads`` of a one-action JSON reply (the cheapest possible parse), over alternating rounds.
@@ -114,6 +120,98 @@ def bench_steps(steps: int) -> None:
     print(f"  trajectory record() on the loop thread: {rec * 1000:.2f} ms; ratio to the step {rec / median:.3f}")
 
 
+def bench_desktop_steps(steps: int, rounds: int) -> None:
+    """The agent's step on a real desktop (private Xvfb) against the same work done by hand there."""
+    import os
+
+    from omnidesk.app.compose import build_agent_session
+    from omnidesk.app.settings import Settings
+    from omnidesk.runtime.input import PyAutoGuiInput
+    from tests.rig.xserver import start_xvfb
+
+    points = [(0.1 + (i % 7) / 10, 0.3 + (i % 3) / 10) for i in range(steps)]
+    clicks = iter(range(10**9))
+
+    def script(request: object) -> str:
+        x, y = points[next(clicks) % steps]
+        return f"Next.\n## Action:\nclick\n## Code:\npyautogui.click(x={x:.3f}, y={y:.3f})"
+
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        xvfb = start_xvfb(Path(tmp))
+        saved = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = xvfb.display
+        settings = Settings()
+        config = settings.agent
+        try:
+            session = build_agent_session(
+                settings, model=FakeModel(script), confirmer=ScriptedConfirmer(), max_steps=steps
+            )
+            device = PyAutoGuiInput()
+            area = session.monitor.geometry
+            with session:
+
+                def agent_round() -> tuple[list[float], list[Any]]:
+                    times, acted = [], []
+                    t0 = time.perf_counter()
+                    for step in session.agent.run("bench", CancelToken()):
+                        now = time.perf_counter()
+                        if step.status == "acted":
+                            times.append(now - t0)
+                            acted.append(step)
+                        t0 = time.perf_counter()
+                    if len(times) != steps:
+                        raise RuntimeError(f"the agent acted {len(times)} times, not {steps}: {step.status}")
+                    return times, acted
+
+                def hand_round() -> list[float]:
+                    times = []
+                    for x, y in points:
+                        t0 = time.perf_counter()
+                        session.sampler.observe()
+                        device.click(area.x + round(x * area.width), area.y + round(y * area.height))
+                        session.sampler.wait_settled(still_for=config.settle_seconds, timeout=config.settle_timeout)
+                        times.append(time.perf_counter() - t0)
+                    return times
+
+                agent_round()
+                hand_round()  # warm-up: first frames, fonts, X connections
+                agents: list[float] = []
+                hands: list[float] = []
+                ratios: list[float] = []
+                phases: dict[str, list[float]] = {}
+                load = os.getloadavg()
+                for round_ in range(rounds):
+                    if round_ % 2 == 0:
+                        (agent, acted), hand = agent_round(), hand_round()
+                    else:
+                        hand = hand_round()
+                        agent, acted = agent_round()
+                    agents += agent
+                    hands += hand
+                    ratios.append(statistics.median(agent) / statistics.median(hand))
+                    for step in acted:
+                        for name, seconds in step.timings:
+                            phases.setdefault(name, []).append(seconds)
+                load_after = os.getloadavg()
+        finally:
+            xvfb.stop()
+            if saved is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = saved
+    agent_ms, hand_ms = statistics.median(agents) * 1000, statistics.median(hands) * 1000
+    print(
+        f"step on a real desktop (Xvfb {area.width}x{area.height}, XTest, settle {config.settle_seconds} s), "
+        f"{rounds} rounds x {steps} steps, alternating; load {load[0]:.2f} -> {load_after[0]:.2f}"
+    )
+    print(f"  agent step: median {agent_ms:.1f} ms; by hand (observe + click + settle): {hand_ms:.1f} ms")
+    print(f"  ratio agent/by hand: median {statistics.median(ratios):.3f} (spread {min(ratios):.3f}–{max(ratios):.3f})")
+    print(
+        "  the agent's phases (median ms): "
+        + ", ".join(f"{name} {statistics.median(values) * 1000:.1f}" for name, values in phases.items())
+    )
+
+
 def _parser_cases() -> dict[str, tuple[OutputParser, dict[str, Any]]]:
     """Each format's parser with a typical reply: one action, and three (click, type, Enter) in one reply."""
     fraction = Point(x=0.412, y=0.218, space="fraction")
@@ -171,7 +269,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--parses", type=int, default=20000)
+    parser.add_argument("--desktop-steps", type=int, default=8, help="Agent steps per round on the Xvfb desktop.")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    bench_desktop_steps(args.desktop_steps, args.rounds)
     bench_steps(args.steps)
     bench_parsers(args.parses)
 

@@ -10,7 +10,8 @@ stop_task) at a random moment of:
   (median ``decode_seconds / completion_tokens`` of uncancelled runs in this process);
 - prefill: the same session evaluating a long prompt from scratch (``reset()`` first); latency = cancel()
   to ``generate`` returning with ``stop_reason == "cancelled"`` and no token; baseline = one micro-batch
-  of the prefill (``prefill_seconds`` / micro-batches of an uncancelled run);
+  of the prefill (``prefill_seconds`` / micro-batches of an uncancelled run) at the shipped
+  ``model.ubatch_size`` and ``model.batch_size`` (the settings defaults), not a smaller test value;
 - drag: the :class:`Agent` (scripted model, fake frames, real :class:`PyAutoGuiInput`) dragging for 3 s
   on a private Xvfb started here; the stop arrives while the X server reports the button down; latency =
   cancel() to the run's generator ending, and the X server must then report no button held; baseline =
@@ -42,6 +43,7 @@ from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.ports import CancelToken, ChatMessage, ModelRequest, Step, TokenDelta
 from omnidesk.runtime.clock import SystemClock
+from omnidesk.runtime.config import ModelConfig
 from omnidesk.runtime.input import PyAutoGuiInput
 from omnidesk.runtime.llama.session import OmniSession
 from tests.fakes import FakeModel, FakeSampler, ScriptedConfirmer, StaticScreen, make_frame
@@ -49,7 +51,8 @@ from tests.models.tiny_gguf import BenchSize
 from tests.rig.xserver import start_xvfb
 
 TARGET_S = 0.200
-N_UBATCH = 32
+SHIPPED = ModelConfig()  # the micro-batch and batch people run with (model.ubatch_size, model.batch_size)
+N_UBATCH, N_BATCH = SHIPPED.ubatch_size, SHIPPED.batch_size
 
 
 def _p95(values: list[float]) -> float:
@@ -98,7 +101,7 @@ def bench_decode(session: OmniSession, trials: int, rng: random.Random) -> tuple
 
 
 def bench_prefill(session: OmniSession, trials: int, rng: random.Random) -> tuple[list[float], float, float]:
-    long_text = "Task history line with some words in it.\n" * 80
+    long_text = "Task history line with some words in it.\n" * 160  # a dozen micro-batches of the shipped size
     request = ModelRequest((SYSTEM, ChatMessage.text("user", long_text)), max_tokens=1, top_k=1)
     session.reset()
     full = session.generate(request)
@@ -199,7 +202,7 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     model, mmproj = _files()
-    with OmniSession.open(model, mmproj, n_ctx=8192, n_ubatch=N_UBATCH) as session:
+    with OmniSession.open(model, mmproj, n_ctx=8192, n_batch=N_BATCH, n_ubatch=N_UBATCH) as session:
         decode, step = bench_decode(session, args.trials, rng)
         prefill, batch, prefill_total = bench_prefill(session, args.trials, rng)
     with tempfile.TemporaryDirectory(prefix="bench-kill-") as tmp:
@@ -217,7 +220,8 @@ def main() -> int:
 
     size_mb = model.stat().st_size / 2**20
     print(f"random nemotron_h_moe {size_mb:.0f} MB ({BenchSize.pattern}), {args.trials} trials each, seed {seed}")
-    print(f"prefill of the stop-test prompt: {prefill_total:.3f} s (n_ubatch {N_UBATCH})")
+    print(f"prefill of the stop-test prompt: {prefill_total:.3f} s (shipped n_batch {N_BATCH}, n_ubatch {N_UBATCH})")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     rows = [
         ("decode", decode, "one decode step", step),
         ("prefill", prefill, f"one {N_UBATCH}-token micro-batch", batch),
