@@ -33,8 +33,8 @@ params.n_ctx = options["n_ctx"]
 params.n_batch = options["n_batch"]
 params.n_ubatch = options["n_ubatch"]
 params.n_parallel = 1
-params.cpuparams.n_threads = 2
-params.cpuparams_batch.n_threads = 2
+params.cpuparams.n_threads = options["n_threads"]
+params.cpuparams_batch.n_threads = options["n_threads"]
 if options["flash_attn"] is not None:
     params.flash_attn_type = xllamacpp.llama_flash_attn_type(int(options["flash_attn"]))
 if options["reasoning_budget"] is not None:
@@ -57,6 +57,7 @@ def llama_server(
     media_marker: str | None = None,
     reasoning_budget: int | None = None,
     flash_attn: bool | None = None,
+    n_threads: int = 2,
 ) -> Iterator[str]:
     """Run an OpenAI-compatible llama.cpp server; yields its base URL (``http://127.0.0.1:PORT``)."""
     options = {
@@ -67,6 +68,7 @@ def llama_server(
         "n_ubatch": n_ubatch,
         "reasoning_budget": reasoning_budget,
         "flash_attn": flash_attn,
+        "n_threads": n_threads,
     }
     env = dict(os.environ)
     if media_marker is not None:
