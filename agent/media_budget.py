@@ -32,6 +32,7 @@ __all__ = [
     "fixed_canvas",
     "video_frame_size",
     "video_tokens",
+    "vllm_image_grid",
     "vllm_image_tokens",
 ]
 
@@ -95,6 +96,12 @@ def video_tokens(frames: int, width: int, height: int, *, pruning_rate: float | 
 
 def vllm_image_tokens(width: int, height: int) -> int:
     """Tokens vLLM's Nemotron image tiler gives one ``width``×``height`` image (``process_media``)."""
+    columns, rows = vllm_image_grid(width, height)
+    return (rows * columns) // 4
+
+
+def vllm_image_grid(width: int, height: int) -> tuple[int, int]:
+    """The 16 px patch grid (columns, rows) vLLM's Nemotron image tiler resizes one image to."""
     rows, cols = round(height / _VIDEO_PATCH + 0.5), round(width / _VIDEO_PATCH + 0.5)
     avail = _IMAGE_MAX_PATCHES
     factor = min(math.sqrt(avail / (rows * cols)), 1.0)
@@ -106,4 +113,4 @@ def vllm_image_tokens(width: int, height: int) -> int:
         th = th + 1 if (th + 1) * tw <= avail else max(2, th - 1)
     if tw % 2:
         tw = tw + 1 if th * (tw + 1) <= avail else max(2, tw - 1)
-    return (th * tw) // 4
+    return tw, th

@@ -18,7 +18,7 @@ import logging
 from omnidesk.agent.canvas import ImageCanvas
 from omnidesk.runtime.llama.gguf_file import GGUFFile
 
-__all__ = ["DYNAMIC_PROJECTORS", "image_canvas", "mtmd_token_limits"]
+__all__ = ["DYNAMIC_PROJECTORS", "QWEN_TOKEN_LIMITS", "image_canvas", "mtmd_token_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ DYNAMIC_PROJECTORS = ("qwen2vl_merger", "qwen2.5vl_merger", "qwen3vl_merger")
 _FIXED_PROJECTORS = ("nemotron_v2_vl",)
 # libmtmd's own limits for the Qwen mergers (clip.cpp: set_limit_image_tokens(8, 4096)).
 _QWEN_MIN_TOKENS, _QWEN_MAX_TOKENS = 8, 4096
+QWEN_TOKEN_LIMITS = (_QWEN_MIN_TOKENS, _QWEN_MAX_TOKENS)
+"""libmtmd's default image token limits for the Qwen mergers (``--image-min-tokens`` / ``--image-max-tokens``)."""
 
 
 def _projector(header: GGUFFile) -> str | None:
