@@ -268,16 +268,27 @@ class PyAutoGuiInput:
 
     @_own_input
     def type_text(self, text: str) -> None:
-        """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool, the text on its standard input."""
+        """Type exactly ``text`` (unicode, ``<``, newlines) with xdotool, the text on its standard input.
+
+        A line break is pressed as the Return key, as a person ends a line: typed by xdotool it never reached
+        GTK's or Qt's text views as Enter (the lines of a multi-line text ran together in mousepad and
+        featherpad).
+        """
         if not text:
             return
         self._failsafe_check()
-        self._spare_keys.ensure(text)
-        timeout = 30.0 + len(text) * (self._type_delay_ms / 1000) * 4
+        lines = text.replace("\r\n", "\n").split("\n")
+        self._spare_keys.ensure("".join(lines))
         try:
-            self._xdotool(
-                "type", "--delay", str(self._type_delay_ms), "--file", "-", stdin=text.encode("utf-8"), timeout=timeout
-            )
+            for n, line in enumerate(lines):
+                if n:
+                    self._xdotool("key", "--clearmodifiers", "Return")
+                if line:
+                    timeout = 30.0 + len(line) * (self._type_delay_ms / 1000) * 4
+                    stdin = line.encode("utf-8")
+                    self._xdotool(
+                        "type", "--delay", str(self._type_delay_ms), "--file", "-", stdin=stdin, timeout=timeout
+                    )
         finally:
             self._spare_keys.release_later()
 
