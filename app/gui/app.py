@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # PyQt6 stays out of this module's import (the display check 
     from omnidesk.app.gui.single_instance import InstanceServer
     from omnidesk.app.gui.tray import TrayIcon
     from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.runtime.config import AudioConfig
 
 
 def _check_display(environ: Mapping[str, str]) -> str | None:
@@ -139,7 +140,8 @@ class GuiSession:
         self.hotkeys.stop()
         if self.agent_runner is not None:
             self.agent_runner.close()
-        close_microphone = getattr(self.microphone, "close", None)
+        current = self.window.voice.microphone if self.window.voice is not None else self.microphone
+        close_microphone = getattr(current, "close", None)
         if close_microphone is not None:
             close_microphone()
         self.window.reporter.uninstall()
@@ -184,6 +186,7 @@ def open_gui(
     screen = (primary.geometry.width, primary.geometry.height) if primary is not None else (1920, 1080)
     agent_runner: GuiAgentRunner | None = None
     setup: ModelSetup | None = None
+    microphone_factory: Callable[[AudioConfig], Microphone] | None = None
     if build_runner is not None:
         runner = build_runner(confirmer)
     else:  # the real agent: model from settings, loaded on a worker once the window shows
@@ -191,7 +194,9 @@ def open_gui(
         runner = agent_runner
         status_source = status_source or agent_runner.load
         # Opened on first push-to-talk, on the recorder's worker; no microphone = a message then.
-        microphone = microphone or build_microphone(settings)
+        if microphone is None:  # built here, so reopened here with changed audio settings
+            microphone = build_microphone(settings)
+            microphone_factory = _microphone_factory(settings)
         setup = ModelSetup(
             lambda: agent_runner.settings if agent_runner is not None else settings,
             paths,
@@ -213,6 +218,7 @@ def open_gui(
         hotkeys=None if hotkeys_problem else hotkeys,
         paths=paths,
         microphone=microphone,
+        microphone_factory=microphone_factory,
         interpreter=agent_runner,
         setup=setup,
         on_settings_changed=agent_runner.update_settings if agent_runner is not None else None,
@@ -248,3 +254,10 @@ def _close_on_signals(close: Callable[[], object]) -> Callable[[], None]:
             signal.signal(sig, old)
 
     return restore
+
+
+def _microphone_factory(settings: Settings) -> Callable[[AudioConfig], Microphone]:
+    """How the session's microphone is opened again when the audio settings change."""
+    from omnidesk.app.compose import build_microphone
+
+    return lambda audio: build_microphone(settings.model_copy(update={"audio": audio}))

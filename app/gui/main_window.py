@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QCloseEvent
@@ -49,6 +50,9 @@ from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInter
 from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import ApiKeys, AppPaths, Settings, load_settings, save_settings
 
+if TYPE_CHECKING:
+    from omnidesk.runtime.config import AudioConfig
+
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class MainWindow(QMainWindow):
         tray: TrayIcon | None = None,
         hotkeys: GlobalHotkeys | None = None,
         microphone: Microphone | None = None,
+        microphone_factory: Callable[[AudioConfig], Microphone] | None = None,
         paths: AppPaths | None = None,
         interpreter: VoiceInterpreter | None = None,
         setup: ModelSetup | None = None,
@@ -92,7 +97,8 @@ class MainWindow(QMainWindow):
         self.reporter = CrashReporter(error_view or message_box_view(self), self)
         self.tray = tray
         self.hotkeys = hotkeys
-        self.voice = VoiceRecorder(microphone, settings.audio.max_utterance_seconds, self) if microphone else None
+        max_seconds = settings.audio.max_utterance_seconds
+        self.voice = VoiceRecorder(microphone, max_seconds, self, reopen=microphone_factory) if microphone else None
         self.voice_commands = VoiceCommands(interpreter, SafetyPolicy(settings.safety), self) if interpreter else None
         self.task_bar = TaskBar(monitors, self)
         self.confirm_bar = ConfirmBar(self)
@@ -399,7 +405,8 @@ class MainWindow(QMainWindow):
             self._on_settings_changed(settings)
         if self.voice_commands is not None:
             self.voice_commands.set_policy(SafetyPolicy(settings.safety))
-        message = change.describe(running=self.controller.running)
+        audio_live = change.audio and self.voice is not None and self.voice.reconfigure(settings.audio)
+        message = change.describe(running=self.controller.running, audio_live=audio_live)
         if change.hotkeys and self.hotkeys is not None:
             problem = self.hotkeys.reconfigure(settings.hotkeys)
             if problem is not None:

@@ -1,10 +1,10 @@
 """What a settings change means for the running window: which parts must be redone, said in words.
 
-Nothing but the microphone waits for a restart: a changed model is reloaded on the loader's worker (after
-the run in progress, if there is one), changed hotkeys are registered again at once, everything a run reads
-— capture, video sampling, the agent, the safety policy and its deny-list — is taken by the next run, and
-the window's own settings are read when used. The microphone is opened once per session (audio settings
-apply from the next start).
+Nothing waits for a restart: a changed model is reloaded on the loader's worker (after the run in progress,
+if there is one), changed hotkeys are registered again at once, everything a run reads — capture, video
+sampling, the agent, the safety policy and its deny-list — is taken by the next run, the microphone is
+opened again with changed audio settings (after the recording in progress), and the window's own settings
+are read when used. (Only a window given a fixed microphone, as tests give one, keeps it.)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class SettingsChange:
     def any(self) -> bool:
         return self.model or self.hotkeys or bool(self.per_run) or self.other or self.audio
 
-    def describe(self, *, running: bool) -> str:
+    def describe(self, *, running: bool, audio_live: bool = False) -> str:
         """One status line: what happens now and what at the next run."""
         if not self.any:
             return "Settings saved (nothing changed)"
@@ -48,7 +48,11 @@ class SettingsChange:
         if self.other and not parts:
             parts.append("in effect now")
         if self.audio:
-            parts.append("audio settings apply when Omnidesk starts next")
+            parts.append(
+                "the microphone uses the new audio settings from the next recording"
+                if audio_live
+                else "audio settings apply when Omnidesk starts next"
+            )
         return "Settings saved: " + "; ".join(parts)
 
 

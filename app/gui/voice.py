@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 
 from omnidesk.agent.errors import OmnideskError
 from omnidesk.agent.ports import AudioClip, CancelToken, Microphone
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
+
+if TYPE_CHECKING:
+    from omnidesk.runtime.config import AudioConfig
 
 __all__ = ["VoiceRecorder"]
 
@@ -21,6 +25,10 @@ _LEVEL_INTERVAL = 0.05
 
 class VoiceRecorder(QObject):
     """Records while the button is held; the microphone is only touched on the worker thread.
+
+    With ``reopen`` (how a microphone is built from audio settings), :meth:`reconfigure` puts changed audio
+    settings in force without a restart: a new microphone for the next recording, the old one closed —
+    after the recording in progress, if there is one.
 
     Signals:
         level(float): input level 0..1 while recording (for a meter).
@@ -34,10 +42,19 @@ class VoiceRecorder(QObject):
     failed = pyqtSignal(str)
     stopped = pyqtSignal()
 
-    def __init__(self, microphone: Microphone, max_seconds: float, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        microphone: Microphone,
+        max_seconds: float,
+        parent: QObject | None = None,
+        *,
+        reopen: Callable[[AudioConfig], Microphone] | None = None,
+    ) -> None:
         super().__init__(parent)
         self._microphone = microphone
         self._max_seconds = max_seconds
+        self._reopen = reopen
+        self._pending: AudioConfig | None = None
         self._released = threading.Event()
         self._worker: GeneratorWorker | None = None
         self._thread: QThread | None = None
@@ -45,6 +62,31 @@ class VoiceRecorder(QObject):
     @property
     def recording(self) -> bool:
         return self._thread is not None
+
+    @property
+    def microphone(self) -> Microphone:
+        """The microphone in use now (the session closes it at the end)."""
+        return self._microphone
+
+    def reconfigure(self, audio: AudioConfig) -> bool:
+        """Use ``audio`` from the next recording on; False when this recorder cannot (no ``reopen``)."""
+        if self._reopen is None:
+            return False
+        self._pending = audio
+        if self._thread is None:
+            self._switch()
+        return True
+
+    def _switch(self) -> None:
+        audio, self._pending = self._pending, None
+        if audio is None or self._reopen is None:
+            return
+        old, self._microphone = self._microphone, self._reopen(audio)
+        self._max_seconds = audio.max_utterance_seconds
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()  # no worker holds it: none runs between recordings
+        log.info("microphone settings changed: the next recording uses them")
 
     def press(self) -> None:
         if self._thread is not None:
@@ -98,4 +140,5 @@ class VoiceRecorder(QObject):
         if self._thread is not None:
             self._thread.wait()
         self._thread = self._worker = None
+        self._switch()
         self.stopped.emit()

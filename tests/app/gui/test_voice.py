@@ -12,6 +12,7 @@ from omnidesk.agent.errors import NoMicrophoneError
 from omnidesk.agent.ports import AudioClip
 from omnidesk.app.gui.main_window import SPOKEN_TASK, MainWindow
 from omnidesk.app.settings import Settings
+from omnidesk.runtime.config import AudioConfig
 from tests.app.gui.scripts import MONITOR, ScriptedRun, click_step
 from tests.fakes import FakeMicrophone
 
@@ -95,6 +96,64 @@ def test_no_microphone_is_a_message_not_a_crash(qtbot) -> None:
         qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
     qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
     assert window.state_label.text().startswith("no microphone")
+
+
+class ClosableMicrophone(FakeMicrophone):
+    """A FakeMicrophone opened from audio settings, as compose opens the real one, and closed at the end."""
+
+    def __init__(self, clips: list[AudioClip], audio: AudioConfig | None = None) -> None:
+        super().__init__(clips)
+        self.audio = audio
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_changed_audio_settings_open_the_microphone_again_after_the_recording(qtbot) -> None:
+    """No restart: the next recording uses a microphone opened with the new settings; one in progress keeps
+    the old one, which is closed once it ends."""
+    first_clip, second_clip = _clip(1.0), _clip(1.2)
+    first = ClosableMicrophone([first_clip])
+    opened: list[ClosableMicrophone] = []
+
+    def reopen(audio: AudioConfig) -> ClosableMicrophone:
+        opened.append(ClosableMicrophone([second_clip], audio))
+        return opened[-1]
+
+    run = ScriptedRun([click_step(1), click_step(1)])
+    window = MainWindow(Settings(), run, monitors=[MONITOR], microphone=first, microphone_factory=reopen)
+    qtbot.addWidget(window)
+    window.show()
+    button = window.task_bar.mic_button
+    assert window.voice is not None
+    with qtbot.waitSignal(window.voice.level, timeout=3000):
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+    changed = Settings()
+    changed.audio.device = "USB Headset"
+    changed.audio.max_utterance_seconds = 12.0
+    window.apply_settings(changed)
+    assert "the microphone uses the new audio settings from the next recording" in window.state_label.text()
+    assert opened == [] and window.voice.microphone is first  # the recording in progress keeps its microphone
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+    assert run.requests[0].voice is first_clip
+    assert len(opened) == 1 and opened[0].audio == changed.audio and first.closed
+    assert window.voice.microphone is opened[0]
+
+    with qtbot.waitSignal(window.voice.level, timeout=3000):
+        qtbot.mousePress(button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        qtbot.mouseRelease(button, Qt.MouseButton.LeftButton)
+    assert run.requests[1].voice is second_clip and not opened[0].closed
+
+
+def test_a_fixed_microphone_says_audio_settings_wait_for_a_restart(qtbot) -> None:
+    window = _window(qtbot, ScriptedRun([]), FakeMicrophone())
+    changed = Settings()
+    changed.audio.device = "USB Headset"
+    window.apply_settings(changed)
+    assert "audio settings apply when Omnidesk starts next" in window.state_label.text()
 
 
 def test_without_a_microphone_the_button_is_disabled(qtbot) -> None:
