@@ -159,15 +159,20 @@ def action_to_desktop(
 
     ``canvas`` is what the engine made of the sent image; with ``reference`` ``"canvas"`` a letterboxed
     canvas's points are first moved onto the sent picture (:func:`~omnidesk.agent.canvas.canvas_point_to_image`).
+    A model answering in pixels names pixels of the image its encoder saw, so with a ``canvas`` its
+    ``image_pixels`` are relative to the canvas's size (libmtmd may shrink what it is sent, e.g. a 4K
+    screenshot for Qwen2.5-VL at its default 4096 tokens).
 
     Raises:
         CoordinateError: a point cannot be mapped (one in the canvas's padding included).
     """
 
+    size = (canvas.width, canvas.height) if canvas is not None else model_size
+
     def desktop(point: Point) -> Point:
         if canvas is not None:
             point = canvas_point_to_image(point, canvas, reference)
-        x, y = model_point_to_desktop(point, transform, model_size=model_size)
+        x, y = model_point_to_desktop(point, transform, model_size=size)
         return Point(x=x, y=y, space="desktop")
 
     match action:

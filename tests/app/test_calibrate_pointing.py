@@ -175,3 +175,20 @@ def test_calibrate_command_against_a_remote_engine(x_display: XServer, tmp_path:
     assert [r["hits"] for r in report["model"]] == [2]
     stored = Path(env["OMNIDESK_CONFIG_DIR"]) / "settings.toml"
     assert not stored.exists() or "pointing_reference" not in stored.read_text(encoding="utf-8")
+
+
+def test_pixels_of_a_canvas_libmtmd_shrank_reach_the_screen() -> None:
+    """Qwen2.5-VL in-process at 4K: 3836×2156 is sent, libmtmd (4096 tokens) makes it 2380×1316 with the
+    picture 2342×1316 at x 19; the model's pixel (1190, 658) is the middle of what it saw — of the screen."""
+    from omnidesk.agent.formats import get_format
+
+    monitor = MonitorInfo(1, "M", Rect(0, 0, 3840, 2160), primary=True)
+    sent = get_format("qwen25").image_sizing.size_for(3840, 2160)
+    transform = ImageTransform(monitor, *sent, Rect(0, 0, *sent), 3840 / sent[0], 2160 / sent[1], 0.0, 0.0)
+    canvas = ImageCanvas("qwen2.5vl_merger", "dynamic", 14, 2, min_pixels=8 * 784, max_pixels=4096 * 784)
+    view = canvas.view(*sent)
+    assert (sent, view.width, view.height, view.content) == ((3836, 2156), 2380, 1316, Rect(19, 0, 2342, 1316))
+    click = Click(point=Point(x=1190, y=658, space="image_pixels"))
+    mapped = action_to_desktop(click, transform, canvas=view, reference="canvas")
+    assert isinstance(mapped, Click)
+    assert abs(mapped.point.x - 1920) <= 1 and abs(mapped.point.y - 1080) <= 1
