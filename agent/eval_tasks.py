@@ -253,7 +253,9 @@ class TaskOutcome:
 
     ``errored`` means the harness could not measure (the application is missing, the set-up or the model
     failed): it is counted apart from ``failed``. ``stop`` is how the agent's run ended (its last step's
-    error or result: out of steps, out of time, the model's own answer).
+    error or result: out of steps, out of time, the model's own answer). ``screenshot`` names the last
+    step's picture in the trajectory bundle (what the model saw, its actions drawn), ``actions`` describe
+    each step.
     """
 
     task: str
@@ -269,6 +271,8 @@ class TaskOutcome:
     completion_tokens: int = 0
     stop: str = ""
     bundle: str = ""
+    screenshot: str = ""
+    actions: tuple[str, ...] = ()
 
 
 def judge(checks: Sequence[CheckResult], confirmations: Sequence[Asked]) -> tuple[Verdict, str]:

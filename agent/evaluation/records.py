@@ -28,6 +28,7 @@ __all__ = [
     "ItemStatus",
     "RateRecord",
     "RunSummary",
+    "TaskDetail",
     "load_summary",
 ]
 
@@ -57,6 +58,16 @@ class GroundingDetail(BaseModel):
     reply: str = ""
 
 
+class TaskDetail(BaseModel):
+    """What a task's run looked like: ``screenshot`` the last screen the model saw, with its actions drawn
+    (a path relative to the report, inside the task's trajectory; "" when no step saw the screen), and
+    ``actions`` one line per step (its status and what the model asked for)."""
+
+    model_config = _FROZEN
+    screenshot: str = ""
+    actions: tuple[str, ...] = ()
+
+
 class ItemResult(BaseModel):
     """One item's outcome. ``error`` says why an ``errored`` item could not be measured (or why a
     ``fail`` failed, when there is more to say than "missed"). ``notes`` are extra facts the report shows
@@ -72,6 +83,7 @@ class ItemResult(BaseModel):
     completion_tokens: int = 0
     error: str = ""
     grounding: GroundingDetail | None = None
+    task: TaskDetail | None = None
     notes: dict[str, str] = Field(default_factory=dict)
 
 

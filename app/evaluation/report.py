@@ -69,6 +69,10 @@ td, th { border: 1px solid #ddd; padding: .2em .6em; text-align: left; } td.n { 
 {% if g %}<br>box {{ g.box|join(', ') }} ·
 {% if g.point %}point {{ g.point|join(', ') }}{% else %}no point{% endif %}{% endif %}</p>
 {% for k, v in it.notes.items() %}<p class="small">{{ k }}: {{ v }}</p>{% endfor %}
+{% set t = it.task %}
+{% if t and t.screenshot %}<div class="shot"><img src="{{ t.screenshot }}" alt="the last screen the model saw"
+ loading="lazy"></div>{% endif %}
+{% if t and t.actions %}<ol class="small">{% for a in t.actions %}<li>{{ a }}</li>{% endfor %}</ol>{% endif %}
 {% if it.error %}<p class="small"><b>{{ 'why' if it.status == 'errored' else 'note' }}:</b>
 {{ it.error }}</p>{% endif %}
 {% if g and g.reply %}<div class="reply">{{ g.reply }}</div>{% endif %}

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Protocol
 
 from omnidesk.agent.confirmers import Asked, UnattendedConfirmer
+from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.errors import AccessibilityError, EvalError, GenerationCancelled, ModelError, OmnideskError
 from omnidesk.agent.eval_tasks import TaskOutcome, TaskSpec, evaluate, judge
-from omnidesk.agent.evaluation.records import ItemResult, ItemStatus
+from omnidesk.agent.evaluation.records import ItemResult, ItemStatus, TaskDetail
 from omnidesk.agent.ports import (
     AccessibleTree,
     CancelToken,
@@ -209,6 +210,7 @@ class TaskRunner:
             ran = TaskOutcome(spec.id, spec.app, "errored", "", bundle=str(folder), steps=len(steps))
             return self._errored(spec, f"the run failed: {exc}", started, ran)
         last = steps[-1] if steps else None
+        seen = [s for s in steps if s.observation is not None]
         ran = TaskOutcome(
             spec.id,
             spec.app,
@@ -221,6 +223,8 @@ class TaskRunner:
             completion_tokens=sum(s.completion_tokens for s in steps),
             stop="" if last is None else (last.error or last.result or last.status),
             bundle=str(folder),
+            screenshot=str(folder / f"step-{seen[-1].index:04d}.png") if seen else "",
+            actions=tuple(_step_line(s) for s in steps),
         )
         if model.failure:
             return self._errored(spec, f"the model did not answer: {model.failure}", started, ran)
@@ -233,6 +237,17 @@ class TaskRunner:
         verdict, reason = judge(checks, confirmer.asked)
         log.info("task %s %s: %s", spec.id, verdict, reason)
         return replace(ran, verdict=verdict, reason=reason, checks=checks, seconds=time.monotonic() - started)
+
+
+def _step_line(step: Step) -> str:
+    what = describe_actions(step.actions) if step.actions else "no action"
+    detail = step.error or step.result
+    return f"{step.status}: {what}" + (f" ({detail})" if detail else "")
+
+
+def _relative(path: str, out_dir: Path) -> str:
+    target = Path(path)
+    return str(target.relative_to(out_dir) if target.is_relative_to(out_dir) else target)
 
 
 def _confirmation_line(asked: Asked) -> str:
@@ -254,8 +269,11 @@ def item_result(spec: TaskSpec, outcome: TaskOutcome, out_dir: Path) -> ItemResu
     if outcome.stop:
         notes["run ended"] = outcome.stop
     if outcome.bundle:
-        bundle = Path(outcome.bundle)
-        notes["trajectory"] = str(bundle.relative_to(out_dir) if bundle.is_relative_to(out_dir) else bundle)
+        notes["trajectory"] = _relative(outcome.bundle, out_dir)
+    detail = None
+    if outcome.screenshot or outcome.actions:
+        screenshot = _relative(outcome.screenshot, out_dir) if outcome.screenshot else ""
+        detail = TaskDetail(screenshot=screenshot, actions=outcome.actions)
     return ItemResult(
         id=spec.id,
         status=status,
@@ -265,6 +283,7 @@ def item_result(spec: TaskSpec, outcome: TaskOutcome, out_dir: Path) -> ItemResu
         prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens,
         error="" if status == "pass" else outcome.reason,
+        task=detail,
         notes=notes,
     )
 

@@ -72,6 +72,10 @@ def test_eval_tasks_through_the_command(
 
     report = (out / "report.html").read_text()
     assert "galculator-multiply" in report and "unexpected confirmation" in report
+    # what the model saw last (its actions drawn) sits in the trajectory, named relative to the report
+    assert calc["task"]["screenshot"] == "runs/galculator-multiply/step-0001.png"
+    assert (out / calc["task"]["screenshot"]).is_file() and f'src="{calc["task"]["screenshot"]}"' in report
+    assert calc["task"]["actions"][0].startswith("acted: ") and calc["task"]["actions"][-1].startswith("finished")
     for task_id in chosen:
         run = json.loads((out / "runs" / task_id / "run.json").read_text())
         assert run["meta"]["via"] == "eval" and run["task"] == items[task_id]["instruction"]

@@ -30,6 +30,8 @@ def test_a_failed_task_shows_its_checks_confirmations_and_run(tmp_path: Path) ->
         completion_tokens=80,
         stop="the model reported the task done",
         bundle=str(tmp_path / "runs" / spec.id),
+        screenshot=str(tmp_path / "runs" / spec.id / "step-0003.png"),
+        actions=("acted: press ctrl+a", "finished: done"),
     )
     item = item_result(spec, outcome, tmp_path)
     assert item.status == "fail" and item.error == outcome.reason
@@ -44,6 +46,8 @@ def test_a_failed_task_shows_its_checks_confirmations_and_run(tmp_path: Path) ->
         "run ended": "the model reported the task done",
         "trajectory": f"runs/{spec.id}",
     }
+    assert item.task is not None and item.task.screenshot == f"runs/{spec.id}/step-0003.png"
+    assert item.task.actions == ("acted: press ctrl+a", "finished: done")
 
 
 def test_passed_and_errored_tasks_map_to_pass_and_errored(tmp_path: Path) -> None:
@@ -52,4 +56,4 @@ def test_passed_and_errored_tasks_map_to_pass_and_errored(tmp_path: Path) -> Non
     assert passed.status == "pass" and passed.error == "" and passed.notes["confirmations"] == "none"
     errored = item_result(spec, TaskOutcome(spec.id, spec.app, "errored", "set-up failed: no galculator"), tmp_path)
     assert errored.status == "errored" and errored.error == "set-up failed: no galculator"
-    assert errored.notes["checks"] == "not read" and "trajectory" not in errored.notes
+    assert errored.notes["checks"] == "not read" and "trajectory" not in errored.notes and errored.task is None
