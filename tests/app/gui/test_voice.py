@@ -191,3 +191,45 @@ def test_push_to_talk_records_speech_from_the_real_microphone(qtbot, pulse_audio
     print(f"recorded {clip.duration:.2f} s (speech {seconds:.2f} s), rms {rms:.4f}")
     assert clip.duration >= seconds * 0.8
     assert rms > 0.01  # speech, not the silence of an unconnected stream
+
+
+def test_a_changed_microphone_device_is_used_without_a_restart(qtbot, pulse_audio) -> None:
+    """The real microphone (compose's, PortAudio → PulseAudio): a device that is not there is named at the next
+    push-to-talk, and going back to the default input records speech again — the window never restarts."""
+    from omnidesk.app.compose import build_microphone
+
+    settings = Settings()
+    speech = pulse_audio.speak("open the files")
+    run = ScriptedRun([click_step(1)])
+    window = MainWindow(
+        settings,
+        run,
+        monitors=[MONITOR],
+        microphone=build_microphone(settings),
+        microphone_factory=lambda audio: build_microphone(settings.model_copy(update={"audio": audio})),
+    )
+    qtbot.addWidget(window)
+    window.show()
+    assert window.voice is not None
+    try:
+        elsewhere = Settings()
+        elsewhere.audio.device = "Studio Desk Microphone"
+        window.apply_settings(elsewhere)
+        with qtbot.waitSignal(window.voice.failed, timeout=10000) as failed:
+            qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+        assert "no microphone matches 'Studio Desk Microphone'" in failed.args[0]
+        qtbot.waitUntil(lambda: not window.voice.recording, timeout=5000)
+
+        window.apply_settings(Settings())
+        with qtbot.waitSignal(window.voice.level, timeout=10000):
+            qtbot.mousePress(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+        pulse_audio.play(speech)
+        with qtbot.waitSignal(window.controller.run_finished, timeout=10000):
+            qtbot.mouseRelease(window.task_bar.mic_button, Qt.MouseButton.LeftButton)
+    finally:
+        close = getattr(window.voice.microphone, "close", None)
+        if close is not None:
+            close()
+    clip = run.requests[0].voice
+    assert clip is not None and float(np.sqrt(np.mean(np.square(clip.samples)))) > 0.01  # speech, not silence
