@@ -50,9 +50,9 @@ class TruthFinder:
         self._by_instruction: dict[str, list[GroundingCase]] = {}
         for case in grounding_set.cases:
             self._by_instruction.setdefault(case.instruction, []).append(case)
-        self._patches: dict[str, tuple[np.ndarray, int, int]] = {}
+        self._patches: dict[str, tuple[np.ndarray, float, float]] = {}
 
-    def _patch(self, case: GroundingCase) -> tuple[np.ndarray, int, int]:
+    def _patch(self, case: GroundingCase) -> tuple[np.ndarray, float, float]:
         """The target's picture with a margin, and where the box's centre is inside it."""
         if case.id not in self._patches:
             shot = self._set.shot(case.shot)
@@ -65,6 +65,29 @@ class TruthFinder:
             self._patches[case.id] = (np.ascontiguousarray(image[y0:y1, x0:x1]), centre_x, centre_y)
         return self._patches[case.id]
 
+    @staticmethod
+    def _match(screen: np.ndarray, small: np.ndarray, patch: np.ndarray) -> tuple[float, int, int]:
+        """Best match of ``patch``: found at half size, then refined at full size around it."""
+        ph, pw = patch.shape[:2]
+        half = cv2.resize(patch, (max(1, pw // 2), max(1, ph // 2)), interpolation=cv2.INTER_AREA)
+        if half.shape[0] < 6 or half.shape[1] < 6 or half.shape[0] > small.shape[0] or half.shape[1] > small.shape[1]:
+            _, score, _, (px, py) = cv2.minMaxLoc(cv2.matchTemplate(screen, patch, cv2.TM_CCOEFF_NORMED))
+            return score, px, py
+        coarse = cv2.matchTemplate(small, half, cv2.TM_CCOEFF_NORMED)
+        # Look-alikes (a calculator's keys) differ in details half size loses: refine the 40 best places.
+        flat = coarse.ravel()
+        top = np.argpartition(flat, -min(40, flat.size))[-min(40, flat.size) :]
+        best = (-2.0, 0, 0)
+        for hy, hx in zip(*np.unravel_index(top, coarse.shape), strict=True):
+            x0, y0 = max(0, 2 * int(hx) - 4), max(0, 2 * int(hy) - 4)
+            x1, y1 = min(screen.shape[1], 2 * int(hx) + pw + 4), min(screen.shape[0], 2 * int(hy) + ph + 4)
+            if x1 - x0 < pw or y1 - y0 < ph:
+                continue
+            _, score, _, (px, py) = cv2.minMaxLoc(cv2.matchTemplate(screen[y0:y1, x0:x1], patch, cv2.TM_CCOEFF_NORMED))
+            if score > best[0]:
+                best = (score, x0 + px, y0 + py)
+        return best
+
     def __call__(self, seen: Seen) -> tuple[Point, GroundingCase]:
         """Where the target of ``seen``'s instruction is in ``seen``'s screenshot (the best match)."""
         cases = self._by_instruction.get(seen.instruction)
@@ -72,12 +95,12 @@ class TruthFinder:
             raise AssertionError(f"no item has the instruction {seen.instruction!r}")
         best: tuple[float, Point, GroundingCase] | None = None
         screen = np.ascontiguousarray(seen.screen)
+        small = cv2.resize(screen, (screen.shape[1] // 2, screen.shape[0] // 2), interpolation=cv2.INTER_AREA)
         for case in cases:
             patch, cx, cy = self._patch(case)
             if patch.shape[0] > screen.shape[0] or patch.shape[1] > screen.shape[1]:
                 continue
-            scores = cv2.matchTemplate(screen, patch, cv2.TM_CCOEFF_NORMED)
-            _, score, _, (px, py) = cv2.minMaxLoc(scores)
+            score, px, py = self._match(screen, small, patch)
             if best is None or score > best[0]:
                 best = (score, (px + cx, py + cy), case)
         if best is None:

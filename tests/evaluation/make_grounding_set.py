@@ -23,7 +23,7 @@ import random
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -64,6 +64,8 @@ TARGET_ROLES = frozenset(
         "slider",
     }
 )
+# Window controls close or resize the window (client-side decorations put them in the tree).
+_WINDOW_CONTROLS = frozenset({"Close", "Maximize", "Minimize", "Restore", "Quit"})
 _EVIDENCE_STATES = frozenset({"focused", "selected", "checked", "pressed", "expanded", "armed"})
 GTK_NOTE = (
     "GTK 3 on X11 scales by integers only: at 1.5 its applications keep 1.0 widgets and scale their text "
@@ -208,20 +210,25 @@ def _tree(desk: Desk, pid: int) -> AccessibleTree:
     raise RuntimeError(f"process {pid} shows no window on the accessibility bus")
 
 
-def _candidates(tree: AccessibleTree, monitor: Rect) -> tuple[list[AccessibleElement], int, int]:
-    """Targets inside every ancestor's box and inside the monitor; (candidates, clipped, ambiguous)."""
+def _candidates(tree: AccessibleTree, monitor: Rect) -> tuple[list[AccessibleElement], int, int, int]:
+    """Enabled targets that show (inside every ancestor's box and the monitor), named once in the
+    application: (candidates, clipped, ambiguous, disabled)."""
     found: list[AccessibleElement] = []
-    clipped = 0
+    clipped = disabled = 0
 
     def visit(element: AccessibleElement, clip: Rect) -> None:
-        nonlocal clipped
+        nonlocal clipped, disabled
         box = element.box
         if box is None:
             return
         inside = clip.intersect(box)
-        if element.role in TARGET_ROLES and instruction_for(element.role, element.name) is not None:
-            if inside == box and box.width >= 3 and box.height >= 3:
-                found.append(element)
+        named = instruction_for(element.role, element.name) is not None and element.name not in _WINDOW_CONTROLS
+        if element.role in TARGET_ROLES and named and "enabled" not in element.states:
+            disabled += 1
+        elif element.role in TARGET_ROLES and named:
+            # What shows of it (a cell under a scroll pane's edge): kept when most of it shows.
+            if inside is not None and inside.area * 4 >= box.area * 3 and inside.width >= 3 and inside.height >= 3:
+                found.append(replace(element, box=inside))
             else:
                 clipped += 1
         for child in element.children:
@@ -233,7 +240,7 @@ def _candidates(tree: AccessibleTree, monitor: Rect) -> tuple[list[AccessibleEle
     for e in found:
         names[(e.role, e.name)] = names.get((e.role, e.name), 0) + 1
     unique = [e for e in found if names[(e.role, e.name)] == 1]
-    return unique, clipped, len(found) - len(unique)
+    return unique, clipped, len(found) - len(unique), disabled
 
 
 def _signature(tree: AccessibleTree) -> frozenset[tuple[str, str, Rect | None]]:
@@ -294,9 +301,8 @@ def _monitor_index(desk: Desk, rect: Rect) -> int:
     raise RuntimeError(f"no mss monitor {rect}")
 
 
-def collect_app(
-    desk: Desk, session: Session, key: str, monitor: Rect, rng: random.Random, limit: int, out: Path, tally: Tally
-) -> None:
+def _open(desk: Desk, session: Session, key: str, monitor: Rect) -> tuple[Launched, str, AccessibleTree]:
+    """Start ``key``, put its window on ``monitor`` and raise it; its tree once it has settled."""
     launched, scale_label = _launch(desk, key, session.scale, (monitor.x, monitor.y))
     try:
         tree = _tree(desk, launched.pid)
@@ -306,7 +312,18 @@ def collect_app(
             _run(desk.display, "xdotool", "windowmove", "--sync", str(wid), str(monitor.x + 40), str(monitor.y + 40))
             activate_window(desk.display, launched.pid, window.name)
         time.sleep(0.5)  # let the window manager finish placing and the toolkit repaint
-        tree = _tree(desk, launched.pid)
+        return launched, scale_label, _tree(desk, launched.pid)
+    except BaseException:
+        launched.close()  # type: ignore[operator]
+        raise
+
+
+def collect_app(
+    desk: Desk, session: Session, key: str, monitor: Rect, rng: random.Random, limit: int, out: Path, tally: Tally
+) -> None:
+    launched, scale_label, tree = _open(desk, session, key, monitor)
+    relaunches = 0
+    try:
         if "text" in scale_label:
             tally.notes.add(GTK_NOTE)
         shot_id = f"{session.label}-{key}".replace("@", "-s")
@@ -315,7 +332,8 @@ def collect_app(
         file = f"shots/{shot_id}.png"
         pristine = _signature(tree)
         _shoot(desk.display, index, out / file)
-        candidates, clipped, ambiguous = _candidates(tree, monitor)
+        candidates, clipped, ambiguous, disabled = _candidates(tree, monitor)
+        tally.drop("disabled (a click cannot show it was reached)", disabled)
         tally.drop("clipped or off the monitor", clipped)
         tally.drop("ambiguous name", ambiguous)
         rng.shuffle(candidates)
@@ -348,8 +366,14 @@ def collect_app(
             else:
                 tally.drop("a click at the centre did not reach it")
             if not restored:
-                tally.drop("the application changed under a click", len(candidates) - n - 1)
-                break
+                # A click changed the application for good (a tool bar shown, a page switched): start it
+                # again, and go on only if it comes back exactly as it was screenshotted.
+                launched.close()  # type: ignore[operator]
+                relaunches += 1
+                launched, _, again = _open(desk, session, key, monitor)
+                if relaunches > 4 or _signature(again) != pristine:
+                    tally.drop("the application changed under a click", len(candidates) - n - 1)
+                    break
         tally.shots.append(
             Shot(
                 id=shot_id,

@@ -55,12 +55,22 @@ def _evaluate(policy: Policy, rig_set: tuple[GroundingSet, Path], tmp_path: Path
     return summary
 
 
-def test_the_truth_model_hits_every_item(rig_set: tuple[GroundingSet, Path], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def truth_run(rig_set: tuple[GroundingSet, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[RunSummary, Path]:
     grounding_set, folder = rig_set
-    summary = _evaluate(controls.truth(controls.TruthFinder(grounding_set, folder)), rig_set, tmp_path, "truth")
+    where = tmp_path_factory.mktemp("truth")
+    summary = _evaluate(controls.truth(controls.TruthFinder(grounding_set, folder)), rig_set, where, "truth")
+    return summary, where / "truth"
+
+
+def test_the_truth_model_hits_every_item(
+    rig_set: tuple[GroundingSet, Path], truth_run: tuple[RunSummary, Path]
+) -> None:
+    grounding_set, _ = rig_set
+    summary, out = truth_run
     assert summary.total.passed == len(grounding_set.cases)
     assert set(summary.groups["app"]) == {"galculator", "target"} and set(summary.groups["monitors"]) == {"1", "2"}
-    html = (tmp_path / "truth" / "report.html").read_text()
+    html = (out / "report.html").read_text()
     assert html.count('class="item pass"') == len(grounding_set.cases)
 
 
@@ -84,7 +94,9 @@ def test_a_uniformly_random_model_hits_as_often_as_the_boxes_cover_the_screen(
     assert low <= summary.total.passed <= high
 
 
-def test_wrapper_mistakes_show_up_as_drops(rig_set: tuple[GroundingSet, Path], tmp_path: Path) -> None:
+def test_wrapper_mistakes_show_up_as_drops(
+    rig_set: tuple[GroundingSet, Path], truth_run: tuple[RunSummary, Path], tmp_path: Path
+) -> None:
     grounding_set, folder = rig_set
     finder = controls.TruthFinder(grounding_set, folder)
     n = len(grounding_set.cases)
@@ -93,9 +105,9 @@ def test_wrapper_mistakes_show_up_as_drops(rig_set: tuple[GroundingSet, Path], t
     shifted = _evaluate(controls.desktop_pixels(finder, (1920, 0)), rig_set, tmp_path, "next-monitor")
     assert shifted.total.passed == 0
     assert all("off the screenshot" in item.error for item in shifted.items)
-    truth = _evaluate(controls.truth(finder), rig_set, tmp_path, "truth")
+    truth, truth_out = truth_run
     result = run_cli(
-        ["eval", "compare", str(tmp_path / "truth" / "summary.json"), str(tmp_path / "letterbox" / "summary.json")],
+        ["eval", "compare", str(truth_out / "summary.json"), str(tmp_path / "letterbox" / "summary.json")],
         isolated_env(tmp_path),
     )
     assert result.returncode == 0 and " *" in result.stdout and truth.total.rate == 1.0
