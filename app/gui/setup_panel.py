@@ -27,6 +27,7 @@ from omnidesk.app.doctor_model import Machine
 from omnidesk.app.model_choices import ModelChoice
 from omnidesk.app.model_files import describe_progress, format_bytes
 from omnidesk.runtime.hub_download import DownloadProgress
+from omnidesk.runtime.urls import redact_url
 
 __all__ = ["SetupPanel"]
 
@@ -251,7 +252,7 @@ class SetupPanel(QWidget):
         model = models[0] if models else ""
         self._served = (url, model)
         served = ", ".join(models[:3]) or "no model listed"
-        self.engine_label.setText(f"✓ {url} answers and serves {served}.")
+        self.engine_label.setText(f"✓ {redact_url(url)} answers and serves {served}.")  # shown: no credentials
         self.use_engine_button.setEnabled(True)
 
     def show_probe_error(self, message: str) -> None:
@@ -281,7 +282,7 @@ class SetupPanel(QWidget):
         if not url:
             self.show_probe_error("type the engine's URL first, e.g. http://127.0.0.1:8080")
             return
-        self.engine_label.setText(f"Asking {url} which models it serves…")
+        self.engine_label.setText(f"Asking {redact_url(url)} which models it serves…")
         self.use_engine_button.setEnabled(False)
         self.test_requested.emit(url, self.key_edit.text())
 
