@@ -5,18 +5,23 @@ real applications started by the command in private home folders, real capture a
 Three tasks: the calculator done (passed), the editor done with a line break the spec expects to be
 confirmed (passed, the confirmation shown as answered), and a form where the model types a line break the
 spec does not expect (failed: an unexpected confirmation). The summary, the HTML report and every
-trajectory are written; the tasks' home folders are gone afterwards.
+trajectory are written; the tasks' home folders are gone afterwards. Ctrl+C while the model thinks about a
+task leaves a valid partial report (the task in flight is not counted) and tears that task down.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.app.cli_helpers import isolated_env, run_cli
+from omnidesk.runtime.accessibility import AtspiAccessibility
+from tests.app.cli_helpers import OMNIDESK, isolated_env, run_cli
 from tests.models.scripted_nemotron import Answer, Seen, scripted_nemotron
 from tests.rig.a11y import A11yBus
 from tests.rig.xserver import WindowManager, XServer
@@ -82,3 +87,43 @@ def test_eval_tasks_through_the_command(
     assert "tasks: 66.7 %" in result.stdout
     leftovers = list(Path(tempfile.gettempdir()).glob("omnidesk-task-*"))
     assert leftovers == []
+
+
+def test_ctrl_c_mid_task_leaves_a_valid_partial_report_and_tears_down(
+    a11y_bus: A11yBus,
+    x_display: XServer,
+    module_window_manager: WindowManager,
+    accessibility: AtspiAccessibility,
+    tmp_path: Path,
+) -> None:
+    release = threading.Event()
+    asked = threading.Event()
+
+    def model(seen: Seen) -> Answer:
+        if "Spin Buttons" in seen.instruction:  # the second task: the model is still thinking at Ctrl+C
+            asked.set()
+            release.wait(60)
+            return _DONE
+        return keyboard_model(seen)
+
+    out = tmp_path / "report"
+    with scripted_nemotron(model, [(1920, 1080)]) as server:
+        args = [str(OMNIDESK), "eval", "tasks", "--remote", server.url, "--out", str(out)]
+        args += ["--task", "galculator-multiply", "--task", "form-spin-month"]
+        env = isolated_env(tmp_path, **a11y_bus.app_env(x_display.display))
+        with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                assert asked.wait(200), "the second task never reached the model"
+                proc.send_signal(signal.SIGINT)
+                stdout, stderr = proc.communicate(timeout=120)
+            finally:
+                release.set()
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "interrupted: partial report" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] and not summary["complete"] and summary["planned"] == 2
+    assert [(i["id"], i["status"]) for i in summary["items"]] == [("galculator-multiply", "pass")]
+    assert "galculator-multiply" in (out / "report.html").read_text()
+    # the task in flight was torn down: its application ended, its home folder removed
+    assert "gtk3-demo" not in {app.name for app in accessibility.applications()}
+    assert list(Path(tempfile.gettempdir()).glob("omnidesk-task-*")) == []
