@@ -22,6 +22,7 @@ from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame
 from omnidesk.runtime.recording import SegmentedRecorder
 from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.plugin import TinyModel
 from tests.models.scripted_nemotron_video import Combine, SeenPart, serve
 
 SCREEN = (640, 360)
@@ -227,3 +228,21 @@ def test_what_just_happened_reads_the_recording_being_written(tmp_path: Path) ->
     red = _first(seen, 0)
     assert red is not None and 4.5 <= red <= 5.1 and seen.times[0] >= 1.5, seen.times
     assert reply["answer"] == f"I saw the red box at {_mmss(red)}." and reply["recording"] == str(folder)
+
+
+@pytest.mark.model
+def test_the_in_process_model_gets_the_frames_and_the_sound(tiny_omni: TinyModel, tmp_path: Path) -> None:
+    assert tiny_omni.mmproj is not None
+    files = ["--model", str(tiny_omni.model), "--mmproj", str(tiny_omni.mmproj)]
+    parts = {}
+    for audio in (True, False):
+        folder = make_recording(tmp_path / f"rec-{audio}", audio=audio)
+        args = ["ask", "What happened?", "--recording", str(folder), "--json", "--max-tokens", "4", *files]
+        result = run_cli(args, isolated_env(tmp_path))
+        assert result.returncode == 0, result.stderr
+        (parts[audio],) = json.loads(result.stdout)["parts"]
+    assert parts[True]["frames"] == parts[False]["frames"] and len(parts[True]["frames"]) == 3
+    assert parts[True]["audio_seconds"] == pytest.approx(LENGTH, abs=0.15) and parts[False]["audio_seconds"] == 0
+    # The sound costs what the audio encoder makes of 8 s (12.5 tokens a second: 100); the one line saying it
+    # follows the frames (47 characters) comes on top.
+    assert 100 + 5 <= parts[True]["prompt_tokens"] - parts[False]["prompt_tokens"] <= 100 + 47, parts
