@@ -37,7 +37,7 @@ from omnidesk.app.gui.out_of_the_way import OutOfTheWay
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
 from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
-from omnidesk.app.gui.settings_apply import for_the_file, settings_change
+from omnidesk.app.gui.settings_apply import save_edited, settings_change
 from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.style import titled
@@ -48,7 +48,7 @@ from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.voice_bar import VoiceBar
 from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
 from omnidesk.app.hotkeys import GlobalHotkeys
-from omnidesk.app.settings import ApiKeys, AppPaths, Settings, load_settings, save_settings
+from omnidesk.app.settings import ApiKeys, AppPaths, Settings
 
 if TYPE_CHECKING:
     from omnidesk.runtime.config import AudioConfig
@@ -384,11 +384,7 @@ class MainWindow(QMainWindow):
             return
         if self.paths is not None:
             try:
-                stored = load_settings(self.paths, environment=False)
-                save_settings(for_the_file(result, stored, dialog.fixed), self.paths, api_keys=self._api_keys)
-                # In force: what a restart would read. A typed API key went into the keyring for its engine;
-                # kept in memory it would follow a later change of the engine URL to another server.
-                result = load_settings(self.paths)
+                result = save_edited(result, self.paths, dialog.fixed, self._api_keys, forget_key=dialog.forget_key())
             except ConfigError as exc:
                 self.reporter.report(exc)
                 return

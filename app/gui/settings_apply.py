@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from omnidesk.app.settings import Settings
+from omnidesk.app.settings import ApiKeys, AppPaths, Settings, load_settings, save_settings
 
-__all__ = ["SettingsChange", "for_the_file", "settings_change"]
+__all__ = ["SettingsChange", "for_the_file", "save_edited", "settings_change"]
 
 # Model settings that do not change the loaded model: where downloads come from, which quantisation the
 # next download takes, and which remote URLs the person already allowed.
@@ -83,3 +83,22 @@ def for_the_file(edited: Settings, stored: Settings, fixed: Collection[str]) -> 
         if isinstance(data.get(section), dict) and name in data[section] and name in kept.get(section, {}):
             data[section][name] = kept[section][name]
     return type(stored).model_validate(data)  # the file's own class: it reads no environment
+
+
+def save_edited(
+    edited: Settings, paths: AppPaths, fixed: Collection[str], api_keys: ApiKeys | None, *, forget_key: bool = False
+) -> Settings:
+    """Write the settings dialog's result and return the settings now in force: what a restart would read.
+
+    The file gets :func:`for_the_file`; a typed API key goes into ``api_keys`` for the engine URL (see
+    ``save_settings``) and is not kept in memory, where a later change of the URL would take it to another
+    server. ``forget_key`` removes the key stored for the engine URL.
+
+    Raises:
+        ConfigError: the file could not be written, or the keyring refused.
+    """
+    stored = load_settings(paths, environment=False)
+    save_settings(for_the_file(edited, stored, fixed), paths, api_keys=api_keys)
+    if forget_key and api_keys is not None and edited.model.remote_url:
+        api_keys.set(edited.model.remote_url, "")  # an empty key removes the stored one
+    return load_settings(paths)

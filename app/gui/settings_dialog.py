@@ -122,6 +122,7 @@ class SettingsDialog(QDialog):
         self._original = settings
         self._result: Settings | None = None
         self.editors: dict[str, QWidget] = {}
+        self.forget_key_box: QCheckBox | None = None  # under the API key field
         self.tabs = QTabWidget(self)
         for section, title in _SECTIONS.items():
             self.tabs.addTab(self._section_page(section), title)
@@ -156,6 +157,10 @@ class SettingsDialog(QDialog):
     def result_settings(self) -> Settings | None:
         return self._result
 
+    def forget_key(self) -> bool:
+        """Whether the person asked to remove the engine URL's stored API key."""
+        return self.forget_key_box is not None and self.forget_key_box.isChecked()
+
     def _section_page(self, section: str) -> QWidget:
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -182,6 +187,13 @@ class SettingsDialog(QDialog):
                 label.setToolTip(editor.toolTip())
             form.addRow(label, editor)
             self.editors[f"{section}.{name}"] = editor
+            if name in _SECRETS and isinstance(editor, QLineEdit):
+                forget = QCheckBox("Remove the key stored in the keyring for this engine URL", page)
+                forget.setObjectName(f"{section}.{name}.forget")
+                fixed = f"{section}.{name}" in self.fixed
+                forget.toggled.connect(lambda on, e=editor, f=fixed: e.setEnabled(not on and not f))
+                form.addRow("", forget)
+                self.forget_key_box = forget
         return scroll
 
     def values(self) -> dict[str, Any]:

@@ -132,6 +132,20 @@ def test_lists_gpu_layers_and_the_api_key_are_edited_and_saved(qtbot, tmp_path: 
     assert load_settings(paths).model.gpu_layers == "auto"
     assert keyring.data == {(SERVICE, "http://gpu-server.invalid:8000"): "sk-test"}
 
+    # Back on the first engine, the person removes its stored key: ticking the box greys the field out.
+    window.task_bar.settings_button.click()
+    dialog = window.settings_dialog
+    assert dialog is not None and dialog.forget_key_box is not None
+    dialog.editors["model.remote_url"].setText("http://gpu-server.invalid:8000")
+    dialog.forget_key_box.setChecked(True)
+    assert not dialog.editors["model.remote_api_key"].isEnabled()
+    dialog.forget_key_box.setChecked(False)
+    assert dialog.editors["model.remote_api_key"].isEnabled()
+    dialog.forget_key_box.setChecked(True)
+    with qtbot.waitSignal(dialog.accepted, timeout=2000):
+        dialog.save_button.click()
+    assert keyring.data == {} and load_settings(paths).model.remote_url == "http://gpu-server.invalid:8000"
+
 
 def test_a_bad_regular_expression_is_named_and_not_saved(qtbot, tmp_path: Path) -> None:
     window, paths = _window(qtbot, tmp_path)
