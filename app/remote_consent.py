@@ -4,7 +4,7 @@ A remote engine on loopback sees nothing that leaves the machine, so it needs no
 variables are ignored for it, see ``runtime/remote.py``); any other URL is asked about once and remembered in
 ``model.remote_confirmed`` — without the credentials it may carry, which are never shown or stored here.
 Where there is no one to ask (no terminal, an MCP client) an unconfirmed URL is refused with the command
-that allows it.
+that allows it. When the environment sends the engine's traffic through a proxy, the question names it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from omnidesk.agent.errors import ConfigError
 from omnidesk.app.settings import AppPaths, Settings, load_settings, save_settings
-from omnidesk.runtime.urls import credential_free, is_loopback_url
+from omnidesk.runtime.urls import credential_free, is_loopback_url, proxy_for
 
 __all__ = ["RemoteConsent", "is_loopback_url", "require_remote_consent"]
 
@@ -33,9 +33,11 @@ def require_remote_consent(settings: Settings, paths: AppPaths, url: str, ask: R
     engine = credential_free(url)
     if is_loopback_url(url) or engine in {credential_free(u) for u in settings.model.remote_confirmed}:
         return
+    proxy = proxy_for(url)
+    through = f", through the proxy {proxy} (from the proxy environment variables)" if proxy else ""
     question = (
-        f"Omnidesk will send your screen, your questions and your voice to {engine}, which is not this machine. "
-        "Allow it?"
+        f"Omnidesk will send your screen, your questions and your voice to {engine}, which is not this "
+        f"machine{through}. Allow it?"
     )
     if ask is None or not ask(question):
         raise ConfigError(

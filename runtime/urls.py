@@ -12,7 +12,15 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["api_endpoint", "credential_free", "is_loopback_url", "origin", "redact_url", "redact_urls"]
+__all__ = [
+    "api_endpoint",
+    "credential_free",
+    "is_loopback_url",
+    "origin",
+    "proxy_for",
+    "redact_url",
+    "redact_urls",
+]
 
 _HIDDEN = "***"
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>`]+")
@@ -88,3 +96,21 @@ def api_endpoint(base_url: str, name: str) -> str:
     path = parts.path.rstrip("/")
     path = (path if path.endswith("/v1") else f"{path}/v1") + f"/{name}"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment sends ``url`` through, shown without its credentials; ``None`` for an
+    engine on loopback (the client ignores proxies for it) or a host ``NO_PROXY`` lists.
+
+    The same variables httpx reads (urllib's ``getproxies``: ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
+    lower case too), so the person is told about the proxy the screen would pass through.
+    """
+    import urllib.request
+
+    if is_loopback_url(url):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(urlsplit(url).scheme.lower()) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(_host(url)):  # NO_PROXY, as urllib and httpx read it
+        return None
+    return redact_url(proxy)

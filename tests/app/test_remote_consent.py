@@ -67,6 +67,36 @@ def test_consent_is_asked_once_and_remembered(paths: AppPaths) -> None:
     assert len(questions) == 1
 
 
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"HTTP_PROXY": "http://me:pw@proxy.invalid:3128"}, "http://***@proxy.invalid:3128"),
+        ({"all_proxy": "socks5://proxy.invalid:1080"}, "socks5://proxy.invalid:1080"),
+        ({"HTTP_PROXY": "http://proxy.invalid:3128", "NO_PROXY": "gpu-server.invalid"}, None),
+        ({"HTTPS_PROXY": "http://proxy.invalid:3128"}, None),  # for https:// engines only
+    ],
+)
+def test_the_question_names_the_proxy_the_screen_would_pass(
+    paths: AppPaths, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str | None
+) -> None:
+    """Issue 14, finding 7: the person is asked about the proxy too, not only the engine."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    questions: list[str] = []
+    with pytest.raises(ConfigError):
+        require_remote_consent(load_settings(paths), paths, REMOTE, lambda q: questions.append(q) or False)
+    if named is None:
+        assert "proxy" not in questions[0], questions
+    else:
+        assert f"through the proxy {named}" in questions[0] and "pw" not in questions[0], questions
+
+
 def test_cli_without_a_terminal_refuses_an_unconfirmed_remote(tmp_path: Path) -> None:
     result = run_cli(["ask", "what is on screen?", "--remote", REMOTE], isolated_env(tmp_path))
     assert result.returncode == 2
