@@ -70,7 +70,8 @@ def test_eval_tasks_through_the_command(
     assert calc["notes"]["checks"] == "text #0 reads '1702'; expected '1702'"
     assert calc["notes"]["confirmations"] == "none"
     assert "[line_break]: yes (the spec expects it)" in editor["notes"]["confirmations"]
-    assert editor["notes"]["checks"].startswith("notes.txt holds 'Meeting at 10:30")
+    # the model's line break arrived as one (typed as Return), not only tolerated by the check
+    assert editor["notes"]["checks"] == "notes.txt holds 'Meeting at 10:30\\n'; expected 'Meeting at 10:30\\n'"
     assert form["error"].startswith("unexpected confirmation: type ") and "(line_break)" in form["error"]
     assert "[line_break]: refused: not in the spec" in form["notes"]["confirmations"]
     assert {item["labels"]["app"] for item in summary["items"]} == {"galculator", "mousepad", "gtk3-demo"}

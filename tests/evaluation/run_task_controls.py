@@ -1,10 +1,11 @@
 """The whole task suite with both control models, on a private rig, from the command line:
 
-    python -m tests.evaluation.run_task_controls [OUT_DIR]
+    python -m tests.evaluation.run_task_controls [OUT_DIR] [--example DIR]
 
 Starts Xvfb, openbox and an accessibility bus, runs ``omnidesk eval tasks`` on all tasks with the oracle
 and then the idle model (``tests/evaluation/task_controls.py``) behind the strict scripted Nemotron server,
-and prints each run's rate, its counts and its wall time; the reports stay in OUT_DIR.
+and prints each run's rate, its counts and its wall time; the reports stay in OUT_DIR. ``--example DIR``
+also copies the oracle's report there with each task's last screenshot scaled down (docs/examples/eval-tasks).
 """
 
 from __future__ import annotations
@@ -41,8 +42,34 @@ def _run(name: str, policy: Policy, bus: A11yBus, display: str, out: Path) -> No
         print(f"  {item['status']:<7} {item['id']:<24} {item['seconds']:6.1f} s  {item['error']}")
 
 
+def _example(report: Path, dest: Path) -> None:
+    """The report and summary with the screenshots they show, scaled to 480 pixels wide."""
+    import shutil
+
+    import cv2
+
+    summary = json.loads((report / "summary.json").read_text())
+    for item in summary["items"]:
+        shot = (item.get("task") or {}).get("screenshot")
+        if shot:
+            image = cv2.imread(str(report / shot))
+            target = dest / shot
+            target.parent.mkdir(parents=True, exist_ok=True)
+            height, width = image.shape[:2]
+            small = cv2.resize(image, (480, round(height * 480 / width)), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(target), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    for name in ("summary.json", "report.html"):
+        shutil.copyfile(report / name, dest / name)
+
+
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="task-controls-"))
+    args = sys.argv[1:]
+    example = None
+    if "--example" in args:
+        at = args.index("--example")
+        example = Path(args[at + 1])
+        del args[at : at + 2]
+    out = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="task-controls-"))
     work = Path(tempfile.mkdtemp(prefix="task-controls-rig-"))
     xvfb = start_xvfb(work)
     openbox = start_openbox(xvfb.display, work)
@@ -51,6 +78,8 @@ def main() -> None:
     port = AtspiAccessibility(bus.env(xvfb.display), windows=windows)
     try:
         _run("oracle", oracle(port), bus, xvfb.display, out)
+        if example is not None:
+            _example(out / "oracle" / "report", example)
         _run("idle", idle, bus, xvfb.display, out)
     finally:
         port.close()
