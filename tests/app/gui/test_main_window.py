@@ -263,29 +263,40 @@ def test_a_run_on_another_monitor_leaves_the_window_alone(qtbot, make_window) ->
 
 
 def test_gui_stays_responsive_during_a_50_step_run(qtbot, make_window) -> None:
+    """Each step of the run waits until the GUI thread has handled a timer event since the previous one, so
+    a run that blocked the event loop (inference, capture or a slow step view on the GUI thread) would never
+    finish. The heartbeat's worst gap is logged for information; timings belong in bench/bench_gui.py."""
     from PyQt6.QtCore import QTimer
 
+    gui_turn = threading.Event()
+
+    def wait_for_the_gui(index: int) -> None:
+        assert gui_turn.wait(10), f"the event loop handled nothing for 10 s before step {index + 1}"
+        gui_turn.clear()
+
     steps = [click_step(i, crops=[Rect(100 + i, 100, 200, 120)]) for i in range(1, 51)]
-    run = ScriptedRun(steps, delay=0.01)
+    run = ScriptedRun(steps, before=wait_for_the_gui)
     window, _ = make_window(run)
     ticks: list[float] = []
+
+    def tick() -> None:
+        ticks.append(time.monotonic())
+        gui_turn.set()
+
     heartbeat = QTimer()
     heartbeat.setInterval(10)
-    heartbeat.timeout.connect(lambda: ticks.append(time.monotonic()))
+    heartbeat.timeout.connect(tick)
     heartbeat.start()
     try:
-        with qtbot.waitSignal(window.controller.run_finished, timeout=20000):
+        with qtbot.waitSignal(window.controller.run_finished, timeout=60000):
             _start(qtbot, window)
     finally:
         heartbeat.stop()
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    worst = max(gaps)
-    log.info(
-        "heartbeat: %d ticks, max stall %.1f ms, mean %.1f ms", len(ticks), worst * 1000, sum(gaps) / len(gaps) * 1000
-    )
-    print(f"heartbeat max stall {worst * 1000:.1f} ms over {len(ticks)} ticks")
+    worst = max((b - a for a, b in itertools.pairwise(ticks)), default=0.0)
+    log.info("heartbeat: %d ticks, max stall %.1f ms", len(ticks), worst * 1000)
+    assert run.threads and run.threads[0] != threading.main_thread().name
     assert window.timeline.topLevelItemCount() == 50
-    assert len(ticks) > 10 and worst < 0.5
+    assert len(ticks) >= 50  # at least one handled event per step
     QApplication.processEvents()
 
 
