@@ -1,13 +1,15 @@
 """Bad input for the task runner, on the rig: a missing application, a set-up that fails and a model that
 never answers each leave their task errored with the reason — counted apart from failures — and the run
 goes on to the next task. The agent is composed as ``omnidesk run`` composes it (real capture, input, the
-remote client); the model is a server that takes the request and never answers.
+remote client); the model is a server that takes the request and never answers. An application that
+dies during its task leaves the task errored too: its result cannot be read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -25,6 +27,7 @@ from omnidesk.app.evaluation.tasks import TaskRunner
 from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.runtime.accessibility import AtspiAccessibility
 from omnidesk.runtime.desktop_apps import APPLICATIONS, Application, DesktopApps
+from tests.models.scripted_nemotron import Answer, Seen, scripted_nemotron
 from tests.rig.a11y import A11yBus
 from tests.rig.xserver import WindowManager, XServer
 
@@ -111,3 +114,39 @@ def test_errored_tasks_say_why_and_the_run_goes_on(
     run = json.loads((tmp_path / "out" / "runs" / "galculator-multiply" / "run.json").read_text())
     assert run["meta"]["via"] == "eval" and run["meta"]["task"] == "galculator-multiply"
     assert not list(Path(tempfile.gettempdir()).glob("omnidesk-task-galculator-multiply-*"))
+
+
+def test_an_application_that_dies_during_the_task_leaves_it_errored(
+    a11y_bus: A11yBus,
+    x_display: XServer,
+    module_window_manager: WindowManager,
+    accessibility: AtspiAccessibility,
+    tmp_path: Path,
+) -> None:
+    def crash_the_calculator(seen: Seen) -> Answer:
+        app = next(a for a in accessibility.applications() if a.name == "galculator")
+        assert app.pid is not None
+        os.kill(app.pid, signal.SIGKILL)  # the application crashes while the model thinks
+        return Answer("Done.", "Report success.", 'computer.terminate(status="success", answer="done")')
+
+    environ = {**a11y_bus.app_env(x_display.display), "PATH": os.environ["PATH"]}
+    paths = AppPaths(tmp_path / "config", tmp_path / "data", tmp_path / "run")
+    with scripted_nemotron(crash_the_calculator, [(1920, 1080)]) as server:
+        settings = Settings()
+        settings.model.remote_url = server.url
+        model = build_model_client(settings, paths)
+        runner = TaskRunner(
+            settings,
+            model=model,
+            apps=DesktopApps(environ, accessibility),
+            build_session=build_agent_session,
+            encoder=build_png_encoder(),
+            out_dir=tmp_path / "out",
+        )
+        try:
+            (outcome,) = runner.run([task_by_id("galculator-add")], CancelToken())
+        finally:
+            model.close()
+    assert server.refusals == []
+    assert outcome.verdict == "errored" and outcome.reason.startswith("the result could not be read: "), outcome
+    assert outcome.steps == 1 and outcome.checks == ()
