@@ -159,7 +159,6 @@ class DesktopApps:
             "GSETTINGS_BACKEND": "memory",
             "QT_QPA_PLATFORM": "xcb",
             "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1",
-            "NO_AT_BRIDGE": "0",
         }
         log_path = home / f".{application.key}.log"
         try:
