@@ -305,12 +305,12 @@ def run(minutes: float, fps: float, seed: int, workdir: Path) -> dict[str, Any]:
             math.floor(duration * rate) + 1,
             recall(events, list(np.arange(0, duration, 1 / rate))),
         )
-        for rate in (0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 1.0, 2.0, 4.0)
+        for rate in (0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 2.0, 4.0)
     ]
-    decimated = mpdecimate_times(segment, [64 * 12, 64 * 48, 64 * 192, 64 * 768, 64 * 3072])
+    decimated = mpdecimate_times(segment, [64 * 12, 64 * 18, 64 * 24, 64 * 32, 64 * 48, 64 * 96, 64 * 192, 64 * 768])
     mpdecimate = [Row("mpdecimate", f"hi={hi}", len(t), recall(events, t)) for hi, t in decimated.items()]
     scene = []
-    for threshold in (0.001, 0.003, 0.01, 0.03, 0.1):
+    for threshold in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1):
         times = scene_times(segment, threshold)
         scene.append(Row("scene", f"scene>{threshold}", len(times), recall(events, times)))
     per_frame = vllm_image_tokens(frame_w, frame_h)
