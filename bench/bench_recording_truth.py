@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -177,6 +176,17 @@ def recall(events: list[Event], times: list[float]) -> float:
     return seen / max(1, len(events))
 
 
+def missed(events: list[Event], times: list[float]) -> dict[str, int]:
+    """How many events of each kind no kept frame shows."""
+    kept = np.sort(np.asarray(times))
+    out: dict[str, int] = {}
+    for ev in events:
+        k = np.searchsorted(kept, ev.shown - 1e-6)
+        if not (k < len(kept) and kept[k] < ev.gone):
+            out[ev.kind] = out.get(ev.kind, 0) + 1
+    return out
+
+
 def evs_times(folder: Path) -> tuple[list[float], float]:
     recording = open_recording(folder)
     size = video_frame_size(*recording.size)
@@ -277,6 +287,7 @@ class Row:
     setting: str
     frames: int
     recall: float
+    times: list[float] = field(default_factory=list, repr=False)
 
 
 def cheapest(rows: list[Row], target: float) -> Row | None:
@@ -298,23 +309,18 @@ def run(minutes: float, fps: float, seed: int, workdir: Path) -> dict[str, Any]:
 
     evs, evs_seconds = evs_times(folder)
     target = recall(events, evs)
-    uniform = [
-        Row(
-            "uniform",
-            f"{rate:g} fps",
-            math.floor(duration * rate) + 1,
-            recall(events, list(np.arange(0, duration, 1 / rate))),
-        )
-        for rate in (0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 2.0, 4.0)
-    ]
+    uniform = []
+    for rate in (0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 2.0, 4.0):
+        times = list(np.arange(0, duration, 1 / rate))
+        uniform.append(Row("uniform", f"{rate:g} fps", len(times), recall(events, times), times))
     decimated = mpdecimate_times(segment, [64 * 12, 64 * 18, 64 * 24, 64 * 32, 64 * 48, 64 * 96, 64 * 192, 64 * 768])
-    mpdecimate = [Row("mpdecimate", f"hi={hi}", len(t), recall(events, t)) for hi, t in decimated.items()]
+    mpdecimate = [Row("mpdecimate", f"hi={hi}", len(t), recall(events, t), t) for hi, t in decimated.items()]
     scene = []
     for threshold in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1):
         times = scene_times(segment, threshold)
-        scene.append(Row("scene", f"scene>{threshold}", len(times), recall(events, times)))
+        scene.append(Row("scene", f"scene>{threshold}", len(times), recall(events, times), times))
     per_frame = vllm_image_tokens(frame_w, frame_h)
-    rows = [Row("EVS", "ask --recording", len(evs), target)]
+    rows = [Row("EVS", "ask --recording", len(evs), target, evs)]
     for _name, sweep in (("uniform", uniform), ("mpdecimate", mpdecimate), ("scene", scene)):
         best = cheapest(sweep, target)
         rows.append(best or max(sweep, key=lambda r: (r.recall, -r.frames)))
@@ -332,12 +338,14 @@ def run(minutes: float, fps: float, seed: int, workdir: Path) -> dict[str, Any]:
                 "frames": r.frames,
                 "recall": round(r.recall, 4),
                 "at_equal_recall": r.recall >= target - 1e-9,
+                "missed": missed(events, r.times),
                 "tokens_per_minute": round(r.frames * per_frame / minutes),
             }
             for r in rows
         ],
         "sweeps": {
-            n: [vars(r) for r in s] for n, s in (("uniform", uniform), ("mpdecimate", mpdecimate), ("scene", scene))
+            n: [{k: v for k, v in vars(r).items() if k != "times"} for r in s]
+            for n, s in (("uniform", uniform), ("mpdecimate", mpdecimate), ("scene", scene))
         },
         "evs_speed_x_realtime": round(duration / evs_seconds, 2),
         "record_seconds": round(record_seconds, 1),
@@ -364,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'sampler':<12}{'setting':<28}{'frames':>7}{'recall':>8}{'tokens/min':>12}")
     for s in result["samplers"]:
         mark = "" if s["at_equal_recall"] else "  (never reaches EVS's recall)"
+        mark += f"  missed {s['missed']}" if s["missed"] else ""
         print(
             f"{s['sampler']:<12}{s['setting']:<28}{s['frames']:>7}{s['recall']:>8.2f}{s['tokens_per_minute']:>12}{mark}"
         )
