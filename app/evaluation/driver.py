@@ -102,11 +102,13 @@ def build_summary(
     )
 
 
-def write_report(summary: RunSummary, out_dir: Path) -> None:
-    """``summary.json`` and ``report.html`` in ``out_dir``, each replaced atomically (mode 0600)."""
+def write_report(summary: RunSummary, out_dir: Path, *, html: bool = True) -> None:
+    """``summary.json`` (and ``report.html`` unless ``html`` is false) in ``out_dir``, each replaced
+    atomically (mode 0600)."""
     private_dir(out_dir)
     write_private(out_dir / SUMMARY_NAME, summary.to_json().encode(), durable=False)
-    write_private(out_dir / REPORT_NAME, render_html(summary).encode(), durable=False)
+    if html:
+        write_private(out_dir / REPORT_NAME, render_html(summary).encode(), durable=False)
 
 
 def run_evaluation(
@@ -116,14 +118,19 @@ def run_evaluation(
     cancel: CancelToken,
     on_item: Callable[[int, int, ItemResult], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    html_every: float = 2.0,
 ) -> RunSummary:
     """Run every case of ``runner``, rewriting the report in ``out_dir`` after each; returns the summary.
+
+    ``summary.json`` is rewritten after every item; the page, whose size grows with the run, at most every
+    ``html_every`` seconds of the run (and always at its end, or when it is stopped).
 
     A cancel (Ctrl-C) or a ``KeyboardInterrupt`` stops after the item in flight and leaves the report
     marked ``interrupted``; the interrupt is then raised again.
     """
     header, cases = runner.header, list(runner.cases())
     started, items = _now(), list[ItemResult]()
+    last_html = clock()
     write_report(
         build_summary(header, items, planned=len(cases), started=started, complete=False, interrupted=False), out_dir
     )
@@ -150,10 +157,13 @@ def run_evaluation(
             if cancel.cancelled:
                 break
             items.append(result)
+            html = clock() - last_html >= html_every
             write_report(
                 build_summary(header, items, planned=len(cases), started=started, complete=False, interrupted=False),
                 out_dir,
+                html=html,
             )
+            last_html = clock() if html else last_html
             if on_item is not None:
                 on_item(n, len(cases), result)
     except KeyboardInterrupt:

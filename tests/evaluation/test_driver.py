@@ -158,3 +158,53 @@ def test_a_missing_screenshot_is_an_errored_item(tmp_path: Path) -> None:
     )
     assert summary.total.errored == 3 and all("m2.png" in i.error for i in summary.items[3:])
     assert grounding_set.cases[3].id == summary.items[3].id
+
+
+def test_a_uniform_model_hits_as_often_as_the_boxes_cover_the_screen_over_many_items(tmp_path: Path) -> None:
+    """The rig's boxes are small (a uniform model's expected rate there is well under 1 %); here 300 boxes
+    cover 1–40 % of a drawn screen each, so the check has power: the measured count must fall inside the
+    99.9 % binomial interval of the boxes' mean share — and far from what a harness mapping points
+    wrongly would give."""
+    import random
+
+    from omnidesk.agent.evaluation import binomial_interval
+    from omnidesk.agent.evaluation.grounding import GroundingCase
+
+    base = write_synthetic_set(tmp_path / "set", two_monitors=True)
+    rng = random.Random(2)
+    cases = []
+    for i in range(300):
+        shot = base.shots[i % 2]
+        mx, my, mw, mh = shot.monitor
+        w, h = rng.randint(mw // 10, mw * 2 // 3), rng.randint(mh // 10, mh * 2 // 3)
+        x, y = rng.randint(0, mw - w), rng.randint(0, mh - h)
+        cases.append(
+            GroundingCase(
+                id=f"u{i}",
+                shot=shot.id,
+                app="synthetic",
+                toolkit="numpy",
+                role="push_button",
+                name=f"U{i}",
+                instruction=f'Click the "U{i}" button.',
+                box=(mx + x, my + y, w, h),
+            )
+        )
+    grounding_set = base.model_copy(update={"cases": tuple(cases)})
+    draws = random.Random(9)
+
+    def uniform(request: ModelRequest) -> str:
+        code = f"pyautogui.click(x={draws.random():.5f}, y={draws.random():.5f})"
+        return f"## Thought:\nsomewhere\n\n## Action:\nclick\n\n## Code:\n```python\n{code}\n```"
+
+    summary = run_evaluation(
+        _runner(tmp_path, FakeModel(uniform), grounding_set), tmp_path / "out", cancel=CancelToken()
+    )
+    shares = [
+        c.box[2] * c.box[3] / (grounding_set.shot(c.shot).monitor[2] * grounding_set.shot(c.shot).monitor[3])
+        for c in cases
+    ]
+    expected = sum(shares) / len(shares)
+    low, high = binomial_interval(300, expected, 0.999)
+    assert summary.total.measured == 300 and low <= summary.total.passed <= high
+    assert 0.05 < expected < 0.3 and high < 300 * 0.5
