@@ -96,13 +96,21 @@ class TruthFinder:
         best: tuple[float, Point, GroundingCase] | None = None
         screen = np.ascontiguousarray(seen.screen)
         small = cv2.resize(screen, (screen.shape[1] // 2, screen.shape[0] // 2), interpolation=cv2.INTER_AREA)
-        for case in cases:
+        height, width = screen.shape[:2]
+
+        def same_size_first(case: GroundingCase) -> bool:
+            monitor = self._set.shot(case.shot).monitor
+            return (monitor[2], monitor[3]) != (width, height)
+
+        for case in sorted(cases, key=same_size_first):
             patch, cx, cy = self._patch(case)
             if patch.shape[0] > screen.shape[0] or patch.shape[1] > screen.shape[1]:
                 continue
             score, px, py = self._match(screen, small, patch)
             if best is None or score > best[0]:
                 best = (score, (px + cx, py + cy), case)
+            if score > 0.995:  # found as it was screenshotted: no other picture can match better
+                break
         if best is None:
             raise AssertionError(f"no target of {seen.instruction!r} fits the screenshot")
         return best[1], best[2]
