@@ -150,7 +150,12 @@ def build_draft(
     """
     steps = demonstration_steps(demo.events, stop_combos=stop_combos)
     source = frames if frames is not None else recorded_frames(demo.folder)
-    pixels = frames_before(source, [s.at for s in steps]) if steps else []
+    try:
+        pixels = frames_before(source, [s.at for s in steps]) if steps else []
+    finally:
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()  # the reader stops early: close its container (and decoder threads) here, not in the GC
     geometry = demo.monitor.geometry
     drafted = [_draft_step(step, rgb, geometry, encoder) for step, rgb in zip(steps, pixels, strict=True)]
     notes = []
