@@ -22,8 +22,9 @@ from omnidesk.agent.errors import CoordinateError, GenerationCancelled, ModelOut
 from omnidesk.agent.evaluation.grounding import GroundingCase, GroundingSet
 from omnidesk.agent.evaluation.records import GroundingDetail, ItemResult, ItemStatus
 from omnidesk.agent.formats import FormatSettings, ImageSizing, ModelFormat
-from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.agent.geometry import ImageTransform, MonitorInfo
 from omnidesk.agent.ports import CancelToken, Frame, ModelClient, ModelImage, Observation
+from omnidesk.agent.private_files import private_dir
 from omnidesk.app.evaluation.driver import CaseInfo, RunHeader
 
 __all__ = ["GroundingRunner", "ShotSource", "first_point"]
@@ -109,10 +110,18 @@ class GroundingRunner:
             self._frames[shot_id] = frame
         thumb = f"thumbs/{shot_id}.png"
         if shot_id not in self._thumbs:
-            (self.out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
+            private_dir(self.out_dir / "thumbs")
             self.shots.write_thumbnail(frame, self.out_dir / thumb)
             self._thumbs.add(shot_id)
         return frame, thumb
+
+    def _to_desktop(self, action: Action, transform: ImageTransform) -> Action:
+        """The point in desktop pixels read as ``omnidesk run`` reads it: where the engine letterboxes the
+        sent image onto a canvas, the model's pointing reference says which of the two it names."""
+        capabilities = self.model.capabilities
+        canvas = capabilities.image_canvas
+        view = canvas.view(transform.image_width, transform.image_height) if canvas is not None else None
+        return action_to_desktop(action, transform, canvas=view, reference=capabilities.pointing_reference)
 
     def run(self, case: GroundingCase, cancel: CancelToken) -> ItemResult:
         info = self.describe(case)
@@ -141,7 +150,7 @@ class GroundingRunner:
             if action is None:
                 why = f"the answer names no point ({', '.join(a.kind for a in parsed.actions)})"
             else:
-                point = _desktop_point(action_to_desktop(action, overview.transform))
+                point = _desktop_point(self._to_desktop(action, overview.transform))
                 status = "pass" if case.rect.contains(*point) else "fail"
         except ModelOutputError as exc:
             why = f"no usable action: {exc}"

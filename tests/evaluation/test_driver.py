@@ -208,3 +208,37 @@ def test_a_uniform_model_hits_as_often_as_the_boxes_cover_the_screen_over_many_i
     low, high = binomial_interval(300, expected, 0.999)
     assert summary.total.measured == 300 and low <= summary.total.passed <= high
     assert 0.05 < expected < 0.3 and high < 300 * 0.5
+
+
+def test_a_letterboxing_engine_s_canvas_points_are_read_as_omnidesk_run_reads_them(tmp_path: Path) -> None:
+    """In-process Nemotron sees each screenshot letterboxed on a 512² canvas and (per its profile) points on
+    that canvas: a point at the box centre in canvas fractions hits only when the runner maps it through the
+    canvas as the agent loop does; read as fractions of the screenshot it would land elsewhere."""
+    from dataclasses import replace
+
+    from omnidesk.agent.canvas import ImageCanvas
+    from tests.fakes import CAPS_FRACTION
+
+    canvas = ImageCanvas("nemotron_v2_vl", "fixed", 16, 2, side=512)
+    holder: list[GroundingRunner] = []
+
+    def answer(request: ModelRequest) -> str:
+        (image,) = request_images(request)
+        runner = holder[0]
+        text = request.messages[-1].parts[-1].text  # type: ignore[union-attr]
+        case = next(c for c in runner.grounding_set.cases if c.instruction in text)
+        x, y, w, h = case.box
+        mx, my, _, _ = runner.grounding_set.shot(case.shot).monitor
+        geometry = image.transform.monitor.geometry
+        view = canvas.view(image.transform.image_width, image.transform.image_height)
+        scale = view.content.width / geometry.width
+        cx = view.content.x + (x - mx + w / 2) * scale
+        cy = view.content.y + (y - my + h / 2) * scale
+        code = f"pyautogui.click(x={cx / view.width:.5f}, y={cy / view.height:.5f})"
+        return f"## Thought:\nthere\n\n## Action:\nclick\n\n## Code:\n```python\n{code}\n```"
+
+    caps = replace(CAPS_FRACTION, image_canvas=canvas, pointing_reference="canvas")
+    runner = _runner(tmp_path, FakeModel(answer, capabilities=caps))
+    holder.append(runner)
+    summary = run_evaluation(runner, tmp_path / "out", cancel=CancelToken())
+    assert summary.total.passed == len(runner.cases()) > 0
