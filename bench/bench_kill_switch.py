@@ -101,7 +101,7 @@ def bench_decode(session: OmniSession, trials: int, rng: random.Random) -> tuple
 
 
 def bench_prefill(session: OmniSession, trials: int, rng: random.Random) -> tuple[list[float], float, float]:
-    long_text = "Task history line with some words in it.\n" * 160  # a dozen micro-batches of the shipped size
+    long_text = "Task history line with some words in it.\n" * 40  # about ten micro-batches of the shipped size
     request = ModelRequest((SYSTEM, ChatMessage.text("user", long_text)), max_tokens=1, top_k=1)
     session.reset()
     full = session.generate(request)
