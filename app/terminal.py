@@ -17,7 +17,7 @@ from omnidesk.agent.describe import describe_actions
 from omnidesk.agent.ports import CancelToken, ConfirmationRequest, Step
 from omnidesk.app.cli_options import stdin_is_terminal
 
-__all__ = ["TerminalConfirmer", "step_line", "stop_on_interrupt"]
+__all__ = ["TerminalConfirmer", "step_line", "stop_on_interrupt", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,21 @@ def stop_on_interrupt(cancel: CancelToken) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def stop_on_signals(stop: CancelToken) -> Iterator[None]:
+    """Ctrl+C and SIGTERM end a recording or a demonstration (it is finished and kept), not the process."""
+
+    def handler(signum: int, frame: object) -> None:
+        stop.cancel()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def step_line(step: Step) -> str:

@@ -6,11 +6,8 @@ video-only, with a warning.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -19,21 +16,9 @@ import typer
 from omnidesk.agent.errors import NoMicrophoneError
 from omnidesk.agent.ports import CancelToken
 from omnidesk.app.cli_options import MonitorOption, get_context
+from omnidesk.app.terminal import stop_on_signals
 
 __all__ = ["record_command", "register"]
-
-
-@contextmanager
-def _stop_on_signals(stop: CancelToken) -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
-        stop.cancel()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def record_command(
@@ -90,7 +75,7 @@ def record_command(
                 typer.echo(f"\r{line}", nl=False, err=True)
 
         stop = CancelToken()
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             index = record(
                 capture.stream, recorder, seconds=seconds, stop=stop, microphone=microphone, on_progress=show
             )

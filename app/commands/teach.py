@@ -9,9 +9,6 @@ segments are crash-safe) and no automation. Typed text is shown on the terminal 
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -29,6 +26,7 @@ from omnidesk.app.cli_options import (
     get_context,
     terminal_consent,
 )
+from omnidesk.app.terminal import stop_on_signals
 
 if TYPE_CHECKING:
     from omnidesk.agent.geometry import MonitorInfo
@@ -36,21 +34,6 @@ if TYPE_CHECKING:
     from omnidesk.app.teaching.draft import TeachDraft
 
 __all__ = ["register", "teach"]
-
-
-@contextmanager
-def _stop_on_signals(stop: CancelToken) -> Iterator[None]:
-    """Ctrl+C and SIGTERM end the demonstration (the recording is finished and read), not the process."""
-
-    def handler(signum: int, frame: object) -> None:
-        stop.cancel()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def teach(
@@ -91,7 +74,7 @@ def teach(
             err=True,
         )
 
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         demo = record_demonstration(
             settings,
             folder,
