@@ -39,6 +39,7 @@ from omnidesk.app.settings import AppPaths, Settings
 
 if TYPE_CHECKING:
     from omnidesk.app.compose import AgentSession
+    from omnidesk.app.recording_question import Progress, RecordingAnswer, RecordingQuestion
 
 __all__ = [
     "ANSWER_PROMPT",
@@ -245,6 +246,16 @@ class GuiAgentRunner:
             raise ModelCapabilityError("the model heard no instruction in the recording; speak again or type it")
         log.info("spoken %s understood (%d characters)", "answer" if question else "command", len(text))
         return text
+
+    def ask_recording(self, ask: RecordingQuestion, progress: Progress, cancel: CancelToken) -> RecordingAnswer | None:
+        """Answer a question about a recording with the loaded model (None if stopped). Runs on a worker thread."""
+        from omnidesk.app.recording_question import ask_about_recording
+
+        model = self._wait_for_model(cancel)
+        if model is None:
+            return None
+        answer = ask_about_recording(model, ask, evs=self._settings.evs, progress=progress, cancel=cancel)
+        return None if cancel.cancelled else answer
 
     def close(self) -> None:
         model, self._model = self._model, None

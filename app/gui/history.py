@@ -1,4 +1,5 @@
-"""The History panel: past runs from the trajectory bundles in the data dir, step by step, with pictures."""
+"""The History panel: past runs from the trajectory bundles in the data dir, step by step, with pictures,
+and the recordings, which can be asked a question (:class:`RecordingAskPanel`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from PyQt6.QtWidgets import (
 
 from omnidesk.agent.errors import RecordingError
 from omnidesk.agent.trajectory import Bundle, load_bundle
+from omnidesk.app.gui.recording_ask import Busy, RecordingAsker, RecordingAskPanel
 
 __all__ = ["HistoryPanel", "list_runs"]
 
@@ -66,7 +68,15 @@ class HistoryPanel(QWidget):
 
     rerun_requested = pyqtSignal(str)
 
-    def __init__(self, runs_dir: Path | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runs_dir: Path | None,
+        parent: QWidget | None = None,
+        *,
+        recordings_dir: Path | None = None,
+        asker: RecordingAsker | None = None,
+        busy: Busy | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("history")
         self._runs_dir = runs_dir
@@ -94,6 +104,8 @@ class HistoryPanel(QWidget):
         split.addWidget(self.runs)
         split.addWidget(self.steps)
         split.addWidget(self.picture)
+        self.ask = RecordingAskPanel(recordings_dir, asker, self, busy=busy)
+        split.addWidget(self.ask)
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addStretch(1)
@@ -108,7 +120,8 @@ class HistoryPanel(QWidget):
         self.rerun_button.clicked.connect(self._on_rerun)
 
     def refresh(self) -> None:
-        """Re-read the list of runs (summaries only; steps load when a run is selected)."""
+        """Re-read the list of runs (summaries only; steps load when a run is selected) and of recordings."""
+        self.ask.refresh()
         self.runs.clear()
         for folder in list_runs(self._runs_dir) if self._runs_dir is not None else []:
             try:

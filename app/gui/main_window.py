@@ -36,6 +36,7 @@ from omnidesk.app.gui.model_setup import ModelSetup
 from omnidesk.app.gui.out_of_the_way import OutOfTheWay
 from omnidesk.app.gui.overlay import build_overlay
 from omnidesk.app.gui.preview import PreviewWidget
+from omnidesk.app.gui.recording_ask import RecordingAsker
 from omnidesk.app.gui.saved_automations import SavedAutomations, automation_request
 from omnidesk.app.gui.settings_apply import save_edited, settings_change
 from omnidesk.app.gui.settings_dialog import SettingsDialog
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         setup: ModelSetup | None = None,
         on_settings_changed: Callable[[Settings], None] | None = None,
         api_keys: ApiKeys | None = None,
+        recording_asker: RecordingAsker | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -106,7 +108,13 @@ class MainWindow(QMainWindow):
         self.preview = PreviewWidget(self)
         self.timeline = TimelineWidget(self)
         self.details = StepDetails(self)
-        self.history = HistoryPanel(paths.runs_dir if paths is not None else None, self)
+        self.history = HistoryPanel(
+            paths.runs_dir if paths is not None else None,
+            self,
+            recordings_dir=paths.recordings_dir if paths is not None else None,
+            asker=recording_asker,
+            busy=lambda: "A run is using the model; ask when it ends" if self.controller.running else None,
+        )
         self.automations = AutomationsPanel(self)
         self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
         runs_dir = paths.runs_dir if paths is not None else None
@@ -193,6 +201,7 @@ class MainWindow(QMainWindow):
         self.loader.status.connect(self._on_model_status)
         self.loader.errored.connect(self._on_model_error)
         self.loader.idle.connect(self._close_if_closing)
+        self.history.ask.finished.connect(self._close_if_closing)
         self.model_area.configured.connect(self.apply_settings)
         if self.model_area.setup is not None:
             self.model_area.setup.busy_changed.connect(self._close_if_closing)
@@ -258,6 +267,8 @@ class MainWindow(QMainWindow):
 
     def _run_blocked(self) -> str | None:
         """Why a task cannot run now (None: it can)."""
+        if self.history.ask.asking:
+            return "The model is answering a question about a recording; wait or stop it in History"
         return self.loader.waiting_reason() if self.controller.available else self._unavailable_reason
 
     # --- runs -----------------------------------------------------------------------------------------
@@ -496,11 +507,13 @@ class MainWindow(QMainWindow):
         recording = recording or (self.voice_commands is not None and self.voice_commands.busy)
         setup = self.model_area.setup
         busy = self.controller.running or self.loader.busy or recording or (setup is not None and setup.busy)
+        busy = busy or self.history.ask.asking
         if busy:
             self._closing = True
             self.state_label.setText("Stopping the run before closing…")
             self.controller.stop()
             self.loader.abort()
+            self.history.ask.stop()
             if setup is not None:
                 setup.cancel()
             if self.voice is not None:

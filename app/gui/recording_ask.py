@@ -1,0 +1,239 @@
+"""Ask a question about a recording from the History tab: pick one, type the question, read the answer.
+
+The question goes through :func:`~omnidesk.app.recording_question.ask_about_recording` (the one way to
+ask, the same as ``omnidesk ask --recording``) on a worker thread with the window's loaded model; the GUI
+thread only lists the recordings' folders and shows progress, the answer and its times, or one line saying
+what went wrong. Stop cancels the scan or the generation in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from omnidesk.agent.ports import CancelToken
+from omnidesk.app.gui.worker import GeneratorWorker, start_worker
+from omnidesk.app.recording_question import Progress, RecordingAnswer, RecordingQuestion
+
+__all__ = ["Busy", "RecordingAskPanel", "RecordingAsker", "answer_text", "list_recordings"]
+
+log = logging.getLogger(__name__)
+
+RecordingAsker = Callable[[RecordingQuestion, Progress, CancelToken], "RecordingAnswer | None"]
+"""``(question, progress, cancel) -> answer`` (None: stopped); runs on a worker thread."""
+
+Busy = Callable[[], "str | None"]
+"""Why the model cannot take a question now (a run is using it), or None."""
+
+
+def list_recordings(recordings_dir: Path | None) -> list[Path]:
+    """Recording folders (those with an ``index.json``), newest first (their names start with the time)."""
+    if recordings_dir is None or not recordings_dir.is_dir():
+        return []
+    return sorted((p for p in recordings_dir.iterdir() if (p / "index.json").is_file()), reverse=True)
+
+
+def _mmss(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def answer_text(answer: RecordingAnswer) -> str:
+    """The answer, then what the model looked at (the span and the frames' times) and any notes."""
+    times = sorted({t for part in answer.parts for t in part.frame_times})
+    looked = f"Looked at {_mmss(answer.start)}–{_mmss(answer.end)}"
+    if times:
+        looked += f": {len(times)} frames at " + ", ".join(_mmss(t) for t in times)
+    if len(answer.parts) > 1:
+        looked += f" (in {len(answer.parts)} parts)"
+    return "\n\n".join([answer.text.strip() or "(the model gave no answer)", looked, *answer.notes])
+
+
+class _ProgressRelay(QObject):
+    """Lives on the GUI thread; :meth:`update`, called on the worker, reaches it as a queued signal."""
+
+    moved = pyqtSignal(str, float, float)
+
+
+class _RelayedProgress(Progress):
+    def __init__(self, relay: _ProgressRelay) -> None:
+        self._relay = relay
+
+    def update(self, stage: str, done: float, total: float) -> None:
+        self._relay.moved.emit(stage, done, total)
+
+
+class RecordingAskPanel(QWidget):
+    """Recordings, a question field, Ask and Stop, a progress bar and the answer.
+
+    Signals:
+        answered(object): the :class:`RecordingAnswer`.
+        failed(str): one line saying what went wrong.
+        finished(str): "answered", "stopped" or "error", once per question.
+    """
+
+    answered = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    finished = pyqtSignal(str)
+
+    def __init__(
+        self,
+        recordings_dir: Path | None,
+        asker: RecordingAsker | None,
+        parent: QWidget | None = None,
+        *,
+        busy: Busy | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("recording_ask")
+        self._recordings_dir = recordings_dir
+        self._asker = asker
+        self._busy = busy
+        self._worker: GeneratorWorker | None = None
+        self._thread: QThread | None = None
+        self._outcome = ""
+        self._relay = _ProgressRelay(self)
+        self._relay.moved.connect(self._on_progress)
+        self.recordings = QListWidget(self)
+        self.question = QLineEdit(self)
+        self.question.setPlaceholderText("Ask about the selected recording, e.g. what did I open?")
+        self.ask_button = QPushButton("Ask", self)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
+        self.answer = QLabel("Select a recording and ask a question about it", self)
+        self.answer.setWordWrap(True)
+        self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(self.question, 1)
+        row.addWidget(self.ask_button)
+        row.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Recordings", self))
+        layout.addWidget(self.recordings, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.answer)
+        self.ask_button.clicked.connect(self.ask)
+        self.question.returnPressed.connect(self.ask)
+        self.stop_button.clicked.connect(self.stop)
+
+    @property
+    def asking(self) -> bool:
+        return self._thread is not None
+
+    def refresh(self) -> None:
+        """Re-read the recordings' folders, keeping the selection."""
+        current = self.selected()
+        self.recordings.clear()
+        for folder in list_recordings(self._recordings_dir):
+            item = QListWidgetItem(folder.name)
+            item.setData(Qt.ItemDataRole.UserRole, str(folder))
+            self.recordings.addItem(item)
+            if current == folder:
+                self.recordings.setCurrentItem(item)
+
+    def selected(self) -> Path | None:
+        item = self.recordings.currentItem()
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def ask(self) -> bool:
+        """Ask the typed question about the selected recording on a worker; False (with a line) if it cannot."""
+        if self.asking:
+            return False
+        problem = self._problem()
+        path = self.selected()
+        text = self.question.text().strip()
+        if problem is None and path is None:
+            problem = "Select a recording first (none yet? record one with `omnidesk record`)"
+        if problem is None and not text:
+            problem = "Type a question about the recording first"
+        if problem is not None or path is None or self._asker is None:
+            self._fail(problem or "No model is set up to answer")
+            return False
+        asker, progress = self._asker, _RelayedProgress(self._relay)
+        question = RecordingQuestion(text, path=path)
+
+        def job(cancel: CancelToken) -> Iterator[object]:
+            yield asker(question, progress, cancel)
+
+        worker = GeneratorWorker(job)
+        worker.yielded.connect(self._on_answer)
+        worker.errored.connect(self._on_error)
+        self._worker, self._outcome = worker, "stopped"
+        self.ask_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.progress.setFormat("starting…")
+        self.answer.setText("Asking…")
+        self._thread = start_worker(worker, self._on_thread_finished)
+        log.info("asking about recording %s", path.name)
+        return True
+
+    def stop(self) -> None:
+        """Cancel the question in progress (the scan or the generation); ``finished`` follows."""
+        if self._worker is not None:
+            self._worker.abort()
+            self.progress.setFormat("stopping…")
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the worker ends (only for shutdown); True if it has."""
+        return self._thread is None or self._thread.wait(timeout_ms)
+
+    def _problem(self) -> str | None:
+        if self._asker is None:
+            return "No model is set up to answer: set one up in the window first"
+        return self._busy() if self._busy is not None else None
+
+    def _fail(self, line: str) -> None:
+        self.answer.setText(line)
+        self.failed.emit(line)
+
+    def _on_progress(self, stage: str, done: float, total: float) -> None:
+        if self._thread is None:
+            return
+        self.progress.setValue(round(1000 * min(max(done / total, 0.0), 1.0)) if total > 0 else 0)
+        self.progress.setFormat(stage)
+
+    def _on_answer(self, answer: object) -> None:
+        if not isinstance(answer, RecordingAnswer):
+            return  # None: stopped before the model answered
+        self._outcome = "answered"
+        self.answer.setText(answer_text(answer))
+        self.answered.emit(answer)
+
+    def _on_error(self, exc: object) -> None:
+        self._outcome = "error"
+        log.warning("the question about the recording failed: %s", type(exc).__name__)
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self._fail(f"Could not answer: {line}")
+
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        if thread is not None:
+            thread.wait()
+        self._thread = self._worker = None
+        if self._outcome == "stopped" and worker is not None and worker.cancel.cancelled:
+            self.answer.setText("Stopped")
+        self.ask_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.progress.setVisible(False)
+        self.finished.emit(self._outcome)
