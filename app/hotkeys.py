@@ -54,6 +54,7 @@ class GlobalHotkeys(QObject):
         pause_resume(): pause or resume the run.
         show_hide(): show or hide the window.
         teach_toggled(): start teaching by showing ("Show me"), or stop it.
+        what_happened(): ask what happened in the last minutes of the newest recording.
         automation_requested(str): run the saved automation with this name.
         push_to_talk_pressed() / push_to_talk_released(): the push-to-talk combination is held / let go.
     """
@@ -62,6 +63,7 @@ class GlobalHotkeys(QObject):
     pause_resume = pyqtSignal()
     show_hide = pyqtSignal()
     teach_toggled = pyqtSignal()
+    what_happened = pyqtSignal()
     automation_requested = pyqtSignal(str)
     push_to_talk_pressed = pyqtSignal()
     push_to_talk_released = pyqtSignal()
@@ -98,6 +100,7 @@ class GlobalHotkeys(QObject):
             to_pynput(self._config.pause_resume): self.pause_resume.emit,
             to_pynput(self._config.show_hide): self.show_hide.emit,
             to_pynput(self._config.teach): self.teach_toggled.emit,
+            to_pynput(self._config.what_happened): self.what_happened.emit,
         }
         for combo, name in self._config.automations.items():
             bindings[to_pynput(combo)] = functools.partial(self.automation_requested.emit, name)

@@ -134,9 +134,12 @@ class HotkeyConfig(BaseModel):
     push_to_talk: str = Field(default="ctrl+alt+shift+space", description="Hold to talk.")
     show_hide: str = Field(default="ctrl+alt+shift+o")
     teach: str = Field(default="ctrl+alt+shift+m", description="Start teaching by showing (Show me), and stop it.")
+    what_happened: str = Field(
+        default="ctrl+alt+shift+w", description="Ask what happened in the last minutes of the newest recording."
+    )
     automations: dict[str, str] = Field(default_factory=dict, description="hotkey -> automation name.")
 
-    @field_validator("kill_switch", "pause_resume", "push_to_talk", "show_hide", "teach")
+    @field_validator("kill_switch", "pause_resume", "push_to_talk", "show_hide", "teach", "what_happened")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         value = value.strip().lower()
@@ -158,6 +161,7 @@ class HotkeyConfig(BaseModel):
             ("push_to_talk", self.push_to_talk),
             ("show_hide", self.show_hide),
             ("teach", self.teach),
+            ("what_happened", self.what_happened),
             *[(f"automation:{name}", key) for key, name in self.automations.items()],
         ]
         for purpose, combo in pairs:

@@ -113,6 +113,9 @@ class RecordingConfig(BaseModel):
     codec: Literal["h264", "vp9", "av1"] = "h264"
     max_disk_gb: float = Field(default=20.0, gt=0, description="Oldest recordings go past this.")
     retention_days: int = Field(default=30, ge=1)
+    what_happened_minutes: float = Field(
+        default=2.0, gt=0, le=60, description="What-just-happened reads this many last minutes of the newest recording."
+    )
 
 
 class AccessibilityConfig(BaseModel):

@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
             self.hotkeys.pause_resume.connect(self._on_pause_hotkey)
             self.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
             self.hotkeys.automation_requested.connect(self._on_automation_hotkey)
+            self.hotkeys.what_happened.connect(self._on_what_happened_hotkey)
             if self.voice is not None:
                 self.hotkeys.push_to_talk_pressed.connect(self.voice.press)
                 self.hotkeys.push_to_talk_released.connect(self.voice.release)
@@ -464,6 +465,12 @@ class MainWindow(QMainWindow):
 
     def _on_pause_hotkey(self) -> None:
         self.controller.set_paused(not self.controller.paused)
+
+    def _on_what_happened_hotkey(self) -> None:
+        """Ask the newest recording about its last minutes; the answer shows in History."""
+        self.come_back(keep_hidden_flag=True)
+        self.side_tabs.setCurrentWidget(self.history)
+        self.history.ask.ask_what_happened(self.settings.recording.what_happened_minutes)
 
     def _on_show_hide_hotkey(self) -> None:
         if self.isVisible() and not self.isMinimized():

@@ -29,12 +29,18 @@ from omnidesk.agent.ports import CancelToken
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.recording_question import Progress, RecordingAnswer, RecordingQuestion
 
-__all__ = ["Busy", "RecordingAskPanel", "RecordingAsker", "answer_text", "list_recordings"]
+__all__ = ["WHAT_HAPPENED", "Busy", "RecordingAskPanel", "RecordingAsker", "answer_text", "list_recordings"]
 
 log = logging.getLogger(__name__)
 
 RecordingAsker = Callable[[RecordingQuestion, Progress, CancelToken], "RecordingAnswer | None"]
 """``(question, progress, cancel) -> answer`` (None: stopped); runs on a worker thread."""
+
+WHAT_HAPPENED = (
+    "What happened on the screen, and what was said, in this part of the recording? Say what was done, in "
+    "order, citing the times."
+)
+"""The question the what-just-happened hotkey asks about the newest recording's last minutes."""
 
 Busy = Callable[[], "str | None"]
 """Why the model cannot take a question now (a run is using it), or None."""
@@ -55,9 +61,9 @@ def _mmss(seconds: float) -> str:
 def answer_text(answer: RecordingAnswer) -> str:
     """The answer, then what the model looked at (the span and the frames' times) and any notes."""
     times = sorted({t for part in answer.parts for t in part.frame_times})
-    looked = f"Looked at {_mmss(answer.start)}–{_mmss(answer.end)}"
+    looked = f"Looked at {_mmss(answer.start)}–{_mmss(answer.end)} of {answer.recording.name}"
     if times:
-        looked += f": {len(times)} frames at " + ", ".join(_mmss(t) for t in times)
+        looked += f": {len(times)} frame{'s' if len(times) > 1 else ''} at " + ", ".join(_mmss(t) for t in times)
     if len(answer.parts) > 1:
         looked += f" (in {len(answer.parts)} parts)"
     return "\n\n".join([answer.text.strip() or "(the model gave no answer)", looked, *answer.notes])
@@ -165,11 +171,32 @@ class RecordingAskPanel(QWidget):
             problem = "Select a recording first (none yet? record one with `omnidesk record`)"
         if problem is None and not text:
             problem = "Type a question about the recording first"
-        if problem is not None or path is None or self._asker is None:
-            self._fail(problem or "No model is set up to answer")
+        if problem is not None or path is None:
+            self._fail(problem or "Select a recording first")
+            return False
+        return self._start(RecordingQuestion(text, path=path), path.name)
+
+    def ask_what_happened(self, minutes: float) -> bool:
+        """Ask :data:`WHAT_HAPPENED` about the last ``minutes`` of the newest recording (one that is still being
+        written is read as far as it goes); False (with a line) if it cannot start."""
+        if self.asking:
+            self._fail("Still answering the question before; stop it or wait")
+            return False
+        problem = self._problem()
+        if problem is None and self._recordings_dir is None:
+            problem = "There is no recordings folder to ask about"
+        if problem is not None:
+            self._fail(problem)
+            return False
+        self.question.setText(WHAT_HAPPENED)
+        ask = RecordingQuestion(WHAT_HAPPENED, recordings_dir=self._recordings_dir, last=minutes * 60)
+        return self._start(ask, f"the newest recording's last {minutes:g} minutes")
+
+    def _start(self, question: RecordingQuestion, what: str) -> bool:
+        if self._asker is None:
+            self._fail("No model is set up to answer: set one up in the window first")
             return False
         asker, progress = self._asker, _RelayedProgress(self._relay)
-        question = RecordingQuestion(text, path=path)
 
         def job(cancel: CancelToken) -> Iterator[object]:
             yield asker(question, progress, cancel)
@@ -185,7 +212,7 @@ class RecordingAskPanel(QWidget):
         self.progress.setFormat("starting…")
         self.answer.setText("Asking…")
         self._thread = start_worker(worker, self._on_thread_finished)
-        log.info("asking about recording %s", path.name)
+        log.info("asking about %s", what)
         return True
 
     def stop(self) -> None:

@@ -5,6 +5,8 @@ line for no selection or a broken recording (which stays byte-identical)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from omnidesk.agent.ports import CancelToken
 from omnidesk.app.gui.agent_runner import GuiAgentRunner
 from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.main_window import MainWindow
+from omnidesk.app.gui.recording_ask import WHAT_HAPPENED
+from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import AppPaths, Settings
 from tests.app.gui.scripts import MONITOR
 from tests.app.gui.test_agent_runner import FakeSessions
@@ -25,13 +29,17 @@ pytestmark = pytest.mark.desktop
 WAIT_MS = 120_000
 
 
-def _window(qtbot, tmp_path: Path, url: str) -> tuple[MainWindow, GuiAgentRunner]:
+def _window(
+    qtbot, tmp_path: Path, url: str, *, settings: Settings | None = None, hotkeys: GlobalHotkeys | None = None
+) -> tuple[MainWindow, GuiAgentRunner]:
     paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r")
-    settings = Settings()
+    settings = settings or Settings()
     settings.model.remote_url = url  # loopback: no consent question
     runner = GuiAgentRunner(settings, paths, QtConfirmer(), session_factory=FakeSessions())
     list(runner.load(CancelToken()))
-    window = MainWindow(settings, runner, monitors=[MONITOR], paths=paths, recording_asker=runner.ask_recording)
+    window = MainWindow(
+        settings, runner, monitors=[MONITOR], paths=paths, recording_asker=runner.ask_recording, hotkeys=hotkeys
+    )
     qtbot.addWidget(window)
     window.show()
     return window, runner
@@ -66,7 +74,7 @@ def test_a_recording_is_asked_from_history_and_the_answer_cites_its_times(qtbot,
     text = ask.answer.text()
     # The model's answer cites the frames' labels; below it, the span and the frames the model was given.
     assert text.startswith("I saw the red box at 00:02 and the blue box at 00:05."), text
-    assert "Looked at 00:00–00:08: 3 frames at 00:00, 00:02, 00:05" in text
+    assert f"Looked at 00:00–00:08 of {folder.name}: 3 frames at 00:00, 00:02, 00:05" in text
     assert "reading" in progress and "asking part 1 of 1" in progress
     assert not ask.progress.isVisible() and ask.ask_button.isEnabled()
     assert _digests(folder) == before
@@ -124,3 +132,36 @@ def test_no_selection_and_a_broken_recording_get_one_clear_line(qtbot, tmp_path:
     assert "seg-00000.mkv is empty (0 bytes)" in line
     assert model.seen == [] and model.refusals == []
     assert _digests(broken) == before
+
+
+def test_the_what_happened_hotkey_asks_the_newest_recordings_last_minutes(qtbot, tmp_path: Path) -> None:
+    settings = Settings()
+    settings.recording.what_happened_minutes = 0.05  # the last 3 s
+    hotkeys = GlobalHotkeys(settings.hotkeys)
+    assert hotkeys.start() is None
+    try:
+        with serve(policy, (640, 360)) as model:
+            window, runner = _window(qtbot, tmp_path, model.url, settings=settings, hotkeys=hotkeys)
+            recordings = window.paths.recordings_dir  # type: ignore[union-attr]
+            make_recording(recordings / "20261202-090000-older", audio=False)
+            newest = make_recording(recordings / "20261202-101500-newest")
+            window.side_tabs.setCurrentIndex(0)
+            window.hide()
+            ask = window.history.ask
+            with qtbot.waitSignal(ask.finished, timeout=WAIT_MS) as finished:
+                subprocess.run(["xdotool", "key", settings.hotkeys.what_happened], check=True, env=dict(os.environ))
+            runner.close()
+    finally:
+        hotkeys.stop()
+    assert finished.args == ["answered"], ask.answer.text()
+    assert model.refusals == []
+    (seen,) = model.seen
+    assert isinstance(seen, SeenPart) and seen.question == WHAT_HAPPENED
+    # The newest recording (it has sound), from 3 s before its end: one frame at 00:05 (both boxes on screen
+    # by then) and those 3 s of sound.
+    assert seen.span == ("00:05", "00:08", "00:08") and seen.times == [5.0]
+    assert sum(seen.clips) == pytest.approx(3.0, abs=0.15)
+    text = ask.answer.text()
+    assert text.startswith("I saw the red box at 00:05 and the blue box at 00:05."), text
+    assert f"Looked at 00:05–00:08 of {newest.name}: 1 frame at 00:05" in text
+    assert window.isVisible() and window.side_tabs.currentWidget() is window.history
