@@ -2,7 +2,8 @@
 
 ``runtime/`` implements these Protocols (llama.cpp, mss, sounddevice, pyautogui…); ``tests/fakes.py``
 implements them in memory. ``app/compose.py`` wires real adapters from settings. The accessibility port
-lives in ``agent/ports_accessibility.py`` and is re-exported here.
+lives in ``agent/ports_accessibility.py`` and the model port in ``agent/ports_model.py``; both are
+re-exported here.
 
 Requests are laid out by the model family's format module (``agent/formats/``) as its authors trained
 it. A :class:`CachePoint` in a request marks where a local runtime may save its state: on the next
@@ -12,17 +13,14 @@ evaluating only what follows (a hybrid Mamba model's cache cannot be cut back). 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
 from omnidesk.agent.actions import Action
-from omnidesk.agent.canvas import ImageCanvas, PointingReference
 from omnidesk.agent.geometry import ImageTransform, MonitorInfo, Rect
 from omnidesk.agent.ports_accessibility import (
     AccessibilityPort,
@@ -33,6 +31,25 @@ from omnidesk.agent.ports_accessibility import (
     Focus,
     FocusedElement,
     UnknownFocus,
+)
+from omnidesk.agent.ports_model import (
+    AudioClip,
+    AudioPart,
+    CachePoint,
+    CancelToken,
+    ChatMessage,
+    ImagePart,
+    ModelCapabilities,
+    ModelClient,
+    ModelImage,
+    ModelReply,
+    ModelRequest,
+    Part,
+    Pixels,
+    TemplateValue,
+    TextPart,
+    TokenDelta,
+    ToolCall,
 )
 
 __all__ = [
@@ -84,9 +101,6 @@ __all__ = [
     "WindowInfo",
     "WindowInspector",
 ]
-
-Pixels = npt.NDArray[np.uint8]
-Samples = npt.NDArray[np.float32]
 
 
 # --- screen -------------------------------------------------------------------------------------------
@@ -235,24 +249,6 @@ class TargetLocator(Protocol):
 # --- images for the model -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class ModelImage:
-    """An image as the model will see it, with the way back to the monitor.
-
-    ``pixels`` is ``H×W×3`` uint8 RGB. ``kind`` says what it is: the letterboxed ``overview`` of a whole
-    monitor (the image every point of the model refers to), a native-resolution ``crop`` of a changed
-    region, or a ``tile``. ``label`` is the text put before it in the prompt (capture time, box).
-    ``content_hash`` identifies the pixels (for the runtime's embedding cache).
-    """
-
-    pixels: Pixels
-    transform: ImageTransform
-    kind: Literal["overview", "crop", "tile"]
-    timestamp: float
-    label: str = ""
-    content_hash: str = ""
-
-
 @dataclass(frozen=True, slots=True)
 class Observation:
     """What the sampler hands the agent for one step: images to send and what changed."""
@@ -294,20 +290,6 @@ class FrameSampler(Protocol):
 # --- audio --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class AudioClip:
-    """Mono float32 PCM in [-1, 1]; ``start``/``end`` on the monotonic clock frames use."""
-
-    samples: Samples
-    sample_rate: int
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return len(self.samples) / self.sample_rate
-
-
 class Microphone(Protocol):
     """A microphone at 16 kHz mono. Raises ``NoMicrophoneError`` when there is none."""
 
@@ -325,186 +307,6 @@ class Microphone(Protocol):
     def utterances(self, stop: CancelToken) -> Iterator[AudioClip]:
         """Voice-activity-cut utterances until ``stop`` is cancelled."""
         ...
-
-
-# --- model --------------------------------------------------------------------------------------------
-
-
-class CancelToken:
-    """A thread-safe stop request that reaches into generations and waits (not a global flag)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._callbacks: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-
-    def cancel(self) -> None:
-        with self._lock:
-            if self._event.is_set():
-                return
-            self._event.set()
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            callback()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Sleep up to ``timeout`` s, waking at once on cancel; True if cancelled."""
-        return self._event.wait(timeout)
-
-    def on_cancel(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (from the cancelling thread) when cancelled; at once if already cancelled."""
-        with self._lock:
-            if not self._event.is_set():
-                self._callbacks.append(callback)
-                return
-        callback()
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    text: str
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class ImagePart:
-    image: ModelImage
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class AudioPart:
-    clip: AudioClip
-
-
-@dataclass(frozen=True, slots=True)
-class CachePoint:
-    """Marks the end of the append-only prefix; the runtime may save its state here (see module doc)."""
-
-
-Part = TextPart | ImagePart | AudioPart | CachePoint
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    role: Literal["system", "user", "assistant", "tool"]
-    parts: tuple[Part, ...]
-
-    @staticmethod
-    def text(role: Literal["system", "user", "assistant", "tool"], text: str) -> ChatMessage:
-        return ChatMessage(role, (TextPart(text),))
-
-
-TemplateValue = bool | int | float | str
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRequest:
-    """One generation. ``json_schema`` or ``grammar`` (GBNF) constrain the output; at most one is set.
-
-    ``enable_thinking`` turns the model's reasoning on or off (None: the runtime's default).
-    ``reasoning_budget`` is the most reasoning tokens before the engine closes the thought and lets the
-    answer follow (None: no limit); remote engines get it in their own field (vLLM
-    ``thinking_token_budget``, llama.cpp ``reasoning_budget_tokens``). ``template_kwargs`` are further chat
-    template variables the model's format is served with (e.g. Nemotron's ``reasoning_budget`` and
-    ``truncate_history_thinking``), passed next to ``enable_thinking``.
-    """
-
-    messages: tuple[ChatMessage, ...]
-    max_tokens: int = 512
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    enable_thinking: bool | None = None
-    grammar: str | None = None
-    json_schema: dict[str, object] | None = None
-    stop: tuple[str, ...] = ()
-    reasoning_budget: int | None = None
-    template_kwargs: Mapping[str, TemplateValue] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenDelta:
-    """A streamed piece of output; ``channel`` says whether it is reasoning or the answer."""
-
-    text: str
-    channel: Literal["reasoning", "answer"]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A function call an engine's tool parser split off the answer (OpenAI ``message.tool_calls``).
-
-    ``arguments`` is the JSON text as the engine returned it (vLLM's hermes parser: a string); the output
-    parser decodes and checks it like a ``<tool_call>`` written in the text.
-    """
-
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModelReply:
-    """One generation's result: ``text`` (the answer), ``reasoning`` (a thinking model's separate stream)
-    and ``tool_calls`` (when the engine parses tool calls out of the answer itself)."""
-
-    text: str
-    reasoning: str
-    prompt_tokens: int
-    completion_tokens: int
-    reused_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
-    stop_reason: Literal["stop", "length", "cancelled"]
-    images_encoded: int = 0
-    images_from_cache: int = 0
-    tool_calls: tuple[ToolCall, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ModelCapabilities:
-    """What the model behind a client can do.
-
-    ``image_size`` is the square side a fixed-size encoder resizes everything onto (or None).
-    ``image_canvas`` is how the in-process engine sizes an image it is sent (None for remote engines, which
-    get images at the format's own sizing); ``pointing_reference`` says whether the model's points refer to
-    that whole canvas or to the picture on it, where the two differ (letterboxing).
-    ``slow_decoding`` says that tokens come slowly (a local model on the CPU only), so formats pick their
-    short variant (e.g. no thinking) by default.
-    """
-
-    name: str
-    vision: bool
-    audio: bool
-    image_size: int | None
-    coordinate_convention: Literal["fraction", "thousandths", "image_pixels"]
-    context_length: int
-    remote: bool = False
-    image_canvas: ImageCanvas | None = None
-    pointing_reference: PointingReference = "canvas"
-    slow_decoding: bool = False
-
-
-class ModelClient(Protocol):
-    """A loaded omni model, local (llama.cpp) or remote (OpenAI-compatible)."""
-
-    @property
-    def capabilities(self) -> ModelCapabilities: ...
-
-    def generate(
-        self,
-        request: ModelRequest,
-        *,
-        on_token: Callable[[TokenDelta], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> ModelReply:
-        """Run one generation. A cancel returns a reply with ``stop_reason="cancelled"`` promptly."""
-        ...
-
-    def close(self) -> None: ...
 
 
 # --- input, confirmation, time -----------------------------------------------------------------------
