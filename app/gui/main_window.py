@@ -5,7 +5,8 @@ window only reacts to signals. Questions from the agent arrive through :class:`Q
 the worker (never this thread) until the confirmation bar answers. The model is loaded by
 :class:`ModelLoader` on a worker; until it is ready Run is disabled with the reason, and without one the
 :class:`ModelArea` shows the first-run setup panel. Settings changes apply without a restart
-(``settings_apply.py``).
+(``settings_apply.py``). Push-to-talk, spoken commands and the global hotkeys are wired and handled by
+:class:`VoiceAndHotkeys` (``main_window_voice.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.controller import RunController, Runner, RunRequest
 from omnidesk.app.gui.crash import CrashReporter, ErrorView, message_box_view
 from omnidesk.app.gui.history import HistoryPanel
+from omnidesk.app.gui.main_window_voice import SPOKEN_TASK, VoiceAndHotkeys
 from omnidesk.app.gui.model_area import ModelArea
 from omnidesk.app.gui.model_loader import ModelLoader, ModelStatus, StatusSource
 from omnidesk.app.gui.model_setup import ModelSetup
@@ -47,7 +49,7 @@ from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.voice_bar import VoiceBar
-from omnidesk.app.gui.voice_command import Understood, VoiceCommands, VoiceInterpreter
+from omnidesk.app.gui.voice_command import VoiceCommands, VoiceInterpreter
 from omnidesk.app.hotkeys import GlobalHotkeys
 from omnidesk.app.settings import ApiKeys, AppPaths, Settings
 
@@ -57,10 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
 log = logging.getLogger(__name__)
-
-SPOKEN_TASK = "(spoken task: follow the instruction in the recording)"
-"""The task text of a voice run with nothing typed; the recording goes to the model as audio."""
-MIN_VOICE_SECONDS = 0.3
 
 
 class MainWindow(QMainWindow):
@@ -131,6 +129,7 @@ class MainWindow(QMainWindow):
         self.out_of_the_way = OutOfTheWay(self, tray, lambda: self.settings.gui.hide_during_run)
         self._closing = False
         self._latest_overview: ModelImage | None = None
+        self.voice_hotkeys = VoiceAndHotkeys(self)
         self._layout()
         self._connect_signals()
         self._set_idle()
@@ -176,7 +175,7 @@ class MainWindow(QMainWindow):
     def _connect_signals(self) -> None:
         """Every connection of the window, in one place."""
         bar, controller, confirmer = self.task_bar, self.controller, self.confirmer
-        bar.run_requested.connect(self._start_run)
+        bar.run_requested.connect(self.start_run)
         bar.pause_toggled.connect(controller.set_paused)
         bar.stop_requested.connect(controller.stop)
         bar.settings_requested.connect(self._on_settings_requested)
@@ -200,43 +199,18 @@ class MainWindow(QMainWindow):
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.loader.status.connect(self._on_model_status)
         self.loader.errored.connect(self._on_model_error)
-        self.loader.idle.connect(self._close_if_closing)
-        self.history.ask.finished.connect(self._close_if_closing)
+        self.loader.idle.connect(self.close_if_closing)
+        self.history.ask.finished.connect(self.close_if_closing)
         self.model_area.configured.connect(self.apply_settings)
         if self.model_area.setup is not None:
-            self.model_area.setup.busy_changed.connect(self._close_if_closing)
+            self.model_area.setup.busy_changed.connect(self.close_if_closing)
         if self.tray is not None:
             self.tray.show_requested.connect(self.come_back)
             self.tray.pause_toggled.connect(controller.set_paused)
             self.tray.stop_requested.connect(controller.stop)
             self.tray.quit_requested.connect(self.close)
-            self.tray.automation_requested.connect(self._on_automation_hotkey)
-        if self.voice is not None:
-            bar.mic_pressed.connect(self.voice.press)
-            bar.mic_released.connect(self.voice.release)
-            self.voice.level.connect(self._on_voice_level)
-            self.voice.recorded.connect(self._on_voice_recorded)
-            self.voice.failed.connect(self._on_voice_failed)
-            self.voice.stopped.connect(self._close_if_closing)
-        if self.voice_commands is not None:
-            self.voice_commands.command_understood.connect(self._on_voice_understood)
-            self.voice_commands.confirmation_answered.connect(confirmer.reply_confirmation)
-            self.voice_commands.question_answered.connect(confirmer.reply_question)
-            self.voice_commands.status.connect(self.state_label.setText)
-            self.voice_commands.stopped.connect(self._close_if_closing)
-            self.voice_bar.go.connect(self._start_run)
-            self.voice_bar.cancelled.connect(lambda: self.state_label.setText("Spoken command cancelled"))
-        if self.hotkeys is not None:
-            # Direct: the kill switch stops the run from pynput's thread even while this one is busy.
-            self.hotkeys.kill_switch.connect(controller.stop, type=Qt.ConnectionType.DirectConnection)  # type: ignore[call-arg]
-            self.hotkeys.kill_switch.connect(self._on_kill_switch)
-            self.hotkeys.pause_resume.connect(self._on_pause_hotkey)
-            self.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
-            self.hotkeys.automation_requested.connect(self._on_automation_hotkey)
-            self.hotkeys.what_happened.connect(self._on_what_happened_hotkey)
-            if self.voice is not None:
-                self.hotkeys.push_to_talk_pressed.connect(self.voice.press)
-                self.hotkeys.push_to_talk_released.connect(self.voice.release)
+            self.tray.automation_requested.connect(self.run_automation_named)
+        self.voice_hotkeys.connect_signals()
 
     # --- the model -----------------------------------------------------------------------------------
 
@@ -252,16 +226,14 @@ class MainWindow(QMainWindow):
         if not self.controller.running:
             self._set_idle("Model ready — type a task and press Run" if status.state == "ready" else "Idle")
         if status.state == "ready":
-            problem = self.voice_commands.hearing_problem() if self.voice_commands is not None else None
-            if self.voice is not None:
-                self.task_bar.set_mic_available(problem is None, problem or "")
+            self.voice_hotkeys.model_ready()
 
     def _on_model_error(self, exc: object) -> None:
         log.warning("the model failed to load: %s", exc)
         if not isinstance(exc, OmnideskError) and isinstance(exc, BaseException):
             self.reporter.report(exc)  # a bug, not a bad file: the crash dialog with the trace
 
-    def _close_if_closing(self, *_args: object) -> None:
+    def close_if_closing(self, *_args: object) -> None:
         """A worker ended: if the person asked to close meanwhile, close now (see ``closeEvent``)."""
         if self._closing:
             self.close()
@@ -274,7 +246,7 @@ class MainWindow(QMainWindow):
 
     # --- runs -----------------------------------------------------------------------------------------
 
-    def _start_run(self, task: str, voice: AudioClip | None = None) -> None:
+    def start_run(self, task: str, voice: AudioClip | None = None) -> None:
         blocked = self._run_blocked()
         request = RunRequest(task, self.task_bar.dry_run, self.task_bar.selected_monitor(), voice)
         if blocked is not None or not self.controller.start(request):
@@ -369,7 +341,7 @@ class MainWindow(QMainWindow):
         ):
             self.state_label.setText(blocked or self._unavailable_reason)
 
-    def _on_automation_hotkey(self, name: str) -> None:
+    def run_automation_named(self, name: str) -> None:
         automation = self.saved.get(name)
         if automation is not None:
             self._on_run_automation(automation)
@@ -411,72 +383,16 @@ class MainWindow(QMainWindow):
         self.settings = settings
         if self._on_settings_changed is not None:
             self._on_settings_changed(settings)
-        if self.voice_commands is not None:
-            self.voice_commands.set_policy(SafetyPolicy(settings.safety))
-        audio_live = change.audio and self.voice is not None and self.voice.reconfigure(settings.audio)
+        audio_live, problem = self.voice_hotkeys.apply_settings(settings, audio=change.audio, hotkeys=change.hotkeys)
         message = change.describe(running=self.controller.running, audio_live=audio_live)
-        if change.hotkeys and self.hotkeys is not None:
-            problem = self.hotkeys.reconfigure(settings.hotkeys)
-            if problem is not None:
-                message += f" — but no global hotkeys: {problem}"
+        if problem is not None:
+            message += f" — but no global hotkeys: {problem}"
         if change.model:
             if self.controller.running:
                 self._reload_after_run = True
             else:
                 self.loader.load()
         self.state_label.setText(message)
-
-    # --- voice ---------------------------------------------------------------------------------------
-
-    def _on_voice_level(self, level: float) -> None:
-        bars = "▮" * round(level * 10)
-        self.state_label.setText(f"Listening… release the mic button when done  {bars}")
-
-    def _on_voice_recorded(self, clip: AudioClip) -> None:
-        if clip.duration < MIN_VOICE_SECONDS:
-            self.state_label.setText("Too short — hold the mic button while you speak")
-            return
-        if self.voice_commands is None:  # a runner without an interpreter gets the recording itself
-            self._start_run(self.task_bar.task_edit.text().strip() or SPOKEN_TASK, clip)
-            return
-        if self.controller.running and not self.confirm_bar.mode:
-            self.state_label.setText("A run is going; stop it before speaking a new command")
-            return
-        self.voice_bar.dismiss()
-        monitor = self.task_bar.selected_monitor()
-        if not self.voice_commands.hear(clip, monitor, self.confirm_bar.mode, self.confirm_bar.question):
-            self.state_label.setText("Still working out what you said before; speak again in a moment")
-
-    def _on_voice_understood(self, understood: Understood) -> None:
-        self.come_back(keep_hidden_flag=True)  # spoken with the window hidden: show what was understood
-        if understood.risky:
-            self.voice_bar.ask(understood.text, understood.reason)
-            self.state_label.setText("Confirm the spoken command above before it runs")
-        else:
-            self.voice_bar.offer(understood.text, self.settings.gui.voice_countdown_seconds)
-
-    def _on_voice_failed(self, message: str) -> None:
-        self.state_label.setText(message)
-
-    # --- hotkeys -------------------------------------------------------------------------------------
-
-    def _on_kill_switch(self) -> None:
-        self.state_label.setText("Kill switch pressed — stopping")
-
-    def _on_pause_hotkey(self) -> None:
-        self.controller.set_paused(not self.controller.paused)
-
-    def _on_what_happened_hotkey(self) -> None:
-        """Ask the newest recording about its last minutes; the answer shows in History."""
-        self.come_back(keep_hidden_flag=True)
-        self.side_tabs.setCurrentWidget(self.history)
-        self.history.ask.ask_what_happened(self.settings.recording.what_happened_minutes)
-
-    def _on_show_hide_hotkey(self) -> None:
-        if self.isVisible() and not self.isMinimized():
-            self.hide()
-        else:
-            self.come_back(keep_hidden_flag=True)
 
     # --- confirmations --------------------------------------------------------------------------------
 
@@ -510,10 +426,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
         """Closing during a run stops it first and closes once the worker has ended (never blocks)."""
         assert event is not None
-        recording = self.voice is not None and self.voice.recording
-        recording = recording or (self.voice_commands is not None and self.voice_commands.busy)
         setup = self.model_area.setup
-        busy = self.controller.running or self.loader.busy or recording or (setup is not None and setup.busy)
+        busy = (
+            self.controller.running or self.loader.busy or self.voice_hotkeys.busy or (setup is not None and setup.busy)
+        )
         busy = busy or self.history.ask.asking
         if busy:
             self._closing = True
@@ -523,10 +439,7 @@ class MainWindow(QMainWindow):
             self.history.ask.stop()
             if setup is not None:
                 setup.cancel()
-            if self.voice is not None:
-                self.voice.abort()
-            if self.voice_commands is not None:
-                self.voice_commands.abort()
+            self.voice_hotkeys.abort()
             event.ignore()
             return
         if self.tray is not None:
