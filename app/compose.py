@@ -2,10 +2,11 @@
 
 Everything that touches the world — screen, input, window list, accessibility tree, hotkeys, model,
 microphone, keyring, clock, template matching, PNG encoding — is built here from settings and handed to
-the agent's ports in small closeable bundles (:class:`Desktop`, :class:`AgentSession`,
-:class:`ReplaySession`, :class:`ScreenCapture`). The CLI commands, the GUI and the MCP server call these
-builders; tests build their own graphs from fakes, and ``tests/app/test_composition_root.py`` checks that
-no other module of ``app/`` constructs an adapter.
+the agent's ports in small closeable bundles (:mod:`omnidesk.app.sessions`). What builds nothing lives
+beside it: the bundles, the model's format and options (:mod:`omnidesk.app.model_setup`), the doctor's
+one-shot questions (:mod:`omnidesk.app.desktop_probes`). The CLI commands, the GUI and the MCP server call
+these builders; tests build their own graphs from fakes, and ``tests/app/test_composition_root.py``
+checks that no other module of ``app/`` constructs an adapter.
 
 The platform seam: screen capture, input, the window list, the accessibility tree and global hotkeys
 depend on the session type, so they come from one :class:`PlatformAdapters` set picked by
@@ -18,43 +19,43 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING
 
-from omnidesk.agent.errors import OmnideskError
+from omnidesk.agent.geometry import resolve_monitor
 from omnidesk.agent.ports import (
     AccessibilityPort,
-    AccessibilityStatus,
     Confirmer,
-    FrameSampler,
     InputDevice,
-    ModelCapabilities,
     ModelClient,
     MonitorInfo,
     Rect,
-    Screen,
-    SecretRedactor,
     TokenDelta,
     WindowInspector,
 )
-from omnidesk.agent.safety import UserActivity
 from omnidesk.app.cli_options import ModelOptions
+from omnidesk.app.desktop_probes import accessibility_status, list_monitors
 from omnidesk.app.model_files import find_mmproj, resolve_model_path
+from omnidesk.app.model_setup import build_model_format, remote_options, session_profile
 from omnidesk.app.remote_consent import RemoteConsent, require_remote_consent
+from omnidesk.app.sessions import (
+    AgentSession,
+    ClosableScreen,
+    Desktop,
+    PlatformAdapters,
+    ReplaySession,
+    ScreenCapture,
+    TaskDesktop,
+    close_all,
+)
 from omnidesk.app.settings import AppPaths, Settings, remote_api_key
 
 if TYPE_CHECKING:
-    from omnidesk.agent.formats import FormatSettings, ModelFormat
     from omnidesk.agent.keyguard import SecretRedactions
-    from omnidesk.agent.loop import Agent
-    from omnidesk.agent.replay import Replayer
     from omnidesk.agent.secrets import SecretStore
     from omnidesk.agent.trajectory import PngEncoder
     from omnidesk.app.hotkeys import GlobalHotkeys
     from omnidesk.runtime.api_keys import ApiKeyStore
     from omnidesk.runtime.audio import SoundDeviceMicrophone
-    from omnidesk.runtime.capture import CaptureStream
-    from omnidesk.runtime.desktop_apps import DesktopApps
     from omnidesk.runtime.input_recorder import XInputRecorder
     from omnidesk.runtime.model_store import ModelStore
     from omnidesk.runtime.secrets import KeyringSecretStore
@@ -62,12 +63,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentSession",
-    "ClosableScreen",
-    "Desktop",
-    "PlatformAdapters",
-    "ReplaySession",
-    "ScreenCapture",
-    "TaskDesktop",
     "X11Platform",
     "accessibility_status",
     "build_agent_session",
@@ -91,31 +86,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _close_all(closers: list[Callable[[], None]]) -> None:
-    """Newest first; a closer that fails is logged and the others still run."""
-    while closers:
-        closer = closers.pop()
-        try:
-            closer()
-        except OmnideskError:
-            log.exception("closing an adapter")
-
-
-class _Closing:
-    """A bundle that closes what it opened (its ``closers``) on ``close()`` or at the end of a ``with``."""
-
-    closers: list[Callable[[], None]]
-
-    def close(self) -> None:
-        _close_all(self.closers)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- model client (ask, agent runs) ----------------------------------------------------------------
@@ -150,7 +120,7 @@ def build_model_client(
     profile = load_profile(section.profile)
     if section.remote_url:
         require_remote_consent(settings, paths, section.remote_url, consent)
-        from omnidesk.runtime.remote import RemoteModelClient, RemoteOptions, StreamLimits
+        from omnidesk.runtime.remote import RemoteModelClient, StreamLimits
         from omnidesk.runtime.urls import redact_url
 
         log.info("using the remote engine at %s", redact_url(section.remote_url))
@@ -160,16 +130,7 @@ def build_model_client(
             api_key=remote_api_key(settings, api_keys or build_api_key_store()),
             timeout=section.remote_timeout,
             limits=StreamLimits(deadline=section.remote_deadline),
-            options=RemoteOptions(
-                name=section.remote_model or profile.display_name,
-                vision=True,
-                audio=profile.audio,
-                image_size=profile.image_size,
-                coordinate_convention=profile.coordinate_convention,
-                context_length=section.context_length,
-                enable_thinking=profile.thinking_default,
-                engine=section.remote_engine,
-            ),
+            options=remote_options(settings, profile),
         )
     model = resolve_model_path(settings, paths)
     if model is None:
@@ -177,13 +138,10 @@ def build_model_client(
     from omnidesk.runtime.llama.session import OmniSession
 
     mmproj = section.mmproj or find_mmproj(model)
-    session_profile = profile.session_profile()
-    if section.pointing_reference is not None:  # measured by `omnidesk calibrate --model`
-        session_profile = replace(session_profile, pointing_reference=section.pointing_reference)
     return OmniSession.open(
         model,
         mmproj,
-        profile=session_profile,
+        profile=session_profile(settings, profile),
         n_ctx=section.context_length,
         n_batch=section.batch_size,
         n_ubatch=section.ubatch_size,
@@ -199,96 +157,7 @@ def build_model_store(settings: Settings, paths: AppPaths, *, endpoint: str | No
     return ModelStore(paths.models_dir, endpoint=endpoint or settings.model.hub_endpoint or None)
 
 
-def build_model_format(settings: Settings, capabilities: ModelCapabilities) -> tuple[ModelFormat, FormatSettings]:
-    """The one place a model format is chosen: the profile's ``output_format`` (Omnidesk's JSON mode when
-    ``agent.use_json_actions`` is set), with this run's settings for it — the format's defaults for this
-    engine (fast or slow decoding), the profile's screenshot count, then the person's ``agent`` settings."""
-    from omnidesk.agent.formats import get_format, resolve_settings
-    from omnidesk.runtime.profiles import load_profile
-
-    profile = load_profile(settings.model.profile)
-    name = "json" if settings.agent.use_json_actions else profile.output_format
-    fmt = get_format(name, capabilities.coordinate_convention)
-    chosen = resolve_settings(
-        fmt, settings.agent, slow_decoding=capabilities.slow_decoding, screenshots=profile.screenshots
-    )
-    log.info(
-        "model format %s: thinking %s, %d screenshot(s) per request, up to %d tokens",
-        fmt.name,
-        "on" if chosen.thinking else "off",
-        chosen.screenshots,
-        chosen.max_tokens,
-    )
-    return fmt, chosen
-
-
 # --- the platform: this desktop's adapters, one set per session type --------------------------------
-
-
-class ClosableScreen(Screen, Protocol):
-    """A :class:`Screen` holding connections until ``close()`` (capture handles, the mask's window list)."""
-
-    def close(self) -> None: ...
-
-
-@dataclass
-class Desktop(_Closing):
-    """This session's privacy-masked screen, input device and window list — and, when asked for, a watch
-    on the person's own mouse and keyboard — open until ``close()``. ``redactor`` blacks out, in the
-    screen's frames, where secrets were typed; ``accessibility`` is the accessibility tree (unless settings
-    turn it off), the safety policy's focused-field signal."""
-
-    screen: ClosableScreen
-    input: InputDevice
-    windows: WindowInspector
-    redactor: SecretRedactor
-    activity: UserActivity | None = None
-    accessibility: AccessibilityPort | None = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-
-class PlatformAdapters(Protocol):
-    """One session type's adapter set; every frame its screens grab is privacy-masked."""
-
-    def screen(
-        self, settings: Settings, *, own_pids: Collection[int], redactions: SecretRedactions | None = None
-    ) -> ClosableScreen:
-        """Monitors and grabs, with deny-listed windows, the windows of ``own_pids`` and the secret areas of
-        ``redactions`` blacked out."""
-        ...
-
-    def desktop(
-        self,
-        settings: Settings,
-        *,
-        own_pids: Collection[int],
-        watch_user: bool,
-        redactions: SecretRedactions | None = None,
-    ) -> Desktop:
-        """Screen, input and window list; ``watch_user`` also notices the person using mouse or keyboard."""
-        ...
-
-    def hotkeys(self, settings: Settings) -> GlobalHotkeys:
-        """The global hotkey listener (kill switch, pause, push-to-talk, automations), not yet started."""
-        ...
-
-    def accessibility(
-        self,
-        settings: Settings,
-        *,
-        windows: WindowInspector | None = None,
-        monitors: Callable[[], list[Rect]] | None = None,
-    ) -> AccessibilityPort:
-        """The accessibility tree (connects on first use; answers "unknown" where there is none);
-        ``windows`` and ``monitors`` let it turn toolkits' logical boxes into device pixels."""
-        ...
-
-    def input_recorder(
-        self, settings: Settings, *, own_pids: Collection[int], stop_combo: tuple[str, ...], on_stop: Callable[[], None]
-    ) -> XInputRecorder:
-        """The person's own clicks and keys (teach mode), none from deny-listed windows or ``own_pids``';
-        ``on_stop`` when ``stop_combo`` is pressed. Not yet started."""
-        ...
 
 
 class X11Platform:
@@ -395,28 +264,6 @@ def build_screen(settings: Settings, *, redactions: SecretRedactions | None = No
     return choose_platform(os.environ).screen(settings, own_pids=[os.getpid()], redactions=redactions)
 
 
-def list_monitors(settings: Settings) -> list[MonitorInfo]:
-    """This desktop's monitors: names, geometry, the scale from settings, the primary flagged."""
-    screen = build_screen(settings)
-    try:
-        return screen.monitors()
-    finally:
-        screen.close()
-
-
-def accessibility_status(settings: Settings) -> AccessibilityStatus:
-    """Whether this desktop's accessibility tree answers (``omnidesk doctor``), and what to do if not."""
-    try:
-        platform = choose_platform(os.environ)
-    except OmnideskError as exc:
-        return AccessibilityStatus(False, str(exc), "run Omnidesk in an X11 session")
-    port = platform.accessibility(settings)
-    try:
-        return port.status()
-    finally:
-        port.close()
-
-
 def build_desktop(
     settings: Settings, *, watch_user: bool = False, redactions: SecretRedactions | None = None
 ) -> Desktop:
@@ -436,17 +283,6 @@ def build_hotkeys(settings: Settings) -> GlobalHotkeys:
 
 
 # --- agent runs (`omnidesk run`, MCP run_task, the GUI's runs, end-to-end tests) ---------------------
-
-
-@dataclass
-class AgentSession(_Closing):
-    """An :class:`Agent` wired to real capture and input; ``close()`` stops capture and frees what it owns."""
-
-    agent: Agent
-    model: ModelClient
-    sampler: FrameSampler
-    monitor: MonitorInfo
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_agent_session(
@@ -473,12 +309,10 @@ def build_agent_session(
     ``input_device`` and ``secrets`` replace the real ones (tests); ``redactions`` shares the secret areas
     with the caller's other screens.
     """
-    from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.agent.loop import Agent
     from omnidesk.runtime.capture import CaptureStream
     from omnidesk.runtime.clock import SystemClock
     from omnidesk.runtime.evs_sampler import EvsSampler
-    from omnidesk.runtime.secrets import KeyringSecretStore
 
     safety = settings.safety.with_overrides(dry_run=dry_run, max_steps=max_steps)
     closers: list[Callable[[], None]] = [model.close] if close_model else []
@@ -509,7 +343,7 @@ def build_agent_session(
             settings.agent,
             safety,
             windows=desktop.windows,
-            secrets=secrets if secrets is not None else KeyringSecretStore(),
+            secrets=secrets if secrets is not None else build_secret_store(),
             model_format=fmt,
             format_settings=format_settings,
             on_token=on_token,
@@ -519,7 +353,7 @@ def build_agent_session(
             fields=desktop.accessibility,
         )
     except BaseException:
-        _close_all(closers)
+        close_all(closers)
         raise
     return AgentSession(agent, model, sampler, sampler.monitor, closers)
 
@@ -532,14 +366,6 @@ def build_secret_store() -> KeyringSecretStore:
 
 
 # --- replays (`omnidesk replay`, the GUI's replay automations) ---------------------------------------
-
-
-@dataclass
-class ReplaySession(_Closing):
-    """A :class:`Replayer` on this desktop; ``close()`` frees the screen, input and window list."""
-
-    replayer: Replayer
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_replay_session(
@@ -556,7 +382,6 @@ def build_replay_session(
     from omnidesk.agent.replay import Replayer
     from omnidesk.agent.safety import SafetyPolicy
     from omnidesk.runtime.clock import SystemClock
-    from omnidesk.runtime.secrets import KeyringSecretStore
     from omnidesk.runtime.template_locator import TemplateLocator
 
     desktop = build_desktop(settings)
@@ -570,7 +395,7 @@ def build_replay_session(
             SafetyPolicy(
                 settings.safety,
                 windows=desktop.windows,
-                secrets=secrets if secrets is not None else KeyringSecretStore(),
+                secrets=secrets if secrets is not None else build_secret_store(),
                 fields=desktop.accessibility,
                 own_pids=[os.getpid()],
             ),
@@ -588,16 +413,6 @@ def build_replay_session(
 # --- perception: capture, microphone, pictures (`record`, `evs`, voice, screenshots) -----------------
 
 
-@dataclass
-class ScreenCapture(_Closing):
-    """A started capture stream of one monitor and what it needs closed (the screen, the stream)."""
-
-    screen: ClosableScreen
-    stream: CaptureStream
-    monitor: MonitorInfo
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-
 def build_capture(
     settings: Settings,
     *,
@@ -607,7 +422,6 @@ def build_capture(
     allow_desktop: bool = False,
 ) -> ScreenCapture:
     """A started capture stream of the chosen monitor (``--monitor N``, a RandR name, or the primary)."""
-    from omnidesk.agent.geometry import resolve_monitor
     from omnidesk.runtime.capture import CaptureStream
 
     screen = build_screen(settings)
@@ -640,16 +454,6 @@ def build_input_recorder(
     return choose_platform(os.environ).input_recorder(
         settings, own_pids=[os.getpid()], stop_combo=stop_combo, on_stop=on_stop
     )
-
-
-@dataclass
-class TaskDesktop(_Closing):
-    """What evaluation tasks need of this desktop besides the agent: the applications they start (``apps``)
-    and the accessibility tree their checks read."""
-
-    apps: DesktopApps
-    accessibility: AccessibilityPort
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 def build_task_desktop(settings: Settings) -> TaskDesktop:
