@@ -14,7 +14,8 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from omnidesk.agent.actions import Action, AskUser, Click, Done, Drag, Fail, Hotkey, Move, Scroll, TypeText, Wait
+from omnidesk.agent.acting import perform
+from omnidesk.agent.actions import Action, AskUser, Done, Fail, Wait
 from omnidesk.agent.config import AgentConfig, SafetyConfig
 from omnidesk.agent.coords import action_to_desktop, resolve_pointer
 from omnidesk.agent.describe import describe_action, describe_actions
@@ -41,7 +42,7 @@ from omnidesk.agent.ports import (
     WindowInspector,
 )
 from omnidesk.agent.safety import LoopDetector, SafetyPolicy, UserActivity, Verdict, action_points, user_moved
-from omnidesk.agent.secrets import RunSecrets, SecretStore, fill_secrets, is_secret_question
+from omnidesk.agent.secrets import RunSecrets, SecretStore, is_secret_question
 
 __all__ = ["Agent", "perform"]
 
@@ -51,46 +52,6 @@ _BY_USER = "stopped by the user"
 _TIME_UP = "stopped: the run's time limit (max_seconds) ran out during the generation"
 
 Status = Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
-
-
-def perform(
-    action: Action,
-    device: InputDevice,
-    *,
-    clock: Clock,
-    cancel: CancelToken,
-    secrets: SecretStore | None = None,
-    settle: Callable[[float], object] | None = None,
-) -> None:
-    """Carry out an action whose points are in ``desktop`` space (secrets are filled only here).
-
-    ``settle(timeout)`` waits until the screen is still, at most ``timeout`` s: how a ``Wait`` with
-    ``until_settled`` waits (without it, such a wait takes its whole time).
-
-    Raises:
-        ActionError: the device failed. SafetyStop: the fail-safe, or a secret that is not stored.
-    """
-    match action:
-        case Click(point=p, button=b, count=n, modifiers=m):
-            device.click(int(p.x), int(p.y), button=b, count=n, modifiers=m)
-        case Move(point=p):
-            device.move(int(p.x), int(p.y))
-        case Drag(start=s, end=e, button=b):
-            device.drag(int(s.x), int(s.y), int(e.x), int(e.y), button=b)
-        case Scroll(point=p, dx=dx, dy=dy):
-            device.scroll(None if p is None else int(p.x), None if p is None else int(p.y), dx=dx, dy=dy)
-        case TypeText(text=text):
-            device.type_text(fill_secrets(text, secrets))
-        case Hotkey(keys=keys):
-            device.hotkey(keys)
-        case Wait(seconds=seconds, until_settled=True) if settle is not None:
-            settle(seconds)
-        case Wait(seconds=seconds):
-            remaining = seconds
-            while remaining > 0 and not cancel.cancelled:
-                chunk = min(0.1, remaining)
-                clock.sleep(chunk)
-                remaining -= chunk
 
 
 def _frozen(timings: dict[str, float]) -> tuple[tuple[str, float], ...]:

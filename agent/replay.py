@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from omnidesk.agent.acting import perform
 from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll, Wait
 from omnidesk.agent.describe import describe_action
 from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop
 from omnidesk.agent.geometry import resolve_monitor
 from omnidesk.agent.keyguard import KeyGuard
-from omnidesk.agent.loop import perform
 from omnidesk.agent.ports import (
     CancelToken,
     Clock,
