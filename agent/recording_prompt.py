@@ -18,6 +18,11 @@ Omnidesk's own additions, all in text: change crops (opt-in), each introduced by
 paragraph saying which part of the recording this is, how the times count, and asking the model to cite
 times as mm:ss; then the question. A long recording is asked about part by part and a last, text-only
 request merges the parts' answers (:func:`combine_request`).
+
+A spoken question (the person's own voice, 16 kHz, as a push-to-talk command is sent: audio first, the
+text that says what it is after) comes after all of the recording's media, introduced by
+:data:`SPOKEN_LABEL`, so it can never be taken for the recording's sound: that sound stays right after the
+frames, and the paragraph names its span. The text then says the question is the spoken clip.
 """
 
 from __future__ import annotations
@@ -37,14 +42,25 @@ from omnidesk.agent.ports import (
 )
 
 __all__ = [
+    "SPOKEN_LABEL",
+    "SPOKEN_QUESTION",
     "RecordingSlice",
     "combine_request",
     "frame_separators",
     "mmss",
     "recording_request",
+    "spoken_clips",
 ]
 
 TEMPORAL_PATCH = 2
+CLIP_SECONDS = 30
+"""The longest clip the audio encoder takes in one piece (Parakeet's ``clip_duration_s``)."""
+
+SPOKEN_LABEL = "\nThe person's question, spoken (not part of the recording): "
+"""Introduces the spoken question's audio, after all of the recording's media."""
+
+SPOKEN_QUESTION = "the one the person spoke in the question's audio, after the recording."
+"""What the ``Question:`` line says when the question is spoken."""
 
 
 def mmss(seconds: float) -> str:
@@ -114,7 +130,35 @@ def _media(piece: RecordingSlice) -> list[Part]:
     return parts
 
 
-def _instructions(piece: RecordingSlice, question: str) -> str:
+def spoken_clips(spoken: AudioClip) -> tuple[AudioClip, ...]:
+    """A spoken question cut into the pieces the audio encoder takes (at most :data:`CLIP_SECONDS` each)."""
+    step = CLIP_SECONDS * spoken.sample_rate
+    pieces = []
+    for lo in range(0, max(len(spoken.samples), 1), step):
+        samples = spoken.samples[lo : lo + step]
+        begin = spoken.start + lo / spoken.sample_rate
+        pieces.append(AudioClip(samples, spoken.sample_rate, begin, begin + len(samples) / spoken.sample_rate))
+    return tuple(pieces)
+
+
+def _spoken_parts(spoken: AudioClip | None) -> list[Part]:
+    if spoken is None:
+        return []
+    return [TextPart(SPOKEN_LABEL), *(AudioPart(c) for c in spoken_clips(spoken))]
+
+
+def _question_lines(question: str, spoken: AudioClip | None) -> str:
+    if spoken is None:
+        return f"Question: {question}"
+    said = (
+        "The person asked the question aloud: it is the audio after the recording's media, introduced as the "
+        "person's question; it is not part of the recording."
+    )
+    typed = f" (they typed with it: {question})" if question.strip() else ""
+    return f"{said}\n\nQuestion: {SPOKEN_QUESTION}{typed}"
+
+
+def _instructions(piece: RecordingSlice, question: str, spoken: AudioClip | None = None) -> str:
     span = f"{mmss(piece.start)}–{mmss(piece.end)}"
     which = f"part {piece.part} of {piece.parts} of a" if piece.parts > 1 else "a"
     lines = [f"This is {which} screen recording: {span} of {mmss(piece.length)}."]
@@ -125,12 +169,12 @@ def _instructions(piece: RecordingSlice, question: str) -> str:
     if piece.crops:
         lines.append("The changed regions follow at full resolution, each with its place and time.")
     if piece.audio:
-        lines.append("The sound of the same time follows the frames.")
+        lines.append(f"The recording's sound from {span} follows the frames, in order.")
     lines.append(
         "Answer from what the recording shows and says. Cite the time of everything you mention as mm:ss "
         '(for example "at 02:14 you opened …"). If the recording does not show it, say so.'
     )
-    return "\n".join(lines) + f"\n\nQuestion: {question}"
+    return "\n".join(lines) + "\n\n" + _question_lines(question, spoken)
 
 
 def recording_request(
@@ -139,9 +183,11 @@ def recording_request(
     *,
     max_tokens: int = 1024,
     enable_thinking: bool | None = None,
+    spoken: AudioClip | None = None,
 ) -> ModelRequest:
-    """One user turn: the recording's media in the trained layout, then the instructions and question."""
-    parts = [*_media(piece), TextPart("\n" + _instructions(piece, question))]
+    """One user turn: the recording's media in the trained layout, the ``spoken`` question (if any), then
+    the instructions and the question."""
+    parts = [*_media(piece), *_spoken_parts(spoken), TextPart("\n" + _instructions(piece, question, spoken))]
     return ModelRequest((ChatMessage("user", tuple(parts)),), max_tokens=max_tokens, enable_thinking=enable_thinking)
 
 
@@ -152,15 +198,16 @@ def combine_request(
     length: float,
     max_tokens: int = 1024,
     enable_thinking: bool | None = None,
+    spoken: AudioClip | None = None,
 ) -> ModelRequest:
-    """The text-only request that merges the answers about each part of a long recording into one."""
+    """The request that merges the answers about each part of a long recording into one: text only, or the
+    ``spoken`` question's audio (introduced by :data:`SPOKEN_LABEL`) then the text."""
     blocks = "\n\n".join(f"[{mmss(start)}–{mmss(end)}]\n{text.strip()}" for start, end, text in answers)
     text = (
         f"A screen recording ({mmss(length)} long) was looked at in {len(answers)} parts, each answering the "
         f"question below. Their answers, with the part of the recording each covers:\n\n{blocks}\n\n"
         "Write one answer to the question from these answers. Keep the mm:ss times they cite; do not invent "
-        f"anything they do not say.\n\nQuestion: {question}"
+        f"anything they do not say.\n\n{_question_lines(question, spoken)}"
     )
-    return ModelRequest(
-        (ChatMessage("user", (TextPart(text),)),), max_tokens=max_tokens, enable_thinking=enable_thinking
-    )
+    parts: tuple[Part, ...] = (TextPart(text),) if spoken is None else (*_spoken_parts(spoken), TextPart("\n" + text))
+    return ModelRequest((ChatMessage("user", parts),), max_tokens=max_tokens, enable_thinking=enable_thinking)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.errors import ConfigError, ModelCapabilityError
 from omnidesk.agent.media_budget import audio_tokens, video_frame_size, vllm_image_tokens
 from omnidesk.agent.ports import AudioClip, CancelToken, Frame, ModelClient, ModelImage, TokenDelta
 from omnidesk.agent.recording_plan import Chunk, Pick, plan_chunks
@@ -43,7 +43,8 @@ CROP_SIZE = 448
 class RecordingQuestion:
     """What is asked: ``path`` (None: the newest recording in ``recordings_dir``), the range (seconds from
     the recording's start; ``last`` counts back from its end), whether change crops go too, and the token
-    budget of one request (None: the model's context less the answer)."""
+    budget of one request (None: the model's context less the answer). ``spoken``: the question as the
+    person said it (16 kHz); it goes to the model as audio, ``question`` is then only what they typed with it."""
 
     question: str
     path: Path | None = None
@@ -55,6 +56,7 @@ class RecordingQuestion:
     budget: int | None = None
     max_tokens: int = 1024
     enable_thinking: bool | None = None
+    spoken: AudioClip | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,11 @@ def ask_about_recording(
     capabilities = client.capabilities
     if not capabilities.vision:
         raise ConfigError(f"{capabilities.name} cannot see images; a recording needs a vision model")
+    if ask.spoken is not None and not capabilities.audio:
+        raise ModelCapabilityError(
+            f"{capabilities.name} cannot hear a spoken question: its mmproj has no audio encoder. Use the omni "
+            "mmproj with the audio encoder, or type the question"
+        )
     if ask.path is None:
         if ask.recordings_dir is None:
             raise ConfigError("give the recording's PATH")
@@ -178,6 +185,8 @@ def ask_about_recording(
     answer.scan_seconds = time.monotonic() - started
 
     budget = ask.budget or capabilities.context_length - ask.max_tokens - _TEXT_RESERVE
+    if ask.spoken is not None:
+        budget -= audio_tokens(len(ask.spoken.samples))
     picks = [Pick(m.time - origin, per_frame + per_crop * len(m.crops)) for m in moments]
     chunks = plan_chunks(
         picks,
@@ -204,7 +213,9 @@ def ask_about_recording(
     for number, chunk in enumerate(chunks, 1):
         progress.update(f"asking part {number} of {len(chunks)}", number - 1, len(chunks) + (len(chunks) > 1))
         piece, seconds = part_request(number, chunk)
-        request = recording_request(piece, ask.question, max_tokens=ask.max_tokens, enable_thinking=ask.enable_thinking)
+        request = recording_request(
+            piece, ask.question, max_tokens=ask.max_tokens, enable_thinking=ask.enable_thinking, spoken=ask.spoken
+        )
         reply = client.generate(request, on_token=on_token if len(chunks) == 1 else None, cancel=cancel)
         times = tuple(round(f.timestamp, 3) for f in piece.frames)
         answer.parts.append(PartAnswer(chunk.start, chunk.end, times, seconds, reply.prompt_tokens, reply.text))
@@ -219,6 +230,7 @@ def ask_about_recording(
             length=recording.duration,
             max_tokens=ask.max_tokens,
             enable_thinking=ask.enable_thinking,
+            spoken=ask.spoken,
         )
         answer.text = client.generate(final, on_token=on_token, cancel=cancel).text
     progress.update("done", 1, 1)

@@ -14,10 +14,19 @@ from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.media_budget import audio_tokens, video_frame_size, video_tokens, vllm_image_tokens
 from omnidesk.agent.ports import AudioClip, Frame
 from omnidesk.agent.recording_plan import Pick, plan_chunks
-from omnidesk.agent.recording_prompt import RecordingSlice, frame_separators, mmss, recording_request
+from omnidesk.agent.recording_prompt import (
+    SPOKEN_LABEL,
+    SPOKEN_QUESTION,
+    RecordingSlice,
+    combine_request,
+    frame_separators,
+    mmss,
+    recording_request,
+    spoken_clips,
+)
 from omnidesk.runtime.images import resized_image
 from omnidesk.runtime.remote import encode_messages
-from tests.models.scripted_nemotron_video import OffFormat, SeenPart, check_request
+from tests.models.scripted_nemotron_video import Combine, OffFormat, SeenPart, check_request
 
 SCREEN = (1920, 1080)
 
@@ -104,3 +113,61 @@ def test_the_strict_model_takes_the_request_and_refuses_it_off_format() -> None:
         check_request(body, (1280, 1024))
     with pytest.raises(OffFormat, match="fields"):
         check_request({**body, "video_pruning": 1}, SCREEN)
+
+
+def _spoken_body(seconds: float = 2.5) -> tuple[dict[str, Any], AudioClip]:
+    monitor = MonitorInfo(1, "x", Rect(0, 0, *SCREEN))
+    pixels = np.zeros((SCREEN[1], SCREEN[0], 4), np.uint8)
+    image = resized_image(Frame(pixels, 0.0, monitor), *video_frame_size(*SCREEN))
+    sound = AudioClip(np.zeros(10 * 16000, np.float32), 16000, 0.0, 10.0)
+    voice = 0.3 * np.sin(np.arange(round(seconds * 16000)) * (2 * np.pi * 300 / 16000))
+    spoken = AudioClip(voice.astype(np.float32), 16000, 500.0, 500.0 + seconds)
+    piece = RecordingSlice(0.0, 10.0, 10.0, (image,), audio=(sound,))
+    request = recording_request(piece, "", spoken=spoken)
+    return {"messages": encode_messages(request.messages), "max_tokens": 1024, "stream": True}, spoken
+
+
+def test_a_spoken_question_follows_the_recording_labelled_and_apart_from_its_sound() -> None:
+    body, spoken = _spoken_body()
+    parts = body["messages"][0]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url", "input_audio", "text", "input_audio", "text"]
+    assert parts[3]["text"] == SPOKEN_LABEL
+    assert "The recording's sound from 00:00–00:10 follows the frames" in parts[5]["text"]
+    seen = check_request(body, SCREEN)
+    assert isinstance(seen, SeenPart) and seen.clips == [10.0]  # the recording's sound only
+    assert seen.spoken is not None and np.allclose(seen.spoken, spoken.samples, atol=1e-3)
+    assert seen.question == SPOKEN_QUESTION
+
+    def refused(change: Any, reason: str) -> None:
+        broken = copy.deepcopy(body)
+        change(broken["messages"][0]["content"])
+        with pytest.raises(OffFormat, match=reason):
+            check_request(broken, SCREEN)
+
+    def unlabelled(parts: list[dict[str, Any]]) -> None:
+        del parts[3]  # the question's clip then reads as more of the recording's sound
+
+    def no_clip(parts: list[dict[str, Any]]) -> None:
+        del parts[3:5]
+
+    def before_the_recording(parts: list[dict[str, Any]]) -> None:
+        parts[0:0] = [parts.pop(3), parts.pop(3)]
+
+    def not_said(parts: list[dict[str, Any]]) -> None:
+        parts[5]["text"] = parts[5]["text"].replace("asked the question aloud", "asked")
+
+    refused(unlabelled, "full 30 s")
+    refused(no_clip, "no spoken question follows")
+    refused(before_the_recording, "only a turn merging")
+    refused(not_said, "must say the question is the spoken audio")
+
+
+def test_a_long_spoken_question_is_cut_into_encoder_clips_and_goes_into_the_merge_too() -> None:
+    voice = AudioClip(np.full(round(31.5 * 16000), 0.1, np.float32), 16000, 0.0, 31.5)
+    assert [c.duration for c in spoken_clips(voice)] == [30.0, 1.5]
+    merge = combine_request("", [(0.0, 5.0, "a"), (5.0, 9.0, "b")], length=9.0, spoken=voice)
+    seen = check_request({"messages": encode_messages(merge.messages), "max_tokens": 1024}, SCREEN)
+    assert isinstance(seen, Combine) and seen.spoken is not None and len(seen.spoken) == len(voice.samples)
+    assert seen.question == SPOKEN_QUESTION
+    typed = combine_request("What did I open?", [(0.0, 5.0, "a"), (5.0, 9.0, "b")], length=9.0)
+    assert check_request({"messages": encode_messages(typed.messages), "max_tokens": 1024}, SCREEN).spoken is None

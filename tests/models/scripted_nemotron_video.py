@@ -16,10 +16,14 @@ other request with HTTP 400 and the reason. Checked, written from that source an
   every clip but the last a full 30 s;
 - optional (``crops=True``): change crops after the sound, each ``"\\nChanged region x=… y=… (W×H) at T
   seconds: "`` and one image, T one of the frames' times;
+- optional, a spoken question after all of the recording's media (Omnidesk's addition, as a voice command
+  sends audio first and the text after): the label ``"\nThe person's question, spoken (not part of the
+  recording): "`` then its own 16 kHz clips (at most 30 s each); the text must then say the question is
+  spoken, and a text that says so without the clip is refused;
 - then the text: the part of the recording (``mm:ss–mm:ss of mm:ss``) and ``Question: …`` last.
 
-A text-only user turn that merges the answers of a long recording's parts is accepted as such. What the
-model says is a :data:`Policy` of what it saw.
+A user turn that merges the answers of a long recording's parts is accepted as such: text only, or the
+spoken question (label and clips) then the text. What the model says is a :data:`Policy` of what it saw.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ _GROUP = re.compile(
 _CROP = re.compile(r"\A\nChanged region x=\d+ y=\d+ \(\d+x\d+\) at (?P<t>[0-9]+\.[0-9]{2}) seconds: \Z")
 _SPAN = re.compile(r"screen recording: (?P<a>\d\d:\d\d)–(?P<b>\d\d:\d\d) of (?P<len>\d\d:\d\d)\.")
 _QUESTION = re.compile(r"\n\nQuestion: (?P<q>.+)\Z", re.DOTALL)
+_SPOKEN_LABEL = "\nThe person's question, spoken (not part of the recording): "
+_SPOKEN_SAID = "The person asked the question aloud"
+_SPOKEN_QUESTION = "the one the person spoke in the question's audio"
 
 
 class OffFormat(ValueError):
@@ -89,14 +96,16 @@ class SeenPart:
     span: tuple[str, str, str]  # mm:ss from, to, length
     text: str
     question: str
+    spoken: npt.NDArray[np.float32] | None = None  # the spoken question's clips joined, 16 kHz
 
 
 @dataclass(frozen=True)
 class Combine:
-    """The text-only request that merges the parts' answers."""
+    """The request that merges the parts' answers."""
 
     text: str
     question: str
+    spoken: npt.NDArray[np.float32] | None = None
 
 
 Policy = Callable[[SeenPart | Combine], str]
@@ -135,6 +144,35 @@ def _fields(body: dict[str, Any]) -> None:
         raise OffFormat(f"chat_template_kwargs may hold enable_thinking only: {kwargs}")
 
 
+def _clips(content: list[Any], position: int) -> tuple[list[npt.NDArray[np.float32]], int]:
+    """The input_audio clips from ``position`` on (every one but the last a full 30 s) and where they end."""
+    clips: list[npt.NDArray[np.float32]] = []
+    while position < len(content) and content[position].get("type") == "input_audio":
+        clips.append(_wav(content[position]))
+        position += 1
+    if any(len(c) != 30 * 16000 for c in clips[:-1]):
+        raise OffFormat("every audio clip but the last must be a full 30 s")
+    return clips, position
+
+
+def _spoken(content: list[Any], position: int) -> tuple[npt.NDArray[np.float32] | None, int]:
+    """The spoken question at ``position`` (its label, then its clips), if there is one."""
+    if position >= len(content) or content[position].get("text") != _SPOKEN_LABEL:
+        return None, position
+    clips, end = _clips(content, position + 1)
+    if not clips or not any(len(c) for c in clips):
+        raise OffFormat("the spoken question's label must be followed by its audio")
+    return np.concatenate(clips), end
+
+
+def _spoken_text(text: str, question: str, spoken: object) -> None:
+    said = _SPOKEN_SAID in text and question.startswith(_SPOKEN_QUESTION)
+    if spoken is not None and not said:
+        raise OffFormat("with a spoken question the text must say the question is the spoken audio")
+    if spoken is None and (said or _SPOKEN_SAID in text):
+        raise OffFormat("the text says the question is spoken, but no spoken question follows the recording")
+
+
 def check_request(body: object, screen: tuple[int, int], *, crops: bool = False) -> SeenPart | Combine:
     """What the request shows, if it is in the trained video layout (see the module doc).
 
@@ -148,11 +186,14 @@ def check_request(body: object, screen: tuple[int, int], *, crops: bool = False)
     if not isinstance(messages, list) or len(messages) != 1 or messages[0].get("role") != "user":
         raise OffFormat("a recording question is one user turn")
     content = messages[0].get("content")
+    if isinstance(content, list) and content and content[0].get("text") == _SPOKEN_LABEL:
+        question_audio, position = _spoken(content, 0)
+        rest = content[position:]
+        if len(rest) != 1 or rest[0].get("type") != "text" or not rest[0]["text"].startswith("\nA screen recording ("):
+            raise OffFormat("only a turn merging the parts' answers may start with the spoken question")
+        return _combine(rest[0]["text"][1:], question_audio)
     if isinstance(content, str):
-        match = _QUESTION.search(content)
-        if not content.startswith("A screen recording (") or match is None:
-            raise OffFormat("a text-only turn must merge the parts' answers and end with the question")
-        return Combine(content, match["q"])
+        return _combine(content, None)
     if not isinstance(content, list) or not content:
         raise OffFormat("the user turn's content must be a list of parts")
     size = video_frame_size(*screen)
@@ -179,12 +220,7 @@ def check_request(body: object, screen: tuple[int, int], *, crops: bool = False)
         raise OffFormat("the frames come first, in vLLM's video layout ('Frame 1 sampled at 0.00 seconds …: ')")
     if times != sorted(times):
         raise OffFormat(f"frame times go back: {times}")
-    clips: list[npt.NDArray[np.float32]] = []
-    while position < len(content) and content[position].get("type") == "input_audio":
-        clips.append(_wav(content[position]))
-        position += 1
-    if any(len(c) != 30 * 16000 for c in clips[:-1]):
-        raise OffFormat("every audio clip but the last must be a full 30 s")
+    clips, position = _clips(content, position)
     crop_times: list[float] = []
     while position + 1 < len(content) and _CROP.match(str(content[position].get("text", ""))):
         if not crops:
@@ -194,6 +230,7 @@ def check_request(body: object, screen: tuple[int, int], *, crops: bool = False)
             raise OffFormat("a change crop must carry one of the frames' times and one image")
         crop_times.append(stamp)
         position += 2
+    question_audio, position = _spoken(content, position)
     rest = content[position:]
     if len(rest) != 1 or rest[0].get("type") != "text":
         raise OffFormat(f"after the media comes one text part, got {[p.get('type') for p in rest]}")
@@ -201,6 +238,7 @@ def check_request(body: object, screen: tuple[int, int], *, crops: bool = False)
     span, question = _SPAN.search(text), _QUESTION.search(text)
     if not text.startswith("\n") or span is None or question is None:
         raise OffFormat("the text must say which part of the recording this is and end with the question")
+    _spoken_text(text, question["q"], question_audio)
     audio = np.concatenate(clips) if clips else np.zeros(0, np.float32)
     return SeenPart(
         times,
@@ -211,7 +249,16 @@ def check_request(body: object, screen: tuple[int, int], *, crops: bool = False)
         (span["a"], span["b"], span["len"]),
         text,
         question["q"],
+        question_audio,
     )
+
+
+def _combine(text: str, spoken: npt.NDArray[np.float32] | None) -> Combine:
+    match = _QUESTION.search(text)
+    if not text.startswith("A screen recording (") or match is None:
+        raise OffFormat("a turn without frames must merge the parts' answers and end with the question")
+    _spoken_text(text, match["q"], spoken)
+    return Combine(text, match["q"], spoken)
 
 
 @dataclass
