@@ -4,6 +4,11 @@ The question goes through :func:`~omnidesk.app.recording_question.ask_about_reco
 ask, the same as ``omnidesk ask --recording``) on a worker thread with the window's loaded model; the GUI
 thread only lists the recordings' folders and shows progress, the answer and its times, or one line saying
 what went wrong. Stop cancels the scan or the generation in progress.
+
+A question can also be spoken: hold "Ask by voice" (the window's microphone, :class:`VoiceRecorder`, records
+on its worker) and the clip goes to the model as the question's audio, after the recording's media
+(:mod:`omnidesk.agent.recording_prompt`); anything typed goes with it. The what-just-happened hotkey held
+down does the same for the newest recording's last minutes (:meth:`RecordingAskPanel.ask_what_happened`).
 """
 
 from __future__ import annotations
@@ -25,11 +30,21 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from omnidesk.agent.ports import CancelToken
+from omnidesk.agent.ports import AudioClip, CancelToken
+from omnidesk.app.gui.voice import VoiceRecorder
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.recording_question import Progress, RecordingAnswer, RecordingQuestion
 
-__all__ = ["WHAT_HAPPENED", "Busy", "RecordingAskPanel", "RecordingAsker", "answer_text", "list_recordings"]
+__all__ = [
+    "MIN_SPOKEN_SECONDS",
+    "QUESTION",
+    "WHAT_HAPPENED",
+    "Busy",
+    "RecordingAskPanel",
+    "RecordingAsker",
+    "answer_text",
+    "list_recordings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +56,12 @@ WHAT_HAPPENED = (
     "order, citing the times."
 )
 """The question the what-just-happened hotkey asks about the newest recording's last minutes."""
+
+QUESTION = "question"
+"""The :class:`VoiceRecorder` purpose of a question spoken in History."""
+
+MIN_SPOKEN_SECONDS = 0.3
+"""A shorter clip is a slip of the finger, not a question (as for a spoken task)."""
 
 Busy = Callable[[], "str | None"]
 """Why the model cannot take a question now (a run is using it), or None."""
@@ -123,12 +144,20 @@ class RecordingAskPanel(QWidget):
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
         self.progress.setVisible(False)
+        self.voice_button = QPushButton("Hold to ask by voice", self)
+        self.voice_button.setObjectName("recording_ask_voice")
+        self.voice_button.setEnabled(False)
+        self.voice_button.setToolTip("No microphone configured")
+        self._voice: VoiceRecorder | None = None
+        self._listening = False
+        self._spoken: float | None = None
         self.answer = QLabel("Select a recording and ask a question about it", self)
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(self.question, 1)
         row.addWidget(self.ask_button)
+        row.addWidget(self.voice_button)
         row.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -140,10 +169,85 @@ class RecordingAskPanel(QWidget):
         self.ask_button.clicked.connect(self.ask)
         self.question.returnPressed.connect(self.ask)
         self.stop_button.clicked.connect(self.stop)
+        self.voice_button.pressed.connect(self.start_listening)
+        self.voice_button.released.connect(self.stop_listening)
 
     @property
     def asking(self) -> bool:
         return self._thread is not None
+
+    @property
+    def listening(self) -> bool:
+        """A spoken question is being recorded."""
+        return self._listening
+
+    def set_voice(self, voice: VoiceRecorder | None) -> None:
+        """The window's microphone recorder, for spoken questions (None: the voice button stays off)."""
+        if self._voice is not None:
+            self._voice.heard.disconnect(self._on_heard)
+            self._voice.failed.disconnect(self._on_voice_failed)
+            self._voice.stopped.disconnect(self._on_voice_stopped)
+        self._voice, self._listening = voice, False
+        self.voice_button.setEnabled(voice is not None)
+        self.voice_button.setToolTip(
+            "Hold while you say your question about the selected recording" if voice else "No microphone configured"
+        )
+        if voice is not None:
+            voice.heard.connect(self._on_heard)
+            voice.failed.connect(self._on_voice_failed)
+            voice.stopped.connect(self._on_voice_stopped)
+
+    def start_listening(self) -> bool:
+        """Record a spoken question about the selected recording until :meth:`stop_listening`; False (with a
+        line) if it cannot."""
+        problem = self._problem() or ("Stop the question in progress first" if self.asking else None)
+        if problem is None and self.selected() is None:
+            problem = "Select a recording first (none yet? record one with `omnidesk record`)"
+        if problem is None and self._voice is None:
+            problem = "No microphone configured: type the question"
+        if problem is not None or self._voice is None:
+            self._fail(problem or "No microphone configured")
+            return False
+        if not self._voice.press(QUESTION):
+            self._fail("The microphone is busy recording; try again when it is done")
+            return False
+        self._listening = True
+        self.answer.setText("Listening… release the button when you have asked")
+        return True
+
+    def stop_listening(self) -> None:
+        """The person let go: the clip comes back through the recorder's ``heard``."""
+        if self._listening and self._voice is not None:
+            self._voice.release()
+
+    def ask_spoken(self, clip: AudioClip) -> bool:
+        """Ask the spoken ``clip`` (with anything typed) about the selected recording; False (with a line) if
+        it cannot start."""
+        path = self.selected()
+        problem = self._problem() or ("Stop the question in progress first" if self.asking else None)
+        if problem is None and clip.duration < MIN_SPOKEN_SECONDS:
+            problem = "Too short — hold the button while you say the question"
+        if problem is None and path is None:
+            problem = "Select a recording first (none yet? record one with `omnidesk record`)"
+        if problem is not None or path is None:
+            self._fail(problem or "Select a recording first")
+            return False
+        ask = RecordingQuestion(self.question.text().strip(), path=path, spoken=clip)
+        return self._start(ask, f"{path.name} (a spoken question of {clip.duration:.1f} s)")
+
+    def _on_heard(self, purpose: str, clip: object) -> None:
+        if purpose == QUESTION and isinstance(clip, AudioClip):
+            self._listening = False
+            self.ask_spoken(clip)
+
+    def _on_voice_failed(self, line: str) -> None:
+        if self._listening:
+            self._listening = False
+            self._fail(line.strip().splitlines()[0] if line.strip() else "The microphone failed")
+
+    def _on_voice_stopped(self) -> None:
+        if self._listening:  # released before anything came back (aborted)
+            self._listening = False
 
     def refresh(self) -> None:
         """Re-read the recordings' folders, keeping the selection."""
@@ -176,9 +280,10 @@ class RecordingAskPanel(QWidget):
             return False
         return self._start(RecordingQuestion(text, path=path), path.name)
 
-    def ask_what_happened(self, minutes: float) -> bool:
-        """Ask :data:`WHAT_HAPPENED` about the last ``minutes`` of the newest recording (one that is still being
-        written is read as far as it goes); False (with a line) if it cannot start."""
+    def ask_what_happened(self, minutes: float, spoken: AudioClip | None = None) -> bool:
+        """Ask :data:`WHAT_HAPPENED` (or the ``spoken`` question) about the last ``minutes`` of the newest
+        recording (one that is still being written is read as far as it goes); False (with a line) if it cannot
+        start."""
         if self.asking:
             self._fail("Still answering the question before; stop it or wait")
             return False
@@ -188,9 +293,14 @@ class RecordingAskPanel(QWidget):
         if problem is not None:
             self._fail(problem)
             return False
+        what = f"the newest recording's last {minutes:g} minutes"
+        if spoken is not None:
+            self.question.clear()
+            ask = RecordingQuestion("", recordings_dir=self._recordings_dir, last=minutes * 60, spoken=spoken)
+            return self._start(ask, what + " (spoken)")
         self.question.setText(WHAT_HAPPENED)
         ask = RecordingQuestion(WHAT_HAPPENED, recordings_dir=self._recordings_dir, last=minutes * 60)
-        return self._start(ask, f"the newest recording's last {minutes:g} minutes")
+        return self._start(ask, what)
 
     def _start(self, question: RecordingQuestion, what: str) -> bool:
         if self._asker is None:
@@ -206,11 +316,14 @@ class RecordingAskPanel(QWidget):
         worker.errored.connect(self._on_error)
         self._worker, self._outcome = worker, "stopped"
         self.ask_button.setEnabled(False)
+        self.voice_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.progress.setFormat("starting…")
-        self.answer.setText("Asking…")
+        self._spoken = question.spoken.duration if question.spoken is not None else None
+        spoken = f" your spoken question ({self._spoken:.1f} s)" if self._spoken is not None else ""
+        self.answer.setText(f"Asking{spoken}…")
         self._thread = start_worker(worker, self._on_thread_finished)
         log.info("asking about %s", what)
         return True
@@ -244,7 +357,8 @@ class RecordingAskPanel(QWidget):
         if not isinstance(answer, RecordingAnswer):
             return  # None: stopped before the model answered
         self._outcome = "answered"
-        self.answer.setText(answer_text(answer))
+        heard = f"You asked by voice ({self._spoken:.1f} s).\n\n" if self._spoken is not None else ""
+        self.answer.setText(heard + answer_text(answer))
         self.answered.emit(answer)
 
     def _on_error(self, exc: object) -> None:
@@ -261,6 +375,7 @@ class RecordingAskPanel(QWidget):
         if self._outcome == "stopped" and worker is not None and worker.cancel.cancelled:
             self.answer.setText("Stopped")
         self.ask_button.setEnabled(True)
+        self.voice_button.setEnabled(self._voice is not None)
         self.stop_button.setEnabled(False)
         self.progress.setVisible(False)
         self.finished.emit(self._outcome)

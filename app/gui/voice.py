@@ -16,11 +16,13 @@ from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 if TYPE_CHECKING:
     from omnidesk.runtime.config import AudioConfig
 
-__all__ = ["VoiceRecorder"]
+__all__ = ["TASK", "VoiceRecorder"]
 
 log = logging.getLogger(__name__)
 
 _LEVEL_INTERVAL = 0.05
+TASK = "task"
+"""The purpose of a push-to-talk recording that is a spoken task."""
 
 
 class VoiceRecorder(QObject):
@@ -30,15 +32,21 @@ class VoiceRecorder(QObject):
     settings in force without a restart: a new microphone for the next recording, the old one closed —
     after the recording in progress, if there is one.
 
+    A recording has a purpose (:meth:`press`): a spoken task (the default) or a question for someone else
+    (History's "Ask by voice", the held what-just-happened hotkey); every clip is ``heard`` with its purpose,
+    only a task's is ``recorded`` too.
+
     Signals:
         level(float): input level 0..1 while recording (for a meter).
-        recorded(object): the :class:`AudioClip` once the button is released.
+        recorded(object): the :class:`AudioClip` of a spoken task once the button is released.
+        heard(str, object): the purpose and the :class:`AudioClip`, for every recording.
         failed(str): why nothing could be recorded (no microphone…), for the person.
         stopped(): the recording thread has ended.
     """
 
     level = pyqtSignal(float)
     recorded = pyqtSignal(object)
+    heard = pyqtSignal(str, object)
     failed = pyqtSignal(str)
     stopped = pyqtSignal()
 
@@ -58,10 +66,16 @@ class VoiceRecorder(QObject):
         self._released = threading.Event()
         self._worker: GeneratorWorker | None = None
         self._thread: QThread | None = None
+        self._purpose = TASK
 
     @property
     def recording(self) -> bool:
         return self._thread is not None
+
+    @property
+    def purpose(self) -> str:
+        """What the recording in progress (or the last one) is for: :data:`TASK` or the caller's word."""
+        return self._purpose
 
     @property
     def microphone(self) -> Microphone:
@@ -88,15 +102,18 @@ class VoiceRecorder(QObject):
             close()  # no worker holds it: none runs between recordings
         log.info("microphone settings changed: the next recording uses them")
 
-    def press(self) -> None:
+    def press(self, purpose: str = "") -> bool:
+        """Start recording (until :meth:`release`) for ``purpose`` (empty: a spoken task); False if one is going."""
         if self._thread is not None:
-            return
+            return False
+        self._purpose = purpose or TASK
         self._released = threading.Event()
         worker = GeneratorWorker(lambda cancel: self._record(cancel, self._released))
         worker.yielded.connect(self._on_yielded)
         worker.errored.connect(self._on_errored)
         self._worker = worker
         self._thread = start_worker(worker, self._on_finished)
+        return True
 
     def release(self) -> None:
         self._released.set()
@@ -125,7 +142,9 @@ class VoiceRecorder(QObject):
 
     def _on_yielded(self, item: object) -> None:
         if isinstance(item, AudioClip):
-            self.recorded.emit(item)
+            if self._purpose == TASK:
+                self.recorded.emit(item)
+            self.heard.emit(self._purpose, item)
         elif isinstance(item, float):
             self.level.emit(item)
 
