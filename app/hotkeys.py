@@ -6,8 +6,10 @@ work while the GUI thread is busy and while the window is hidden, so the main wi
 thread and only cancels a :class:`CancelToken` (thread-safe). Other connections are queued as usual.
 pynput is imported inside :meth:`GlobalHotkeys.start`, so nothing here needs a display at import time.
 
-Push-to-talk ignores X key autorepeat: while a key is held, the server repeats it as extra presses (or,
-on Xorg without detectable autorepeat, as release + press pairs). A release of a push-to-talk key only
+Two combinations are held rather than pressed: push-to-talk, and what-just-happened (held, it records a
+spoken question; tapped, it asks the default one — the window tells the two apart by the clip's length).
+Both ignore X key autorepeat: while a key is held, the server repeats it as extra presses (or, on Xorg
+without detectable autorepeat, as release + press pairs). A release of a held combination's key only
 counts once no press of it follows within :data:`AUTOREPEAT_GAP` seconds.
 """
 
@@ -17,6 +19,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -54,7 +57,8 @@ class GlobalHotkeys(QObject):
         pause_resume(): pause or resume the run.
         show_hide(): show or hide the window.
         teach_toggled(): start teaching by showing ("Show me"), or stop it.
-        what_happened(): ask what happened in the last minutes of the newest recording.
+        what_happened_pressed() / what_happened_released(): the what-just-happened combination (ask about the
+            last minutes of the newest recording) is held / let go.
         automation_requested(str): run the saved automation with this name.
         push_to_talk_pressed() / push_to_talk_released(): the push-to-talk combination is held / let go.
     """
@@ -63,7 +67,8 @@ class GlobalHotkeys(QObject):
     pause_resume = pyqtSignal()
     show_hide = pyqtSignal()
     teach_toggled = pyqtSignal()
-    what_happened = pyqtSignal()
+    what_happened_pressed = pyqtSignal()
+    what_happened_released = pyqtSignal()
     automation_requested = pyqtSignal(str)
     push_to_talk_pressed = pyqtSignal()
     push_to_talk_released = pyqtSignal()
@@ -74,11 +79,9 @@ class GlobalHotkeys(QObject):
         self._config = config
         self._listener: Any = None
         self._hotkeys: list[Any] = []
-        self._talk_keys: set[Any] = set()
+        self._holds: list[_Hold] = []
         self._held: set[Any] = set()
-        self._talking = False
         self._lock = threading.Lock()
-        self._release_timer: threading.Timer | None = None
         self._key_type: Any = None
 
     @property
@@ -100,15 +103,19 @@ class GlobalHotkeys(QObject):
             to_pynput(self._config.pause_resume): self.pause_resume.emit,
             to_pynput(self._config.show_hide): self.show_hide.emit,
             to_pynput(self._config.teach): self.teach_toggled.emit,
-            to_pynput(self._config.what_happened): self.what_happened.emit,
         }
         for combo, name in self._config.automations.items():
             bindings[to_pynput(combo)] = functools.partial(self.automation_requested.emit, name)
         # One listener for everything: GlobalHotKeys only reports presses, push-to-talk needs the release.
         self._hotkeys = [keyboard.HotKey(keyboard.HotKey.parse(c), callback) for c, callback in bindings.items()]
-        self._talk_keys = set(keyboard.HotKey.parse(to_pynput(self._config.push_to_talk)))
+        self._holds = [
+            _Hold(set(keyboard.HotKey.parse(to_pynput(combo))), pressed.emit, released.emit)
+            for combo, pressed, released in (
+                (self._config.push_to_talk, self.push_to_talk_pressed, self.push_to_talk_released),
+                (self._config.what_happened, self.what_happened_pressed, self.what_happened_released),
+            )
+        ]
         self._held.clear()
-        self._talking = False
         self._key_type = keyboard.Key
         listener = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
         listener.daemon = True
@@ -132,8 +139,10 @@ class GlobalHotkeys(QObject):
 
     def stop(self) -> None:
         with self._lock:
-            timer, self._release_timer = self._release_timer, None
-        if timer is not None:
+            timers = [hold.timer for hold in self._holds if hold.timer is not None]
+            for hold in self._holds:
+                hold.timer = None
+        for timer in timers:
             timer.cancel()
         listener, self._listener = self._listener, None
         if listener is None:
@@ -159,18 +168,22 @@ class GlobalHotkeys(QObject):
         for hotkey in self._hotkeys:
             hotkey.press(key)
         self._held.add(key)
+        for hold in self._holds:
+            self._press_hold(hold, key)
+
+    def _press_hold(self, hold: _Hold, key: Any) -> None:
         with self._lock:
-            timer, self._release_timer = self._release_timer, None
-            if timer is not None and key in self._talk_keys:
-                timer.cancel()  # the release just before was X autorepeat: still talking
+            timer, hold.timer = hold.timer, None
+            if timer is not None and key in hold.keys:
+                timer.cancel()  # the release just before was X autorepeat: still held
                 return
-            start = not self._talking and self._talk_keys <= self._held
-            self._talking = self._talking or start
+            start = not hold.active and hold.keys <= self._held
+            hold.active = hold.active or start
         if timer is not None:  # a press of another key: the release was real, let it fire
             timer.cancel()
-            self._end_talk()
+            self._end_hold(hold)
         if start:
-            self.push_to_talk_pressed.emit()
+            hold.pressed()
 
     def _on_release(self, key: Any) -> None:
         listener = self._listener
@@ -180,22 +193,23 @@ class GlobalHotkeys(QObject):
         for hotkey in self._hotkeys:
             hotkey.release(key)
         self._held.discard(key)
-        with self._lock:
-            if not self._talking or key not in self._talk_keys or self._release_timer is not None:
-                return
-            timer = threading.Timer(AUTOREPEAT_GAP, self._end_talk)
-            timer.daemon = True
-            self._release_timer = timer
-        timer.start()
+        for hold in self._holds:
+            with self._lock:
+                if not hold.active or key not in hold.keys or hold.timer is not None:
+                    continue
+                timer = threading.Timer(AUTOREPEAT_GAP, self._end_hold, (hold,))
+                timer.daemon = True
+                hold.timer = timer
+            timer.start()
 
-    def _end_talk(self) -> None:
-        """The push-to-talk keys were really let go (no autorepeat press followed)."""
+    def _end_hold(self, hold: _Hold) -> None:
+        """A held combination's keys were really let go (no autorepeat press followed)."""
         with self._lock:
-            if not self._talking:
+            if not hold.active:
                 return
-            self._talking = False
-            self._release_timer = None
-        self.push_to_talk_released.emit()
+            hold.active = False
+            hold.timer = None
+        hold.released()
 
     def _canonical(self, listener: Any, key: Any) -> Any:
         key = listener.canonical(key)
@@ -205,6 +219,17 @@ class GlobalHotkeys(QObject):
     def _on_kill(self) -> None:
         log.warning("kill switch pressed")
         self.kill_switch.emit()
+
+
+@dataclass(eq=False)
+class _Hold:
+    """A combination reported when held down and when let go (``pressed`` / ``released`` on pynput's thread)."""
+
+    keys: set[Any]
+    pressed: Callable[[], None]
+    released: Callable[[], None]
+    active: bool = False
+    timer: threading.Timer | None = field(default=None, repr=False)
 
 
 def _disable_record_context(listener: Any) -> None:

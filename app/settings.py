@@ -135,7 +135,8 @@ class HotkeyConfig(BaseModel):
     show_hide: str = Field(default="ctrl+alt+shift+o")
     teach: str = Field(default="ctrl+alt+shift+m", description="Start teaching by showing (Show me), and stop it.")
     what_happened: str = Field(
-        default="ctrl+alt+shift+w", description="Ask what happened in the last minutes of the newest recording."
+        default="ctrl+alt+shift+w",
+        description="Ask what happened in the last minutes of the newest recording; hold it to ask by voice.",
     )
     automations: dict[str, str] = Field(default_factory=dict, description="hotkey -> automation name.")
 

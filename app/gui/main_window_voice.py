@@ -17,7 +17,9 @@ from PyQt6.QtCore import QObject, Qt
 
 from omnidesk.agent.ports import AudioClip
 from omnidesk.agent.safety import SafetyPolicy
+from omnidesk.app.gui.voice import TASK
 from omnidesk.app.gui.voice_command import Understood
+from omnidesk.app.gui.what_happened import WhatHappenedHotkey
 
 if TYPE_CHECKING:
     from omnidesk.app.gui.main_window import MainWindow
@@ -37,6 +39,7 @@ class VoiceAndHotkeys(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        self.what_happened = WhatHappenedHotkey(window.voice, self)
 
     @property
     def _window(self) -> MainWindow:
@@ -53,6 +56,7 @@ class VoiceAndHotkeys(QObject):
             w.voice.recorded.connect(self._on_voice_recorded)
             w.voice.failed.connect(w.state_label.setText)
             w.voice.stopped.connect(w.close_if_closing)
+            w.history.ask.set_voice(w.voice)
         if w.voice_commands is not None:
             w.voice_commands.command_understood.connect(self._on_voice_understood)
             w.voice_commands.confirmation_answered.connect(w.confirmer.reply_confirmation)
@@ -68,7 +72,9 @@ class VoiceAndHotkeys(QObject):
             w.hotkeys.pause_resume.connect(self._on_pause_hotkey)
             w.hotkeys.show_hide.connect(self._on_show_hide_hotkey)
             w.hotkeys.automation_requested.connect(w.run_automation_named)
-            w.hotkeys.what_happened.connect(self._on_what_happened_hotkey)
+            w.hotkeys.what_happened_pressed.connect(self.what_happened.press)
+            w.hotkeys.what_happened_released.connect(self.what_happened.release)
+            self.what_happened.ask.connect(self._on_what_happened_hotkey)
             if w.voice is not None:
                 w.hotkeys.push_to_talk_pressed.connect(w.voice.press)
                 w.hotkeys.push_to_talk_released.connect(w.voice.release)
@@ -111,7 +117,9 @@ class VoiceAndHotkeys(QObject):
 
     def _on_voice_level(self, level: float) -> None:
         bars = "▮" * round(level * 10)
-        self._window.state_label.setText(f"Listening… release the mic button when done  {bars}")
+        voice = self._window.voice
+        done = "the mic button when done" if voice is None or voice.purpose == TASK else "when you have asked"
+        self._window.state_label.setText(f"Listening… release {done}  {bars}")
 
     def _on_voice_recorded(self, clip: AudioClip) -> None:
         w = self._window
@@ -150,12 +158,14 @@ class VoiceAndHotkeys(QObject):
         controller = self._window.controller
         controller.set_paused(not controller.paused)
 
-    def _on_what_happened_hotkey(self) -> None:
-        """Ask the newest recording about its last minutes; the answer shows in History."""
+    def _on_what_happened_hotkey(self, spoken: object = None) -> None:
+        """Ask the newest recording about its last minutes (the spoken question, if the hotkey was held);
+        the answer shows in History."""
         w = self._window
         w.come_back(keep_hidden_flag=True)
         w.side_tabs.setCurrentWidget(w.history)
-        w.history.ask.ask_what_happened(w.settings.recording.what_happened_minutes)
+        clip = spoken if isinstance(spoken, AudioClip) else None
+        w.history.ask.ask_what_happened(w.settings.recording.what_happened_minutes, clip)
 
     def _on_show_hide_hotkey(self) -> None:
         w = self._window

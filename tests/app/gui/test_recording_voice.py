@@ -14,6 +14,7 @@ from PyQt6.QtCore import Qt
 
 from omnidesk.agent.errors import NoMicrophoneError
 from omnidesk.agent.ports import CancelToken
+from omnidesk.agent.recording_prompt import SPOKEN_QUESTION
 from omnidesk.app.gui.agent_runner import GuiAgentRunner
 from omnidesk.app.gui.confirmer import QtConfirmer
 from omnidesk.app.gui.history import HistoryPanel
@@ -139,3 +140,110 @@ def test_no_microphone_is_one_line_and_nothing_is_asked(qtbot, tmp_path: Path) -
     assert model.seen == [] and model.refusals == []
     panel.ask.set_voice(None)
     assert not ask.voice_button.isEnabled() and ask.voice_button.toolTip() == "No microphone configured"
+
+
+@pytest.mark.audio
+def test_the_what_happened_hotkey_held_asks_the_spoken_question_and_tapped_the_default(
+    qtbot, tmp_path: Path, pulse_audio
+) -> None:
+    """xdotool holds the global hotkey while espeak-ng speaks into the rig's microphone: the newest recording's
+    last 3 s go to the model with the spoken question; a tap then asks the default question."""
+    import os
+    import subprocess
+
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.gui.recording_ask import WHAT_HAPPENED
+    from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.runtime.audio import SoundDeviceMicrophone
+    from omnidesk.runtime.config import AudioConfig
+    from tests.app.gui.scripts import MONITOR
+
+    speech = pulse_audio.speak("what did I just do")
+    with wave.open(str(speech)) as wav:
+        said = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+    settings = Settings()
+    settings.recording.what_happened_minutes = 0.05  # the last 3 s
+    combo, env = settings.hotkeys.what_happened, dict(os.environ)
+    paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r")
+    make_recording(paths.recordings_dir / "20261202-090000-older", audio=False)
+    make_recording(paths.recordings_dir / FOLDER)
+    hotkeys = GlobalHotkeys(settings.hotkeys)
+    assert hotkeys.start() is None
+    mic = SoundDeviceMicrophone(AudioConfig())
+    try:
+        with serve(answer_spoken, (640, 360)) as model:
+            settings.model.remote_url = model.url
+            runner = GuiAgentRunner(settings, paths, QtConfirmer(), session_factory=FakeSessions())
+            list(runner.load(CancelToken()))
+            window = MainWindow(
+                settings,
+                runner,
+                monitors=[MONITOR],
+                paths=paths,
+                recording_asker=runner.ask_recording,
+                hotkeys=hotkeys,
+                microphone=mic,
+            )
+            qtbot.addWidget(window)
+            window.hide()  # the hotkey works with the window hidden
+            ask = window.history.ask
+            assert ask.voice_button.isEnabled()  # the window's microphone is History's too
+            with qtbot.waitSignal(window.voice.level, timeout=10_000):
+                subprocess.run(["xdotool", "keydown", combo], check=True, env=env, timeout=10)
+            pulse_audio.play(speech)
+            with qtbot.waitSignal(ask.finished, timeout=WAIT_MS) as spoken:
+                subprocess.run(["xdotool", "keyup", combo], check=True, env=env, timeout=10)
+            assert spoken.args == ["answered"], ask.answer.text()
+            spoken_text = ask.answer.text()
+            with qtbot.waitSignal(ask.finished, timeout=WAIT_MS) as tapped:
+                subprocess.run(["xdotool", "key", combo], check=True, env=env, timeout=10)
+            runner.close()
+    finally:
+        hotkeys.stop()
+        mic.close()
+    assert tapped.args == ["answered"], ask.answer.text()
+    assert model.refusals == []
+    first, second = model.seen
+    assert isinstance(first, SeenPart) and first.spoken is not None and first.question == SPOKEN_QUESTION
+    heard, spoken_seconds = voiced_seconds(first.spoken), voiced_seconds(said)
+    print(
+        f"espeak said {spoken_seconds:.2f} s; the model got {heard:.2f} s voiced of {len(first.spoken) / 16000:.2f} s"
+    )
+    assert abs(heard - spoken_seconds) <= 0.25
+    # The newest recording (with sound), its last 3 s: one frame, 3 s of its own sound, apart from the question.
+    assert first.span == ("00:05", "00:08", "00:08") and len(first.times) == 1
+    assert sum(first.clips) == pytest.approx(3.0, abs=0.15)
+    assert spoken_text.startswith("You asked by voice (") and f"I heard {heard:.1f} s of question." in spoken_text
+    assert f"Looked at 00:05–00:08 of {FOLDER}: 1 frame at 00:05" in spoken_text
+    assert isinstance(second, SeenPart) and second.spoken is None and second.question == WHAT_HAPPENED
+    assert window.isVisible() and window.side_tabs.currentWidget() is window.history
+
+
+def test_the_what_happened_hotkey_asks_once_per_hold_whatever_the_microphone_does(qtbot) -> None:
+    from omnidesk.agent.ports import AudioClip
+    from omnidesk.app.gui.what_happened import WhatHappenedHotkey
+
+    def hold(voice: VoiceRecorder | None, until: str) -> list[object]:
+        """Press, wait ``until`` (the recording "failed" or "asked" while held, or "listening"), release."""
+        trigger = WhatHappenedHotkey(voice)
+        asks: list[object] = []
+        trigger.ask.connect(asks.append)
+        trigger.press()
+        if voice is not None:
+            ready = {"failed": lambda: not voice.recording, "asked": lambda: bool(asks)}
+            qtbot.waitUntil(ready.get(until, lambda: voice.recording), timeout=10_000)
+            assert trigger.listening is (until == "listening")
+        trigger.release()
+        if voice is not None:
+            qtbot.waitUntil(lambda: bool(asks) and not voice.recording, timeout=10_000)
+        qtbot.wait(50)  # let any second, wrong ask arrive
+        return asks
+
+    assert hold(None, "") == [None]  # no microphone configured: the default question, as a tap
+    assert hold(VoiceRecorder(MissingMicrophone(), 30.0), "failed") == [None]  # fails while held: asked on release
+    tap = AudioClip(np.zeros(800, np.float32), 16000, 0.0, 0.05)
+    assert hold(VoiceRecorder(FakeMicrophone([tap]), 30.0), "listening") == [None]  # too short to be a question
+    said = AudioClip(np.full(16000, 0.1, np.float32), 16000, 0.0, 1.0)
+    assert hold(VoiceRecorder(FakeMicrophone([said]), 30.0), "listening") == [said]
+    # Held past the recording's limit: the question is asked when the clip comes, the release asks nothing more.
+    assert hold(VoiceRecorder(FakeMicrophone([said]), 0.1), "asked") == [said]
