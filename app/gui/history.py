@@ -106,6 +106,8 @@ class HistoryPanel(QWidget):
         split.addWidget(self.picture)
         self.ask = RecordingAskPanel(recordings_dir, asker, self, busy=busy)
         split.addWidget(self.ask)
+        for index, stretch in enumerate((1, 1, 1, 2)):  # the recordings and the answer get the most room
+            split.setStretchFactor(index, stretch)
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addStretch(1)

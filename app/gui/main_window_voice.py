@@ -56,6 +56,7 @@ class VoiceAndHotkeys(QObject):
             w.voice.recorded.connect(self._on_voice_recorded)
             w.voice.failed.connect(w.state_label.setText)
             w.voice.stopped.connect(w.close_if_closing)
+            w.voice.heard.connect(self._on_voice_heard)
             w.history.ask.set_voice(w.voice)
         if w.voice_commands is not None:
             w.voice_commands.command_understood.connect(self._on_voice_understood)
@@ -136,6 +137,10 @@ class VoiceAndHotkeys(QObject):
         monitor = w.task_bar.selected_monitor()
         if not w.voice_commands.hear(clip, monitor, w.confirm_bar.mode, w.confirm_bar.question):
             w.state_label.setText("Still working out what you said before; speak again in a moment")
+
+    def _on_voice_heard(self, purpose: str, _clip: object) -> None:
+        if purpose != TASK:  # a spoken question about a recording: History shows what happens to it
+            self._window.state_label.setText("Spoken question recorded — the answer shows in History")
 
     def _on_voice_understood(self, understood: Understood) -> None:
         w = self._window

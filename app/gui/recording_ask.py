@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal
 from PyQt6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,6 +27,7 @@ from PyQt6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -154,6 +156,12 @@ class RecordingAskPanel(QWidget):
         self.answer = QLabel("Select a recording and ask a question about it", self)
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.answer.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        scroll = QScrollArea(self)  # a long answer scrolls instead of being cut off below the panel
+        scroll.setWidget(self.answer)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setMinimumHeight(90)
         row = QHBoxLayout()
         row.addWidget(self.question, 1)
         row.addWidget(self.ask_button)
@@ -165,7 +173,7 @@ class RecordingAskPanel(QWidget):
         layout.addWidget(self.recordings, 1)
         layout.addLayout(row)
         layout.addWidget(self.progress)
-        layout.addWidget(self.answer)
+        layout.addWidget(scroll, 1)
         self.ask_button.clicked.connect(self.ask)
         self.question.returnPressed.connect(self.ask)
         self.stop_button.clicked.connect(self.stop)
