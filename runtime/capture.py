@@ -26,6 +26,7 @@ from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import Frame, Screen
 from omnidesk.runtime.display import open_x_display
 from omnidesk.runtime.windows import WindowMask
+from omnidesk.runtime.xcb_events import XcbEvents
 
 __all__ = [
     "CaptureStats",
@@ -119,12 +120,16 @@ class MssScreen:
         if sct is None:
             sct = _new_mss(self._display)
             self._local.sct = sct
+            if self._mask is not None:  # the mask reads window events where this thread grabs
+                self._mask.grabbing_on(XcbEvents.of(sct))
         return sct
 
     def release_thread(self) -> None:
         """Close the calling thread's mss instance (a capture thread calls this before it ends)."""
         sct = getattr(self._local, "sct", None)
         if sct is not None:
+            if self._mask is not None:
+                self._mask.grabbing_on(None)
             sct.close()
             self._local.sct = None
 
@@ -183,11 +188,12 @@ class MssScreen:
         import mss
 
         box = {"left": rect.x, "top": rect.y, "width": rect.width, "height": rect.height}
+        sct = self._sct()
         if self._mask is not None:
             self._mask.prepare()  # the window list must be known before the pixels are
         try:
             t0 = time.monotonic()
-            shot = self._sct().grab(box)
+            shot = sct.grab(box)
             t1 = time.monotonic()
         except mss.ScreenShotError as exc:
             raise CaptureError(f"cannot grab {rect} of the screen: {exc}") from exc

@@ -1,15 +1,20 @@
 """The window list kept fresh from X events, so the privacy mask costs nothing per frame while nothing moves.
 
 Reading the EWMH window list takes several X round trips per window; done for every frame under a window
-manager it cut the capture rate to a third. A :class:`WindowWatcher` reads the list once and then listens
-on its own X connection: on the root window for the client list (``_NET_CLIENT_LIST[_STACKING]``) and for
+manager it cut the capture rate to a third. A :class:`WindowWatcher` reads the list once and then listens:
+on the root window for the client list (``_NET_CLIENT_LIST[_STACKING]``) and for
 every top-level window created, mapped, unmapped, moved, resized or restacked (SubstructureNotify); on
 each listed window for its title, class, state and frame extents (PropertyNotify) and its size
 (StructureNotify). The list is read again only after such an event.
 
-No race with a grab: :meth:`WindowWatcher.view` runs after the pixels were grabbed and first round-trips
-to the X server (XSync), so every event the server generated before the grab is in hand. No event since
-the list was read: that list is exact for the grab. Events: the list is read again, and since the grab may
+No race with a grab: events, like the pixels, travel on a connection, and the X server sends a client its
+events and replies in the order it made them. So each grabbing thread has its own watch, whose events are
+selected on the very connection mss grabs on (:class:`~omnidesk.runtime.xcb_events.XcbEvents`): when the
+grab's reply is in, every event the server generated before it read those pixels is queued already, and
+:meth:`WindowWatcher.view` takes them with no request at all. Where mss does not grab over XCB the watch
+listens on its own connection and round-trips to the X server (XSync) after each grab instead. No event
+since the list was read: that list is exact for the grab (it was read before the grab, with the events
+already selected). Events: the list is read again, and since the grab may
 show the windows as they were before, in between or after, the view also carries the previous list and
 every top-level geometry the events reported (``WindowView.passed``), plus the rectangles of top-level
 windows shown that cannot be identified (``WindowView.unknown``); :class:`~omnidesk.runtime.windows.WindowMask`
@@ -21,7 +26,8 @@ blacks out the whole frame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +35,7 @@ from omnidesk.agent.errors import CaptureError
 from omnidesk.agent.geometry import Rect
 from omnidesk.agent.ports import WindowInfo
 from omnidesk.runtime.windows import WindowView, X11WindowInspector
+from omnidesk.runtime.xcb_events import XcbEvents
 
 __all__ = ["WindowWatcher"]
 
@@ -55,15 +62,13 @@ def _ignore_error(*_args: object) -> bool:
     return True
 
 
-class WindowWatcher(X11WindowInspector):
-    """An :class:`X11WindowInspector` whose list is read once and then kept fresh from X events.
+class _Watch(X11WindowInspector):
+    """One watch: the list read on its own X connection, kept fresh from the events of the connection the
+    frames are grabbed on (``events``) or, without one, of its own connection after a round trip per frame."""
 
-    Implements :class:`~omnidesk.runtime.windows.WindowViews` for :class:`WindowMask`. ``reads`` counts how
-    often the list was read (a bench and a test check that an unchanged desktop costs none).
-    """
-
-    def __init__(self, display: str | None = None) -> None:
+    def __init__(self, display: str | None, events: XcbEvents | None) -> None:
         super().__init__(display)
+        self._events = events
         self._list: tuple[WindowInfo, ...] | None = None
         self._view: WindowView | None = None
         self._tops: dict[int, int] = {}  # listed window id -> its top-level window (the frame, or itself)
@@ -74,6 +79,8 @@ class WindowWatcher(X11WindowInspector):
         self._changes = _Changes()
         self._structure: frozenset[int] = frozenset()
         self.reads = 0
+        self.round_trips = 0
+        self.closed = False
 
     # --- WindowViews --------------------------------------------------------------------------------
 
@@ -93,6 +100,7 @@ class WindowWatcher(X11WindowInspector):
 
     def close(self) -> None:
         with self._lock:
+            self.closed = True
             self._forget()
             if self._conn is not None:
                 self._conn.close()
@@ -106,6 +114,9 @@ class WindowWatcher(X11WindowInspector):
         try:
             result: WindowView = work()
             return result
+        except CaptureError:  # the grabbing connection broke
+            self._forget()
+            raise
         except (xerror.ConnectionClosedError, xerror.XError, OSError) as exc:
             self._forget()
             self._conn = None
@@ -123,8 +134,8 @@ class WindowWatcher(X11WindowInspector):
             conn = super()._connection()
             self._structure = _structure_events()
             root = conn.screen().root
-            root.change_attributes(event_mask=X.SubstructureNotifyMask | X.PropertyChangeMask)
-            conn.sync()  # selected before anything is read: no change can fall between the two
+            self._select(root, X.SubstructureNotifyMask | X.PropertyChangeMask)
+            self._sync()  # selected before anything is read: no change can fall between the two
             for child in root.query_tree().children:
                 try:
                     attrs = child.get_attributes()
@@ -141,19 +152,46 @@ class WindowWatcher(X11WindowInspector):
         border = int(getattr(geom, "border_width", 0))
         return Rect(int(geom.x), int(geom.y), int(geom.width) + 2 * border, int(geom.height) + 2 * border)
 
+    def _select(self, window: Any, mask: int) -> None:
+        """Ask for ``mask``'s events of ``window`` where the events are read (a window gone is fine)."""
+        if self._events is not None:
+            self._events.select(int(window.id), mask)
+        else:
+            window.change_attributes(event_mask=mask, onerror=_ignore_error)
+
+    def _sync(self) -> None:
+        """One round trip on the connection the events come on."""
+        self.round_trips += 1
+        if self._events is not None:
+            self._events.sync()
+        else:
+            self._connection().sync()
+
+    def _pending(self, conn: Any) -> Iterator[Any]:
+        """Every event the server generated before the last grab: on the grabbing connection those came
+        before the grab's reply and are queued already; on our own, a round trip fetches them."""
+        if self._events is None:
+            self._sync()
+            while conn.pending_events():
+                yield conn.next_event()
+            return
+        classes = conn.display.event_classes
+        for raw in self._events.pending():
+            kind = classes.get(raw[0] & 0x7F)
+            if kind is not None and not isinstance(kind, dict):  # core events only: nothing else is selected
+                yield kind(display=conn.display, binarydata=raw)
+
     def _drain(self) -> None:
-        """Handle every event the server sent before now (one round trip, then the queue)."""
+        """Handle every event the server sent before the grab."""
         from Xlib import X
 
         conn = self._connection()
-        conn.sync()
         root_id = int(conn.screen().root.id)
         list_atoms = {self._atom(n) for n in _LIST_ATOMS}
         window_atoms = {self._atom(n) for n in _WINDOW_ATOMS}
         title_atoms = {self._atom(n) for n in _TITLE_ATOMS}
         changes = self._changes
-        while conn.pending_events():
-            event = conn.next_event()
+        for event in self._pending(conn):
             kind = event.type
             if kind == X.PropertyNotify:
                 window, atom = int(event.window.id), int(event.atom)
@@ -264,9 +302,9 @@ class WindowWatcher(X11WindowInspector):
 
         for window in windows:
             if int(window.id) not in self._watched:
-                window.change_attributes(event_mask=X.StructureNotifyMask | X.PropertyChangeMask, onerror=_ignore_error)
+                self._select(window, X.StructureNotifyMask | X.PropertyChangeMask)
                 self._watched.add(int(window.id))
-        self._connection().sync()  # watched before read: a change can only come after, as an event
+        self._sync()  # watched before read: a change can only come after, as an event
 
     @staticmethod
     def _top_level(window: Any, root_id: int) -> int:
@@ -277,6 +315,82 @@ class WindowWatcher(X11WindowInspector):
             if parent is None or int(parent.id) == root_id or int(parent.id) == 0:
                 return int(current.id)
             current = parent
+
+
+class WindowWatcher:
+    """The window list kept fresh from X events, one watch per grabbing thread (a
+    :class:`~omnidesk.runtime.windows.WindowViews` source for :class:`WindowMask`).
+
+    Each thread that grabs gets its own watch, since events, like pixels, are per connection: the screen
+    calls :meth:`grabbing_on` with the events of the connection it grabs on (mss's), and that thread's watch
+    then reads them there, with no round trip per frame. A thread that never said gets a watch on its own
+    connection with one round trip per frame. ``reads`` counts list reads and ``round_trips`` the round
+    trips the watches made, over every thread (a bench and the tests check that an unchanged desktop costs
+    neither).
+    """
+
+    def __init__(self, display: str | None = None) -> None:
+        self._display = display
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._watches: list[_Watch] = []
+        self._gone = (0, 0)  # reads, round trips of closed watches
+
+    def _watch(self) -> _Watch:
+        watch: _Watch | None = getattr(self._local, "watch", None)
+        if watch is None or watch.closed:  # closed by close(): start again, on the same events
+            watch = self._start(watch._events if watch is not None else None)
+        return watch
+
+    def _start(self, events: XcbEvents | None) -> _Watch:
+        watch = _Watch(self._display, events)
+        with self._lock:
+            self._watches.append(watch)
+        self._local.watch = watch
+        return watch
+
+    def grabbing_on(self, events: XcbEvents | None) -> None:
+        """The calling thread grabs its frames on the connection ``events`` reads from now on (``None``:
+        it stopped grabbing); its watch starts afresh there."""
+        self._stop(getattr(self._local, "watch", None))
+        self._local.watch = None
+        if events is not None:
+            self._start(events)
+
+    def _stop(self, watch: _Watch | None) -> None:
+        if watch is None:
+            return
+        watch.close()
+        with self._lock:
+            if watch in self._watches:
+                self._watches.remove(watch)
+                self._gone = (self._gone[0] + watch.reads, self._gone[1] + watch.round_trips)
+
+    def prepare(self) -> None:
+        self._watch().prepare()
+
+    def view(self) -> WindowView:
+        return self._watch().view()
+
+    def windows(self) -> list[WindowInfo]:
+        return self._watch().windows()
+
+    @property
+    def reads(self) -> int:
+        with self._lock:
+            return self._gone[0] + sum(w.reads for w in self._watches)
+
+    @property
+    def round_trips(self) -> int:
+        with self._lock:
+            return self._gone[1] + sum(w.round_trips for w in self._watches)
+
+    def close(self) -> None:
+        """Close every thread's watch (their X connections)."""
+        with self._lock:
+            watches = list(self._watches)
+        for watch in watches:
+            self._stop(watch)
 
 
 def _gone_errors() -> tuple[type[Exception], ...]:

@@ -35,6 +35,8 @@ from omnidesk.runtime.display import open_x_display
 if TYPE_CHECKING:
     from Xlib.display import Display
 
+    from omnidesk.runtime.xcb_events import XcbEvents
+
 __all__ = [
     "WindowMask",
     "WindowView",
@@ -396,6 +398,13 @@ class WindowMask:
         close = getattr(self._inspector, "close", None)
         if callable(close):
             close()
+
+    def grabbing_on(self, events: XcbEvents | None) -> None:
+        """The calling thread grabs its frames on the connection ``events`` reads (``None``: it stopped);
+        a window source that can read its events there (``WindowWatcher``) then needs no round trip."""
+        grabbing_on = getattr(self._views, "grabbing_on", None)
+        if callable(grabbing_on):
+            grabbing_on(events)
 
     def is_denied(self, info: WindowInfo) -> bool:
         return self._matcher.matches(info)

@@ -1,5 +1,7 @@
 """The privacy mask fed by X events: an unchanged desktop reads nothing, and a denied window opened, moved,
-raised or retitled is masked in the very next grabbed frame, with and without a window manager.
+raised or retitled is masked in the very next grabbed frame, with and without a window manager, with the
+events read on the connection the frames are grabbed on (no round trip per frame) and on the watcher's own
+connection (one round trip per frame, where mss does not grab over XCB).
 
 The windows here are plain X windows whose background the X server paints the moment they are mapped
 (no client repaint to wait for), in a colour nothing else on the rig shows, so "no pixel of that colour in
@@ -72,11 +74,14 @@ def desktop(request: pytest.FixtureRequest, x_display: object) -> Iterator[Windo
         windows.close()
 
 
-@pytest.fixture
-def screens() -> Iterator[tuple[MssScreen, MssScreen, WindowWatcher]]:
+@pytest.fixture(params=["events where grabbed", "events on its own connection"])
+def screens(request: pytest.FixtureRequest) -> Iterator[tuple[MssScreen, MssScreen, WindowWatcher]]:
     """A masked screen (the watcher behind it) and a bare one (ground truth: is the window shown?)."""
     watcher = WindowWatcher()
     masked, bare = MssScreen(mask=WindowMask(watcher, DENY)), MssScreen()
+    if request.param == "events on its own connection":
+        masked.grab(1)
+        watcher.grabbing_on(None)  # as where mss has no XCB connection to read events on
     try:
         yield masked, bare, watcher
     finally:
@@ -89,16 +94,20 @@ def _shown(bare: MssScreen) -> bool:
 
 
 def test_an_unchanged_desktop_reads_the_window_list_once(
-    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher], request: pytest.FixtureRequest
 ) -> None:
     masked, bare, watcher = screens
     window = desktop.open("Notes", Rect(300, 200, 400, 300))
     wait_until(lambda: _shown(bare), 10, "the window to be shown")
     masked.grab(1)
-    reads = watcher.reads
+    reads, trips = watcher.reads, watcher.round_trips
     for _ in range(30):
         masked.grab(1)
     assert watcher.reads == reads  # thirty frames, not one list read
+    if request.node.callspec.params["screens"] == "events where grabbed":
+        assert watcher.round_trips == trips  # the events came with the pixels: not one round trip either
+    else:
+        assert watcher.round_trips == trips + 30
     window.set_wm_name("Notes - changed")
     desktop.conn.sync()
     masked.grab(1)
