@@ -4,14 +4,18 @@ in one run.
     .venv/bin/python bench/bench_perception.py [--seconds 1] [--rounds 5] [--frames 120]
 
 Everything that is timed runs on one pinned core (``os.sched_setaffinity``, OpenCV single-threaded), the
-baselines too, in ``--rounds`` rounds whose order alternates; each row gives the median and the spread
+baselines too, in ``--rounds`` rounds, each variant's time in a round split into turns whose order
+alternates; each row gives the median and the spread
 (min–max) of its per-round ratio to the baseline of the same round, and the load average is printed, since
 the machine may be shared. The X server (Xvfb + openbox, started here, with six ordinary windows and one
 deny-listed window open) is not pinned.
 
 - capture: frames/s of the Screen adapter (mss + read-only Frame), of the adapter behind the privacy mask
-  with the window list read every frame (how round one masked) and with the list kept fresh from X events
-  (``WindowWatcher``), against a bare ``mss.MSS().grab`` loop at 1080p;
+  with the window list read every frame (how round one masked), with the list kept fresh from X events
+  read on the watcher's own connection after one round trip per frame (how round two masked, and what is
+  left where mss does not grab over XCB) and read on the connection mss grabs on (no round trip), and that
+  last one with nothing deny-listed (what blacking out the password manager's pixels costs), against a
+  bare ``mss.MSS().grab`` loop at 1080p;
 - the capture thread at its 30 fps cap (frames delivered of 30);
 - grab + EVS, and EVS alone, as ratios to the bare grab loop on the same core;
 - EVS milliseconds per 1080p frame (median, p95) on a scripted desktop session;
@@ -70,24 +74,38 @@ WINDOWS = [  # title, x, y, width, height: an ordinary desktop, one password man
 ]
 
 
-def _rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds``."""
-    for _ in range(5):  # warm up (caches, XShm segment)
-        fn()
+def _timed(fn: Callable[[], object], seconds: float) -> tuple[int, float]:
+    """Calls of ``fn`` made in about ``seconds``, and the seconds they took."""
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         fn()
         n += 1
-    return n / (time.perf_counter() - start)
+    return n, time.perf_counter() - start
 
 
-def _rounds(variants: dict[str, Callable[[], object]], seconds: float, rounds: int) -> dict[str, list[float]]:
-    """Rates of every variant per round, in an order that alternates from round to round."""
+def _rounds(
+    variants: dict[str, Callable[[], object]], seconds: float, rounds: int, slices: int = 5
+) -> dict[str, list[float]]:
+    """Rates of every variant per round. A round gives each variant ``seconds`` in ``slices`` turns taken in
+    an order that alternates from turn to turn, so that a load that changes within a round weighs on every
+    variant alike."""
+    for fn in variants.values():
+        for _ in range(5):  # warm up (caches, XShm segment)
+            fn()
     rates: dict[str, list[float]] = {name: [] for name in variants}
-    for round_ in range(rounds):
-        order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-        for name in order:
-            rates[name].append(_rate(variants[name], seconds))
+    turn = 0
+    for _ in range(rounds):
+        calls = dict.fromkeys(variants, 0)
+        spent = dict.fromkeys(variants, 0.0)
+        for _ in range(slices):
+            order = list(variants) if turn % 2 == 0 else list(reversed(variants))
+            turn += 1
+            for name in order:
+                n, took = _timed(variants[name], seconds / slices)
+                calls[name] += n
+                spent[name] += took
+        for name in variants:
+            rates[name].append(calls[name] / spent[name])
     return rates
 
 
@@ -108,7 +126,7 @@ def _open_windows(display: str) -> Any:
     return conn
 
 
-def bench_capture(seconds: float, rounds: int) -> dict[str, list[float]]:
+def bench_capture(seconds: float, rounds: int, *, evs: bool = True) -> dict[str, list[float]]:
     import mss
 
     work = Path(tempfile.mkdtemp(prefix="bench-xvfb-"))
@@ -123,31 +141,37 @@ def bench_capture(seconds: float, rounds: int) -> dict[str, list[float]]:
         box = {"left": 0, "top": 0, "width": 1920, "height": 1080}
         screen = MssScreen()
         polled = MssScreen(mask=WindowMask(inspector, DENY))
+        synced_watcher = WindowWatcher()
+        synced = MssScreen(mask=WindowMask(synced_watcher, DENY))
+        synced.grab(1)
+        synced_watcher.grabbing_on(None)  # its watch listens on its own connection: one XSync per frame
         watcher = WindowWatcher()
         watched = MssScreen(mask=WindowMask(watcher, DENY))
+        undenied = MssScreen(mask=WindowMask(WindowWatcher(), []))  # the same path with nothing to black out
         with _one_core(), mss.MSS() as sct:
             core = EvsCore(EvsConfig())
-            frames = _session_frames(40)
+            frames = _session_frames(40) if evs else []
             index = iter(range(1 << 62))
-            rates = _rounds(
-                {
-                    "bare": lambda: sct.grab(box),
-                    "adapter": lambda: screen.grab(1),
-                    "polled": lambda: polled.grab(1),
-                    "watched": lambda: watched.grab(1),
-                    "grab_evs": lambda: _grab_and_sample(screen, core),
-                    "evs": lambda: core.process(frames[next(index) % len(frames)], time.monotonic()),
-                },
-                seconds,
-                rounds,
-            )
+            variants: dict[str, Callable[[], object]] = {
+                "bare": lambda: sct.grab(box),
+                "adapter": lambda: screen.grab(1),
+                "polled": lambda: polled.grab(1),
+                "synced": lambda: synced.grab(1),
+                "watched": lambda: watched.grab(1),
+                "undenied": lambda: undenied.grab(1),
+            }
+            if evs:
+                variants["grab_evs"] = lambda: _grab_and_sample(screen, core)
+                variants["evs"] = lambda: core.process(frames[next(index) % len(frames)], time.monotonic())
+            rates = _rounds(variants, seconds, rounds)
         rates["watched_reads"] = [float(watcher.reads)]
+        rates["watched_trips"] = [float(watcher.round_trips)]
         with CaptureStream(watched, monitor=1, fps=30, buffer_frames=8) as stream:
             time.sleep(max(seconds, 2.0))
         stats = stream.stats()
         rates["thread"] = [stats.fps]
         rates["thread_missed"] = [float(stats.missed)]
-        for closable in (screen, polled, watched):
+        for closable in (screen, polled, synced, watched, undenied):
             closable.close()
         return rates
     finally:
@@ -267,47 +291,16 @@ def _fps_cell(values: list[float]) -> str:
     return f"{statistics.median(values):.0f} fps ({min(values):.0f}–{max(values):.0f})"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="Seconds per throughput measurement.")
-    parser.add_argument("--rounds", type=int, default=5, help="Rounds, in alternating order.")
-    parser.add_argument("--frames", type=int, default=120, help="1080p frames for the EVS timing.")
-    args = parser.parse_args()
-
-    load_before = os.getloadavg()
-    capture = bench_capture(args.seconds, args.rounds)
-    frames = _session_frames(args.frames)
-    with _one_core():
-        speed = bench_evs_speed(frames)
-    tokens_video = bench_tokens(fps=2.0, observe_every=0.5)
-    tokens_agent = bench_tokens(fps=2.0, observe_every=3.0)
-    load_after = os.getloadavg()
-
+def _evs_rows(
+    capture: dict[str, list[float]],
+    speed: dict[str, float],
+    tokens_video: dict[str, float],
+    tokens_agent: dict[str, float],
+) -> list[tuple[str, str, str]]:
     bare = capture["bare"]
     rows = [
-        ("bare mss grab loop, 1080p (baseline)", _fps_cell(bare), "1.00"),
-        (
-            "MssScreen.grab (Frame, read-only view)",
-            _fps_cell(capture["adapter"]),
-            _ratio_cell(capture["adapter"], bare),
-        ),
-        (
-            "+ mask, window list read every frame (before)",
-            _fps_cell(capture["polled"]),
-            _ratio_cell(capture["polled"], bare),
-        ),
-        (
-            "+ mask, window list from X events (after)",
-            _fps_cell(capture["watched"]),
-            _ratio_cell(capture["watched"], bare),
-        ),
         ("grab + EVS", _fps_cell(capture["grab_evs"]), _ratio_cell(capture["grab_evs"], bare)),
         ("EVS alone (frames from memory)", _fps_cell(capture["evs"]), _ratio_cell(capture["evs"], bare)),
-        (
-            "CaptureStream thread at its 30 fps cap (masked)",
-            f"{capture['thread'][0]:.1f} fps ({capture['thread_missed'][0]:.0f} missed)",
-            f"{capture['thread'][0] / 30:.2f} of 30",
-        ),
         (
             "EVS per 1080p frame, median / p95",
             f"{speed['median']:.2f} / {speed['p95']:.2f} ms",
@@ -331,13 +324,71 @@ def main() -> int:
             "target >= 99%",
         )
     )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="Seconds per throughput measurement.")
+    parser.add_argument("--rounds", type=int, default=5, help="Rounds, in alternating order.")
+    parser.add_argument("--frames", type=int, default=120, help="1080p frames for the EVS timing.")
+    parser.add_argument("--capture-only", action="store_true", help="Only the capture and mask rows.")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    capture = bench_capture(args.seconds, args.rounds, evs=not args.capture_only)
+    if not args.capture_only:
+        frames = _session_frames(args.frames)
+        with _one_core():
+            speed = bench_evs_speed(frames)
+        tokens_video = bench_tokens(fps=2.0, observe_every=0.5)
+        tokens_agent = bench_tokens(fps=2.0, observe_every=3.0)
+    load_after = os.getloadavg()
+
+    bare = capture["bare"]
+    rows = [
+        ("bare mss grab loop, 1080p (baseline)", _fps_cell(bare), "1.00"),
+        (
+            "MssScreen.grab (Frame, read-only view)",
+            _fps_cell(capture["adapter"]),
+            _ratio_cell(capture["adapter"], bare),
+        ),
+        (
+            "+ mask, window list read every frame (round one)",
+            _fps_cell(capture["polled"]),
+            _ratio_cell(capture["polled"], bare),
+        ),
+        (
+            "+ mask, list from X events, XSync per frame (before)",
+            _fps_cell(capture["synced"]),
+            _ratio_cell(capture["synced"], bare),
+        ),
+        (
+            "+ mask, list from X events on the grab's connection",
+            _fps_cell(capture["watched"]),
+            _ratio_cell(capture["watched"], bare),
+        ),
+        (
+            "  the same with nothing deny-listed (no pixel drawn)",
+            _fps_cell(capture["undenied"]),
+            _ratio_cell(capture["undenied"], bare),
+        ),
+        (
+            "CaptureStream thread at its 30 fps cap (masked)",
+            f"{capture['thread'][0]:.1f} fps ({capture['thread_missed'][0]:.0f} missed)",
+            f"{capture['thread'][0] / 30:.2f} of 30",
+        ),
+    ]
+    if not args.capture_only:
+        rows += _evs_rows(capture, speed, tokens_video, tokens_agent)
     width = max(len(r[0]) for r in rows)
     print(f"one pinned core, {args.rounds} rounds in alternating order; median (min–max) of per-round ratios")
     print(f"{'measurement':<{width}}  {'result':<45}  ratio to bare")
     for name, result, ratio in rows:
         print(f"{name:<{width}}  {result:<45}  {ratio}")
     print(
-        f"window list reads behind the event-fed mask over all its frames: {capture['watched_reads'][0]:.0f}; "
+        f"behind the mask fed on the grab's connection, over all its frames: {capture['watched_reads'][0]:.0f} "
+        f"window list reads, {capture['watched_trips'][0]:.0f} round trips; "
         f"{len(WINDOWS)} windows open under openbox, one deny-listed"
     )
     print(f"(one image of {IMAGE_SIZE}px = {TOKENS_PER_IMAGE} tokens; {os.cpu_count()} CPUs)")

@@ -78,6 +78,12 @@ class _Watch(X11WindowInspector):
         self._managed = False
         self._changes = _Changes()
         self._structure: frozenset[int] = frozenset()
+        self._ids: tuple[int, frozenset[int], frozenset[int], frozenset[int]] = (
+            0,
+            frozenset(),
+            frozenset(),
+            frozenset(),
+        )
         self.reads = 0
         self.round_trips = 0
         self.closed = False
@@ -133,6 +139,12 @@ class _Watch(X11WindowInspector):
 
             conn = super()._connection()
             self._structure = _structure_events()
+            self._ids = (
+                int(conn.screen().root.id),
+                frozenset(self._atom(n) for n in _LIST_ATOMS),
+                frozenset(self._atom(n) for n in _WINDOW_ATOMS),
+                frozenset(self._atom(n) for n in _TITLE_ATOMS),
+            )
             root = conn.screen().root
             self._select(root, X.SubstructureNotifyMask | X.PropertyChangeMask)
             self._sync()  # selected before anything is read: no change can fall between the two
@@ -186,10 +198,7 @@ class _Watch(X11WindowInspector):
         from Xlib import X
 
         conn = self._connection()
-        root_id = int(conn.screen().root.id)
-        list_atoms = {self._atom(n) for n in _LIST_ATOMS}
-        window_atoms = {self._atom(n) for n in _WINDOW_ATOMS}
-        title_atoms = {self._atom(n) for n in _TITLE_ATOMS}
+        root_id, list_atoms, window_atoms, title_atoms = self._ids
         changes = self._changes
         for event in self._pending(conn):
             kind = event.type
