@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 
@@ -42,10 +43,15 @@ def describe_exception(exc: BaseException) -> tuple[str, str, str]:
 
 
 def message_box_view(parent: QWidget | None) -> ErrorView:
-    """An :data:`ErrorView` that opens a non-modal message box over ``parent``."""
+    """An :data:`ErrorView` that opens a non-modal message box over ``parent``.
+
+    ``parent`` is held weakly: the window keeps its reporter, which keeps this view, and a strong reference
+    back would leave the window to the garbage collector.
+    """
+    parent_ref = weakref.ref(parent) if parent is not None else None
 
     def show(title: str, message: str, details: str) -> None:
-        box = QMessageBox(parent)
+        box = QMessageBox(parent_ref() if parent_ref is not None else None)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle(title)
         box.setText(message)

@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Omnidesk")
         self.setWindowIcon(app_icon())
         self.confirmer = confirmer or QtConfirmer(self)
-        self.controller = RunController(runner, self.confirmer, self)
+        self.controller = controller = RunController(runner, self.confirmer, self)
         self.reporter = CrashReporter(error_view or message_box_view(self), self)
         self.tray = tray
         self.hotkeys = hotkeys
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
             self,
             recordings_dir=paths.recordings_dir if paths is not None else None,
             asker=recording_asker,
-            busy=lambda: "A run is using the model; ask when it ends" if self.controller.running else None,
+            busy=lambda: "A run is using the model; ask when it ends" if controller.running else None,
         )
         self.automations = AutomationsPanel(self)
         self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self._on_settings_changed = on_settings_changed
         self._reload_after_run = False
         self._unavailable_reason = unavailable_reason
-        self.out_of_the_way = OutOfTheWay(self, tray, lambda: self.settings.gui.hide_during_run)
+        self.out_of_the_way = OutOfTheWay(self, tray, enabled=settings.gui.hide_during_run)
         self._closing = False
         self._latest_overview: ModelImage | None = None
         self.voice_hotkeys = VoiceAndHotkeys(self)
@@ -358,13 +358,14 @@ class MainWindow(QMainWindow):
 
     def _on_settings_requested(self) -> None:
         dialog = SettingsDialog(self.settings, self)
-        dialog.accepted.connect(lambda: self._on_settings_saved(dialog))
+        dialog.accepted.connect(self._on_settings_saved)
         self.settings_dialog = dialog
         dialog.open()
 
-    def _on_settings_saved(self, dialog: SettingsDialog) -> None:
-        result = dialog.result_settings()
-        if result is None:
+    def _on_settings_saved(self) -> None:
+        dialog = self.settings_dialog
+        result = dialog.result_settings() if dialog is not None else None
+        if dialog is None or result is None:
             return
         if self.paths is not None:
             try:
@@ -381,6 +382,7 @@ class MainWindow(QMainWindow):
         assert isinstance(settings, Settings)
         change = settings_change(self.settings, settings)
         self.settings = settings
+        self.out_of_the_way.enabled = settings.gui.hide_during_run
         if self._on_settings_changed is not None:
             self._on_settings_changed(settings)
         audio_live, problem = self.voice_hotkeys.apply_settings(settings, audio=change.audio, hotkeys=change.hotkeys)

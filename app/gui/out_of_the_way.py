@@ -2,11 +2,13 @@
 
 The agent sees the desktop, not Omnidesk (whose windows are also masked in every frame); the person gets
 the window back when the run ends, pauses, or asks them something, and it goes away again afterwards.
+It holds the window weakly: the window owns it, and a reference back would put the window in a cycle that
+only Python's garbage collector frees — at any moment, even in the middle of the window's own paint event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
 
 from PyQt6.QtWidgets import QMainWindow, QSystemTrayIcon
 
@@ -16,17 +18,23 @@ __all__ = ["OutOfTheWay"]
 
 
 class OutOfTheWay:
-    """Hides ``window`` (to the tray when there is one, else minimised) while ``enabled()`` says so."""
+    """Hides ``window`` (to the tray when there is one, else minimised) during a run while ``enabled``."""
 
-    def __init__(self, window: QMainWindow, tray: QSystemTrayIcon | None, enabled: Callable[[], bool]) -> None:
-        self._window = window
+    def __init__(self, window: QMainWindow, tray: QSystemTrayIcon | None, *, enabled: bool) -> None:
+        self._window_ref = weakref.ref(window)
         self._tray = tray
-        self._enabled = enabled
+        self.enabled = enabled
         self.hidden_for_run = False
+
+    @property
+    def _window(self) -> QMainWindow:
+        window = self._window_ref()
+        assert window is not None, "the window owns this helper and outlives it"
+        return window
 
     def run_started(self, monitor: MonitorInfo | None) -> None:
         """Hide if the run acts on the monitor the window is on."""
-        if not self._enabled() or monitor is None or not self._on_monitor(monitor):
+        if not self.enabled or monitor is None or not self._on_monitor(monitor):
             return
         self.hidden_for_run = True
         self.hide_again()

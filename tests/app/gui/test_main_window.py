@@ -360,3 +360,39 @@ def test_the_bar_shows_line_breaks_and_hidden_characters_of_the_text_it_asks_abo
     request = ConfirmationRequest(TypeText(text="r\u200bm -rf /\n"), "a destructive command", "Type this?")
     window.confirm_bar.ask_confirmation(request)
     assert "r⟨U+200B⟩m -rf /⏎" in window.confirm_bar.question
+
+
+def test_a_dropped_window_is_freed_at_once_not_later_by_the_garbage_collector(qtbot, tmp_path) -> None:
+    """No reference cycle runs through the window (its children hold it through Qt's parent pointer or
+    weakly): dropped, it is freed there and then. Left to the garbage collector it would be freed whenever
+    a collection happens to run — inside a paint event too, and freeing a visible window from there
+    destroys the widget being painted (a segfault in QPainter)."""
+    import gc
+    import weakref
+
+    from omnidesk.app.hotkeys import GlobalHotkeys
+    from omnidesk.app.settings import AppPaths
+    from tests.fakes import FakeMicrophone
+
+    settings = _settings()
+    paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r")
+    run = ScriptedRun([click_step(1), step(2, status="finished")])
+    window = MainWindow(
+        settings, run, monitors=(MONITOR,), paths=paths, hotkeys=GlobalHotkeys(settings.hotkeys),
+        microphone=FakeMicrophone(),
+    )  # fmt: skip
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.waitSignal(window.controller.run_finished, timeout=5000):
+        _start(qtbot, window)
+    window.task_bar.settings_requested.emit()
+    assert window.settings_dialog is not None
+    window.settings_dialog.reject()
+    assert window.voice is not None
+    freed = weakref.ref(window)
+    gc.disable()
+    try:
+        del window
+        assert freed() is None
+    finally:
+        gc.enable()
