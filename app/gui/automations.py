@@ -29,12 +29,14 @@ class AutomationsPanel(QWidget):
         save_replay_requested(str): save the last finished run (or the one selected in History) under this
             name, to replay without the model.
         delete_requested(str): delete the automation with this name.
+        show_me_requested(): start teaching by showing a task ("Show me"), or stop it.
     """
 
     run_requested = pyqtSignal(object)
     save_requested = pyqtSignal(str)
     save_replay_requested = pyqtSignal(str)
     delete_requested = pyqtSignal(str)
+    show_me_requested = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +52,10 @@ class AutomationsPanel(QWidget):
         self.kind_box.addItem("Task in the task box (runs with the model)", "prompt")
         self.kind_box.addItem("Last finished run (replays without the model)", "replay")
         self.save_button = QPushButton("Save", self)
+        self.show_me_button = QPushButton("Show me", self)
+        self.show_me_button.setObjectName("show_me")
+        self.show_me_button.setToolTip("Do a task once while Omnidesk watches and listens; it becomes an automation")
+        self.show_me_button.clicked.connect(self.show_me_requested.emit)
         hint = QLabel("Bind one to a global hotkey in Settings → Hotkeys (automations).", self)
         hint.setObjectName("section_title")
         hint.setWordWrap(True)
@@ -57,6 +63,7 @@ class AutomationsPanel(QWidget):
         row.addWidget(self.run_button)
         row.addWidget(self.delete_button)
         row.addStretch(1)
+        row.addWidget(self.show_me_button)
         save = QHBoxLayout()
         save.addWidget(self.name_edit, 1)
         save.addWidget(self.kind_box)
@@ -74,6 +81,11 @@ class AutomationsPanel(QWidget):
         self.name_edit.returnPressed.connect(self._on_save)
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
+
+    def set_teaching(self, state: str) -> None:
+        """Show me's label for teach mode's state: idle, recording, reading or reviewing."""
+        self.show_me_button.setText("Stop showing" if state == "recording" else "Show me")
+        self.show_me_button.setEnabled(state in ("idle", "recording"))
 
     def show_automations(self, automations: list[Automation]) -> None:
         self.list.clear()

@@ -45,6 +45,7 @@ from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.style import titled
 from omnidesk.app.gui.task_bar import TaskBar
+from omnidesk.app.gui.teach_flow import TeachFlow
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
         self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
         runs_dir = paths.runs_dir if paths is not None else None
         self.saved = SavedAutomations(self.automation_store, self.automations, tray, runs_dir, self)
+        store = self.automation_store
+        self.teach = TeachFlow(settings, paths, store, parent=self) if paths and store else None
         self.side_tabs = QTabWidget(self)
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
@@ -196,6 +199,12 @@ class MainWindow(QMainWindow):
         self.automations.save_replay_requested.connect(self._on_save_replay)
         self.automations.delete_requested.connect(self.saved.delete)
         self.saved.status.connect(self.state_label.setText)
+        if self.teach is not None:
+            self.automations.show_me_requested.connect(self.teach.toggle)
+            self.teach.status.connect(self.state_label.setText)
+            self.teach.state_changed.connect(self.automations.set_teaching)
+            self.teach.state_changed.connect(self.close_if_closing)
+            self.teach.saved.connect(self._on_taught)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.loader.status.connect(self._on_model_status)
         self.loader.errored.connect(self._on_model_error)
@@ -210,6 +219,8 @@ class MainWindow(QMainWindow):
             self.tray.stop_requested.connect(controller.stop)
             self.tray.quit_requested.connect(self.close)
             self.tray.automation_requested.connect(self.run_automation_named)
+        if self.hotkeys is not None and self.teach is not None:
+            self.hotkeys.teach_toggled.connect(self.teach.toggle)
         self.voice_hotkeys.connect_signals()
 
     # --- the model -----------------------------------------------------------------------------------
@@ -346,6 +357,10 @@ class MainWindow(QMainWindow):
         if automation is not None:
             self._on_run_automation(automation)
 
+    def _on_taught(self, name: str) -> None:
+        self.saved.refresh()
+        self.automations.select(name)
+
     def _on_save_automation(self, name: str) -> None:
         task, monitor = self.task_bar.task_edit.text().strip(), self.task_bar.selected_monitor()
         self.saved.save_prompt(name, task, dry_run=self.task_bar.dry_run, monitor=monitor.name if monitor else "")
@@ -383,6 +398,8 @@ class MainWindow(QMainWindow):
         change = settings_change(self.settings, settings)
         self.settings = settings
         self.out_of_the_way.enabled = settings.gui.hide_during_run
+        if self.teach is not None:
+            self.teach.settings = settings  # the next demonstration (its hotkey, deny-list, recording)
         if self._on_settings_changed is not None:
             self._on_settings_changed(settings)
         audio_live, problem = self.voice_hotkeys.apply_settings(settings, audio=change.audio, hotkeys=change.hotkeys)
@@ -429,10 +446,9 @@ class MainWindow(QMainWindow):
         """Closing during a run stops it first and closes once the worker has ended (never blocks)."""
         assert event is not None
         setup = self.model_area.setup
-        busy = (
-            self.controller.running or self.loader.busy or self.voice_hotkeys.busy or (setup is not None and setup.busy)
-        )
-        busy = busy or self.history.ask.asking
+        teaching = self.teach is not None and self.teach.busy
+        busy = self.controller.running or self.loader.busy or self.voice_hotkeys.busy or teaching
+        busy = busy or (setup is not None and setup.busy) or self.history.ask.asking
         if busy:
             self._closing = True
             self.state_label.setText("Stopping the run before closing…")
@@ -442,6 +458,8 @@ class MainWindow(QMainWindow):
             if setup is not None:
                 setup.cancel()
             self.voice_hotkeys.abort()
+            if self.teach is not None:
+                self.teach.abort()
             event.ignore()
             return
         if self.tray is not None:

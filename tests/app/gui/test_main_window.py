@@ -388,7 +388,7 @@ def test_a_dropped_window_is_freed_at_once_not_later_by_the_garbage_collector(qt
     window.task_bar.settings_requested.emit()
     assert window.settings_dialog is not None
     window.settings_dialog.reject()
-    assert window.voice is not None
+    assert window.teach is not None and window.voice is not None
     freed = weakref.ref(window)
     gc.disable()
     try:

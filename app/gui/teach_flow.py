@@ -1,0 +1,204 @@
+"""Teach mode in the window ("Show me"): record on a worker, review in a dialog, save on the person's word.
+
+:meth:`TeachFlow.toggle` (the "Show me" button, the teach hotkey) starts a demonstration when nothing else
+is going on and stops the one being recorded; the input recorder also notices the teach hotkey itself
+anywhere, so a second toggle that arrives after the recording ended is ignored. Recording, reading the
+recording back and cutting targets run on a worker thread (``app/teaching``); the review
+(:class:`TeachReview`) opens in a dialog when the draft is ready and the automation is written only when
+the person presses Save. A typed text marked as a secret goes to the keyring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtWidgets import QDialog, QVBoxLayout, QWidget
+
+from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.geometry import MonitorInfo
+from omnidesk.agent.ports import CancelToken
+from omnidesk.app.gui.automation_store import AutomationStore
+from omnidesk.app.gui.teach_review import TeachReview
+from omnidesk.app.gui.worker import GeneratorWorker, start_worker
+from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.teaching.draft import TeachDraft
+from omnidesk.app.teaching.save import SecretWriter
+
+__all__ = ["TeachFlow"]
+
+log = logging.getLogger(__name__)
+
+
+class TeachFlow(QObject):
+    """Signals:
+    state_changed(str): "idle", "recording", "reading" (cutting targets) or "reviewing".
+    recording_started(): the first frame is written (from now on what the person does has a picture).
+    status(str): a line for the status bar.
+    review_opened(object): the :class:`TeachReview` now shown (tests drive it).
+    saved(str): the automation with this name was saved.
+    """
+
+    state_changed = pyqtSignal(str)
+    recording_started = pyqtSignal()
+    status = pyqtSignal(str)
+    review_opened = pyqtSignal(object)
+    saved = pyqtSignal(str)
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: AppPaths,
+        store: AutomationStore,
+        *,
+        secrets: Callable[[], SecretWriter] | None = None,
+        narration: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self._paths = paths
+        self._store = store
+        self._secrets = secrets
+        self._narration = narration
+        self.state = "idle"
+        self._worker: GeneratorWorker | None = None
+        self._thread: QThread | None = None
+        self._dialog: QDialog | None = None
+        self._draft: TeachDraft | None = None
+        self._panel: TeachReview | None = None
+        self._recording: Path | None = None
+        self._stop = CancelToken()
+        self._aborted = False
+
+    def toggle(self) -> None:
+        """Start showing a task, or stop the demonstration being recorded."""
+        if self.state == "recording":
+            self._stop.cancel()  # ends the recording; the worker goes on to read it (abort would end it too)
+        elif self.state == "idle":
+            self._start()
+
+    @property
+    def busy(self) -> bool:
+        """A demonstration is being recorded or read (closing the window waits for it)."""
+        return self._worker is not None
+
+    def abort(self) -> None:
+        """End the demonstration without a review (the window is closing); the recording is kept."""
+        self._aborted = True
+        self._stop.cancel()
+        if self._worker is not None:
+            self._worker.abort()
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def _start(self) -> None:
+        from omnidesk.app.teaching.session import teach_folder
+
+        folder = teach_folder(self._paths.recordings_dir, "shown")
+        settings, narration = self.settings, self._narration
+        stop = self._stop = CancelToken()
+
+        def work(cancel: CancelToken) -> Iterator[object]:
+            from omnidesk.app.compose import build_png_encoder
+            from omnidesk.app.teaching.draft import build_draft
+            from omnidesk.app.teaching.session import record_demonstration, stop_combos
+
+            def started(monitor: MonitorInfo, audio: bool) -> None:
+                self.recording_started.emit()  # queued to the GUI thread
+
+            cancel.on_cancel(stop.cancel)  # closing the window aborts the worker: the recording ends too
+            demo = record_demonstration(settings, folder, stop=stop, audio=narration, on_started=started)
+            yield "reading"
+            yield build_draft(demo, "Shown task", encoder=build_png_encoder(), stop_combos=stop_combos(settings))
+
+        self._worker = GeneratorWorker(work)
+        self._worker.yielded.connect(self._on_yielded)
+        self._worker.errored.connect(self._on_error)
+        self._set_state("recording")
+        self.status.emit(f"Showing: do the task, then press {settings.hotkeys.teach} or Show me again")
+        self._thread = start_worker(self._worker, self._on_finished)
+
+    def _on_yielded(self, item: object) -> None:
+        if item == "reading":
+            self._set_state("reading")
+            self.status.emit("Reading what you showed…")
+        elif isinstance(item, TeachDraft):
+            self._draft = item
+
+    def _on_error(self, exc: object) -> None:
+        log.warning("teach mode failed: %s", exc)
+        self.status.emit(f"Could not record what you showed: {exc}")
+
+    def _on_finished(self) -> None:
+        if self._thread is not None:
+            self._thread.wait()
+        self._thread = self._worker = None
+        draft, self._draft = self._draft, None
+        if draft is None or self._aborted:
+            self._set_state("idle")
+            return
+        if not draft.steps:
+            self.status.emit(
+                f"Nothing to save: no clicks or keys were recorded (the recording is in {draft.recording})"
+            )
+            self._set_state("idle")
+            return
+        self._review(draft)
+
+    def _review(self, draft: TeachDraft) -> None:
+        # The dialog's parent is this object's Qt parent (the window), never a Python reference to it: the
+        # window owns this flow, and a reference back would put the window in a cycle that only the garbage
+        # collector frees, at any moment, even during the window's own paint event. Bound methods, not
+        # lambdas, connect the dialog for the same reason (PyQt holds a lambda strongly).
+        owner = self.parent()
+        dialog = QDialog(owner if isinstance(owner, QWidget) else None)
+        dialog.setWindowTitle("Omnidesk — review what you showed")
+        dialog.resize(960, 820)
+        review = TeachReview(dialog)
+        review.show_draft(draft)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(review)
+        review.save_requested.connect(self._on_save_requested)
+        review.discarded.connect(dialog.reject)
+        dialog.rejected.connect(self._on_rejected)
+        self._dialog, self._panel, self._recording = dialog, review, draft.recording
+        self._set_state("reviewing")
+        self.status.emit(f"{len(draft.steps)} steps shown: review them and save")
+        dialog.show()
+        self.review_opened.emit(review)
+
+    def _on_save_requested(self, draft: object) -> None:
+        from omnidesk.app.teaching.save import save_draft
+
+        review = self._panel
+        if review is None or not isinstance(draft, TeachDraft):
+            return
+        try:
+            secrets = None
+            if any(step.secret for step in draft.steps):
+                from omnidesk.app.compose import build_secret_store
+
+                secrets = self._secrets() if self._secrets is not None else build_secret_store()
+            automation = save_draft(draft, store=self._store, taught_dir=self._paths.taught_dir, secrets=secrets)
+        except ConfigError as exc:
+            review.show_error(str(exc))
+            return
+        self._closed(f"Saved “{automation.name}” ({len(draft.steps)} steps)")
+        self.saved.emit(automation.name)
+
+    def _on_rejected(self) -> None:
+        self._closed(f"Not saved; the recording is kept in {self._recording}")
+
+    def _closed(self, message: str) -> None:
+        dialog, self._dialog, self._panel = self._dialog, None, None
+        if dialog is not None:
+            dialog.rejected.disconnect(self._on_rejected)
+            dialog.hide()
+            dialog.deleteLater()
+        self.status.emit(message)
+        self._set_state("idle")
