@@ -78,12 +78,30 @@ def load_wav(path: Path) -> AudioClip:
     return AudioClip(samples, rate, 0.0, len(samples) / rate)
 
 
+def _spoken_question(path: Path) -> AudioClip:
+    """A spoken question about a recording: a 16 kHz WAV, the rate the audio encoder takes it at."""
+    clip = load_wav(path)
+    if clip.sample_rate != 16000:
+        raise ConfigError(
+            f"{path} is {clip.sample_rate} Hz; a spoken question goes to the model at 16 kHz: convert it "
+            "(e.g. `sox IN.wav -r 16000 -c 1 -b 16 OUT.wav`)"
+        )
+    if not len(clip.samples):
+        raise ConfigError(f"{path} holds no sound; record the question again")
+    return clip
+
+
 def ask(
     ctx: typer.Context,
-    question: Annotated[str, typer.Argument(help="What to ask.")],
+    question: Annotated[
+        str, typer.Argument(help="What to ask (with --recording and --audio: only what goes with the spoken question).")
+    ] = "",
     *,
     image: Annotated[Path | None, typer.Option("--image", help="A PNG/JPEG the question is about.")] = None,
-    audio: Annotated[Path | None, typer.Option("--audio", help="A WAV recording to listen to.")] = None,
+    audio: Annotated[
+        Path | None,
+        typer.Option("--audio", help="A WAV recording to listen to (with --recording: the question, spoken, 16 kHz)."),
+    ] = None,
     recording: Annotated[
         Path | None,
         typer.Option("--recording", help="A recording folder, one segment, or any MP4/MKV to ask about."),
@@ -112,8 +130,10 @@ def ask(
     """Ask the model one question (streams the answer; reasoning goes to stderr)."""
     context = get_context(ctx)
     about_recording = recording is not None or last is not None
-    if about_recording and (image is not None or audio is not None):
-        raise typer.BadParameter("--recording/--last cannot be combined with --image/--audio")
+    if about_recording and image is not None:
+        raise typer.BadParameter("--recording/--last cannot be combined with --image")
+    if not question.strip() and not (about_recording and audio is not None):
+        raise typer.BadParameter("give the QUESTION (about a recording, --audio WAV can hold it spoken)")
     if not about_recording and (start is not None or end is not None or crops or budget is not None):
         raise typer.BadParameter("--from, --to, --crops and --budget go with --recording or --last")
     if last is not None and (start is not None or end is not None):
@@ -121,6 +141,7 @@ def ask(
     from omnidesk.app.commands.ask_recording import parse_time_option
 
     range_from, range_to = parse_time_option(start, "--from"), parse_time_option(end, "--to")
+    spoken = _spoken_question(audio) if about_recording and audio is not None else None
     from omnidesk.app.compose import build_model_client
 
     client = build_model_client(
@@ -144,6 +165,7 @@ def ask(
             budget=budget,
             max_tokens=max_tokens,
             enable_thinking=think,
+            spoken=spoken,
         )
         try:
             answer_recording_question(client, question_about, evs=context.settings.evs, as_json=as_json)

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +249,55 @@ def test_the_in_process_model_gets_the_frames_and_the_sound(tiny_omni: TinyModel
     line = "\nThe recording's sound from 00:00–00:08 follows the frames, in order."
     extra = parts[True]["prompt_tokens"] - parts[False]["prompt_tokens"]
     assert 100 + 5 <= extra <= 100 + len(line.encode()), parts
+
+
+def _question_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A tone standing in for a spoken question (300 Hz, 0.3 loud)."""
+    samples = (0.3 * np.sin(2 * np.pi * 300 * np.arange(round(seconds * rate)) / rate) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    return path
+
+
+def test_a_spoken_question_from_a_wav_goes_as_its_own_audio(tmp_path: Path) -> None:
+    folder = make_recording(tmp_path / "rec")
+    env = isolated_env(tmp_path)
+    with serve(policy, SCREEN) as model:
+        question = _question_wav(tmp_path / "question.wav", 2.0)
+        args = ["ask", "--recording", str(folder), "--audio", str(question), "--remote", model.url, "--json"]
+        result = run_cli(args, env)
+        assert result.returncode == 0, result.stderr
+        wrong_rate = _question_wav(tmp_path / "cd.wav", 1.0, rate=44100)
+        refused = run_cli(["ask", "--recording", str(folder), "--audio", str(wrong_rate), "--remote", model.url], env)
+        nothing = run_cli(["ask", "--recording", str(folder), "--remote", model.url], env)
+    assert model.refusals == []
+    (seen,) = model.seen
+    assert isinstance(seen, SeenPart) and seen.spoken is not None and len(seen.spoken) == 2 * 16000
+    assert float(np.abs(seen.spoken).max()) == pytest.approx(0.3, abs=0.01)
+    assert seen.question.startswith("the one the person spoke") and sum(seen.clips) == pytest.approx(LENGTH, abs=0.15)
+    assert json.loads(result.stdout)["answer"] == "I saw the red box at 00:02 and the blue box at 00:05."
+    assert (
+        refused.returncode != 0
+        and "cd.wav is 44100 Hz; a spoken question goes to the model at 16 kHz" in refused.stderr
+    )
+    assert nothing.returncode != 0 and "give the QUESTION" in nothing.stderr
+
+
+@pytest.mark.model
+def test_the_in_process_model_hears_the_spoken_question(tiny_omni: TinyModel, tmp_path: Path) -> None:
+    """libmtmd encodes the question's clip with the recording's: 8 s more of question cost what the audio
+    encoder makes of 8 s (12.5 tokens a second: 100), the text being the same."""
+    assert tiny_omni.mmproj is not None
+    folder = make_recording(tmp_path / "rec", audio=False)
+    files = ["--model", str(tiny_omni.model), "--mmproj", str(tiny_omni.mmproj), "--max-tokens", "4", "--json"]
+    tokens = {}
+    for seconds in (2.0, 10.0):
+        question = _question_wav(tmp_path / f"q{seconds:g}.wav", seconds)
+        result = run_cli(["ask", "--recording", str(folder), "--audio", str(question), *files], isolated_env(tmp_path))
+        assert result.returncode == 0, result.stderr
+        (part,) = json.loads(result.stdout)["parts"]
+        tokens[seconds] = part["prompt_tokens"]
+    assert tokens[10.0] - tokens[2.0] == 100, tokens
