@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from omnidesk.agent.geometry import Rect
-from omnidesk.runtime.capture import MssScreen
+from omnidesk.runtime.capture import CaptureStream, MssScreen
 from omnidesk.runtime.window_watch import WindowWatcher
 from omnidesk.runtime.windows import WindowMask
 from tests.rig import wait_until
@@ -163,6 +163,31 @@ def test_a_window_retitled_to_a_denied_title_is_masked_in_the_next_frame(
     desktop.conn.sync()  # the server has the new title: every frame from now on must hide the window
     assert _magenta(np.asarray(masked.grab(1).pixels)) == 0
     assert _shown(bare)
+
+
+def test_a_capture_thread_masks_a_moving_denied_window_in_every_frame(desktop: Windows) -> None:
+    """The capture thread grabs on its own mss connection: its watch reads the events there, apart from
+    any other thread's, with no round trip per frame."""
+    watcher = WindowWatcher()
+    masked, bare = MssScreen(mask=WindowMask(watcher, DENY)), MssScreen()
+    window = desktop.open("Passwords - KeePassXC", Rect(300, 200, 400, 300))
+    rng = random.Random(11)
+    frames = []
+    try:
+        wait_until(lambda: _shown(bare), 10, "the window to be shown")
+        with CaptureStream(masked, fps=30, buffer_frames=256) as stream:
+            seq = stream.wait_frame(0).seq
+            for _ in range(20):
+                window.configure(x=rng.randrange(0, 1500), y=rng.randrange(0, 800))
+                desktop.conn.flush()
+                seq = stream.wait_frame(seq).seq
+            frames = stream.frames_since(-1.0)
+    finally:
+        masked.close()
+        bare.close()
+    assert len(frames) >= 20
+    assert all(_magenta(np.asarray(f.pixels)) == 0 for f in frames)
+    assert watcher.round_trips <= watcher.reads + 1  # selections before list reads, none per frame
 
 
 @pytest.mark.allow_log_errors
