@@ -50,6 +50,10 @@ from omnidesk.agent.ports_model import (
     TextPart,
     TokenDelta,
     ToolCall,
+    VideoClip,
+    VideoEngine,
+    VideoPart,
+    VideoServing,
 )
 
 __all__ = [
@@ -98,6 +102,10 @@ __all__ = [
     "TokenDelta",
     "ToolCall",
     "UnknownFocus",
+    "VideoClip",
+    "VideoEngine",
+    "VideoPart",
+    "VideoServing",
     "WindowInfo",
     "WindowInspector",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,10 @@ __all__ = [
     "TextPart",
     "TokenDelta",
     "ToolCall",
+    "VideoClip",
+    "VideoEngine",
+    "VideoPart",
+    "VideoServing",
 ]
 
 Pixels = npt.NDArray[np.uint8]
@@ -126,12 +130,35 @@ class AudioPart:
     clip: AudioClip
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class VideoClip:
+    """An encoded clip for engines that take video (an MP4 with one H.264 stream, no sound).
+
+    ``start`` / ``end`` are on the clock of what it was cut from; the clip's own times count from 0 at
+    ``start``. ``fps`` is constant and ``frames`` is the number of frames it holds.
+    """
+
+    data: bytes
+    mime: str
+    start: float
+    end: float
+    fps: float
+    frames: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class VideoPart:
+    clip: VideoClip
+
+
 @dataclass(frozen=True, slots=True)
 class CachePoint:
     """Marks the end of the append-only prefix; the runtime may save its state here (see module doc)."""
 
 
-Part = TextPart | ImagePart | AudioPart | CachePoint
+Part = TextPart | ImagePart | AudioPart | VideoPart | CachePoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,3 +279,29 @@ class ModelClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VideoServing:
+    """How an engine that takes video serves it, as far as it says (None: not said).
+
+    ``pruning_rate`` is the server's EVS launch option (vLLM ``--video-pruning-rate``), ``num_frames`` /
+    ``fps`` its frame sampling (``--media-io-kwargs '{"video": {...}}'``), ``context_length`` its
+    ``max_model_len``. ``exposed`` says whether the server reported its launch options at all.
+    """
+
+    engine: str
+    context_length: int | None = None
+    pruning_rate: float | None = None
+    num_frames: int | None = None
+    fps: float | None = None
+    exposed: bool = False
+
+
+@runtime_checkable
+class VideoEngine(Protocol):
+    """A client whose engine may take a clip as video (:class:`VideoPart`)."""
+
+    def video_serving(self) -> VideoServing | None:
+        """How the engine serves video, or None when it takes no video (asked once, then remembered)."""
+        ...

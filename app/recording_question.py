@@ -12,6 +12,10 @@ The one way to ask about a recording (``omnidesk ask --recording`` and the GUI's
    per second;
 4. each part is one request in the trained video layout (:mod:`omnidesk.agent.recording_prompt`); with more
    than one part a last text-only request merges their answers.
+
+An engine that takes video (vLLM: :meth:`~omnidesk.agent.ports.VideoEngine.video_serving`) gets the range
+as MP4 clips instead and samples and prunes them itself (:mod:`omnidesk.app.recording_video`); ``video=False``,
+change crops or a spoken question keep the frames.
 """
 
 from __future__ import annotations
@@ -21,17 +25,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from omnidesk.agent.errors import ConfigError, ModelCapabilityError
 from omnidesk.agent.media_budget import audio_tokens, video_frame_size, vllm_image_tokens
-from omnidesk.agent.ports import AudioClip, CancelToken, Frame, ModelClient, ModelImage, TokenDelta
+from omnidesk.agent.ports import AudioClip, CancelToken, Frame, ModelClient, ModelImage, TokenDelta, VideoEngine
 from omnidesk.agent.recording_plan import Chunk, Pick, plan_chunks
 from omnidesk.agent.recording_prompt import RecordingSlice, combine_request, recording_request
 from omnidesk.runtime.config import EvsConfig
 
-__all__ = ["PartAnswer", "Progress", "RecordingAnswer", "RecordingQuestion", "ask_about_recording"]
+if TYPE_CHECKING:
+    from omnidesk.app.recording_video import VideoReport
+
+__all__ = ["PartAnswer", "Progress", "RecordingAnswer", "RecordingQuestion", "ask_about_recording", "audio_clips"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +52,9 @@ class RecordingQuestion:
     """What is asked: ``path`` (None: the newest recording in ``recordings_dir``), the range (seconds from
     the recording's start; ``last`` counts back from its end), whether change crops go too, and the token
     budget of one request (None: the model's context less the answer). ``spoken``: the question as the
-    person said it (16 kHz); it goes to the model as audio, ``question`` is then only what they typed with it."""
+    person said it (16 kHz); it goes to the model as audio, ``question`` is then only what they typed with it. ``video``
+    lets an engine that takes video get clips; ``video_pruning_rate`` / ``video_frames`` / ``video_fps`` state the
+    server's launch options (``--video-pruning-rate``, ``--media-io-kwargs``) when it does not report them."""
 
     question: str
     path: Path | None = None
@@ -57,6 +67,10 @@ class RecordingQuestion:
     max_tokens: int = 1024
     enable_thinking: bool | None = None
     spoken: AudioClip | None = None
+    video: bool = True
+    video_pruning_rate: float | None = None
+    video_frames: int | None = None
+    video_fps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +94,7 @@ class RecordingAnswer:
     parts: list[PartAnswer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     scan_seconds: float = 0.0
+    video: VideoReport | None = None
 
 
 class Progress:
@@ -96,7 +111,7 @@ def _frame_tokens(client: ModelClient, width: int, height: int) -> int:
     return vllm_image_tokens(width, height)
 
 
-def _audio_clips(clip: AudioClip, origin: float) -> tuple[AudioClip, ...]:
+def audio_clips(clip: AudioClip, origin: float) -> tuple[AudioClip, ...]:
     """``clip`` cut into the 30 s pieces the audio encoder takes, times relative to ``origin``."""
     step = 30 * clip.sample_rate
     out: list[AudioClip] = []
@@ -158,6 +173,22 @@ def ask_about_recording(
         answer.notes.append("the recording has no sound; the model gets the pictures only")
     elif not capabilities.audio:
         answer.notes.append(f"{capabilities.name} takes no audio; the model gets the pictures only")
+    clip_ok = ask.video and not ask.crops and ask.spoken is None
+    serving = client.video_serving() if clip_ok and isinstance(client, VideoEngine) else None
+    if serving is not None:
+        from omnidesk.app.recording_video import ask_with_video
+
+        return ask_with_video(
+            client,
+            ask,
+            recording,
+            wanted,
+            serving=serving,
+            answer=answer,
+            progress=progress,
+            on_token=on_token,
+            cancel=cancel,
+        )
 
     width, height = recording.size
     frame_w, frame_h = video_frame_size(width, height)
@@ -203,7 +234,7 @@ def ask_about_recording(
         audio: tuple[AudioClip, ...] = ()
         if with_sound:
             clip = read_audio(recording, TimeRange(chunk.start + origin, chunk.end + origin))
-            audio = _audio_clips(clip, origin) if clip is not None else ()
+            audio = audio_clips(clip, origin) if clip is not None else ()
         piece = RecordingSlice(
             chunk.start, chunk.end, recording.duration, frames, crops, audio, part=number, parts=len(chunks)
         )

@@ -46,6 +46,8 @@ from omnidesk.agent.ports import (
     TextPart,
     TokenDelta,
     ToolCall,
+    VideoPart,
+    VideoServing,
 )
 from omnidesk.runtime.llama.prompt import neutralize_text
 from omnidesk.runtime.llama.reasoning import ThinkSplitter
@@ -118,6 +120,9 @@ def encode_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
                 parts.append({"type": "image_url", "image_url": {"url": _png_data_url(part.image.pixels)}})
             elif isinstance(part, AudioPart):
                 parts.append({"type": "input_audio", "input_audio": {"data": _wav_base64(part), "format": "wav"}})
+            elif isinstance(part, VideoPart):  # vLLM's video_url part, the clip as a data URL
+                url = f"data:{part.clip.mime};base64," + base64.b64encode(part.clip.data).decode("ascii")
+                parts.append({"type": "video_url", "video_url": {"url": url}})
             elif isinstance(part, CachePoint):
                 continue  # the server does its own prefix caching
         if all(p["type"] == "text" for p in parts):
@@ -152,6 +157,7 @@ class RemoteModelClient:
         self._limits = limits or StreamLimits()
         self._options = options or RemoteOptions()
         self._engine: RemoteEngine | None = None if self._options.engine == "auto" else self._options.engine
+        self._video: tuple[VideoServing | None] | None = None
         headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -184,6 +190,19 @@ class RemoteModelClient:
             self._engine = self._probe_engine()
             log.info("the remote engine is %s", self._engine)
         return self._engine
+
+    def video_serving(self) -> VideoServing | None:
+        """How the engine serves video (``runtime/remote_video.py``); None unless it is vLLM, the one
+        OpenAI-compatible engine here that takes ``video_url`` parts (llama.cpp's server takes none)."""
+        if self._video is None:
+            from omnidesk.runtime.remote_video import SERVER_INFO_PATH, video_serving_from
+
+            serving = None
+            if self.engine == "vllm":
+                models = self._probe_json(api_endpoint(self._root, "models"))
+                serving = video_serving_from(models, self._probe_json(self._root + SERVER_INFO_PATH))
+            self._video = (serving,)
+        return self._video[0]
 
     def _probe_engine(self) -> RemoteEngine:
         models = self._probe_json(api_endpoint(self._root, "models"))

@@ -116,6 +116,24 @@ def ask(
     budget: Annotated[
         int | None, typer.Option("--budget", min=512, help="Tokens of media per request (default: the context).")
     ] = None,
+    frames: Annotated[
+        bool, typer.Option("--frames", help="Send sampled frames even to an engine that takes video.")
+    ] = False,
+    video_pruning_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--video-pruning-rate",
+            min=0.0,
+            max=0.99,
+            help="The vLLM server's --video-pruning-rate, when it does not report it (planning and output).",
+        ),
+    ] = None,
+    video_frames: Annotated[
+        int | None, typer.Option("--video-frames", min=1, help="The server's media-io num_frames (default 32).")
+    ] = None,
+    video_fps: Annotated[
+        float | None, typer.Option("--video-fps", min=0.01, help="The server's media-io fps (default: every frame).")
+    ] = None,
     think: Annotated[
         bool | None, typer.Option("--think/--no-think", help="Let the model reason first (profile default).")
     ] = None,
@@ -134,8 +152,13 @@ def ask(
         raise typer.BadParameter("--recording/--last cannot be combined with --image")
     if not question.strip() and not (about_recording and audio is not None):
         raise typer.BadParameter("give the QUESTION (about a recording, --audio WAV can hold it spoken)")
-    if not about_recording and (start is not None or end is not None or crops or budget is not None):
-        raise typer.BadParameter("--from, --to, --crops and --budget go with --recording or --last")
+    video_options = (video_pruning_rate, video_frames, video_fps)
+    if not about_recording and (
+        start is not None or end is not None or crops or budget is not None or frames or video_options != (None,) * 3
+    ):
+        raise typer.BadParameter(
+            "--from, --to, --crops, --budget, --frames and --video-* go with --recording or --last"
+        )
     if last is not None and (start is not None or end is not None):
         raise typer.BadParameter("--last cannot be combined with --from/--to")
     from omnidesk.app.commands.ask_recording import parse_time_option
@@ -166,6 +189,10 @@ def ask(
             max_tokens=max_tokens,
             enable_thinking=think,
             spoken=spoken,
+            video=not frames,
+            video_pruning_rate=video_pruning_rate,
+            video_frames=video_frames,
+            video_fps=video_fps,
         )
         try:
             answer_recording_question(client, question_about, evs=context.settings.evs, as_json=as_json)

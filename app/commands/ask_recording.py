@@ -98,6 +98,16 @@ def answer_recording_question(
             ],
             "notes": answer.notes,
         }
+        if answer.video is not None:
+            video = answer.video
+            payload["video"] = {
+                "pruning_rate": video.pruning_rate,
+                "pruning_rate_from": video.pruning_source,
+                "num_frames": video.num_frames,
+                "fps": video.fps,
+                "clip_fps": video.clip_fps,
+                "size": list(video.size),
+            }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         typer.echo("")
