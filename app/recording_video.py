@@ -115,6 +115,8 @@ def ask_with_video(
     replies: list[tuple[float, float, str]] = []
     steps = len(parts) + (len(parts) > 1)
     for number, (start, end) in enumerate(parts, 1):
+        if cancel is not None and cancel.cancelled:
+            break
         progress.update(f"cutting and asking part {number} of {len(parts)}", number - 1, steps)
         clip = cut_clip(recording, TimeRange(start + origin, end + origin), size=size, cancel=cancel)
         clip = _relabel(clip, origin)
@@ -129,8 +131,6 @@ def ask_with_video(
         seconds = sum(a.duration for a in audio)
         answer.parts.append(PartAnswer(start, end, times, seconds, reply.prompt_tokens, reply.text))
         replies.append((start, end, reply.text))
-        if cancel is not None and cancel.cancelled:
-            break
     if len(replies) == 1:
         answer.text = replies[0][2]
     elif replies:

@@ -20,7 +20,7 @@ import numpy as np
 
 from omnidesk.agent.errors import RecordingReadError
 from omnidesk.agent.ports import CancelToken, VideoClip
-from omnidesk.runtime.recording_reader import Recording, TimeRange, iter_frames
+from omnidesk.runtime.recording_reader import DecodedFrame, Recording, TimeRange, iter_frames
 
 __all__ = ["CLIP_FPS", "clip_size", "cut_clip"]
 
@@ -60,23 +60,24 @@ def cut_clip(
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "18"}
-        current: np.ndarray | None = None
+        current: DecodedFrame | None = None
+        picture: tuple[DecodedFrame, np.ndarray] | None = None
         frames = iter_frames(recording, TimeRange(max(recording.start, time_range.start - 2.0), time_range.end))
         pending = next(frames, None)
         for slot in slots:
             if cancel is not None and cancel.cancelled:
                 break
             while pending is not None and pending.time <= slot + 1e-6:
-                current = pending.bgra()
-                pending = next(frames, None)
-            if current is None:
+                current, pending = pending, next(frames, None)
+            if current is None:  # nothing recorded before the range's first frame: show that one
                 if pending is None:
                     break
-                current = pending.bgra()  # nothing recorded before the range's first frame: show that one
-            scaled = (
-                current if current.shape[1::-1] == size else cv2.resize(current, size, interpolation=cv2.INTER_AREA)
-            )
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(scaled), format="bgra")
+                current = pending
+            if picture is None or picture[0] is not current:  # converted once, however many slots show it
+                bgra = current.bgra()
+                same = bgra.shape[1::-1] == size
+                picture = current, bgra if same else cv2.resize(bgra, size, interpolation=cv2.INTER_AREA)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[1]), format="bgra")
             frame.pts = written
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -192,8 +192,7 @@ class RemoteModelClient:
         return self._engine
 
     def video_serving(self) -> VideoServing | None:
-        """How the engine serves video (``runtime/remote_video.py``); None unless it is vLLM, the one
-        OpenAI-compatible engine here that takes ``video_url`` parts (llama.cpp's server takes none)."""
+        """How the engine serves video (``runtime/remote_video.py``); None unless it is vLLM."""
         if self._video is None:
             from omnidesk.runtime.remote_video import SERVER_INFO_PATH, video_serving_from
 

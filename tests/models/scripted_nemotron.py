@@ -22,7 +22,6 @@ current screenshot's pixels — like the model would.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -33,11 +32,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from tests.models import nemotron_cookbook as cookbook
+from tests.models.scripted_server import check_fields, png_data_url
 
 __all__ = [
     "Answer",
@@ -54,7 +53,6 @@ Pixels = npt.NDArray[np.uint8]
 
 _FIELDS = {"model", "messages", "temperature", "top_p", "max_tokens", "stream", "stream_options"}
 _EXTRA = {"thinking_token_budget", "chat_template_kwargs"}
-_PNG_URL = "data:image/png;base64,"
 _INSTRUCTION = re.compile(
     r"\A# Task Instruction:\n(?P<instruction>.*?)\n\nPlease generate the next move according to the screenshot, "
     r"task instruction and previous steps \(if provided\)\.\n(?P<history># Previous History Actions:\n.*\n)?"
@@ -102,28 +100,16 @@ Policy = Callable[[Seen], Answer]
 
 
 def _decode_png(url: object, screens: Collection[tuple[int, int]]) -> Pixels:
-    if not isinstance(url, str) or not url.startswith(_PNG_URL):
-        raise OffFormat("each screenshot must be a PNG data URL (data:image/png;base64,...)")
-    try:
-        data = base64.b64decode(url[len(_PNG_URL) :], validate=True)
-    except ValueError as exc:
-        raise OffFormat("a screenshot's base64 does not decode") from exc
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise OffFormat("a screenshot is not a PNG")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OffFormat("a screenshot PNG does not decode")
+    image = png_data_url(url, "each screenshot", error=OffFormat)
     height, width = image.shape[:2]
     if (width, height) not in screens:
         sizes = ", ".join(f"{w}x{h}" for w, h in sorted(screens))
         raise OffFormat(f"a {width}x{height} screenshot is not a whole monitor at native size ({sizes})")
-    return np.ascontiguousarray(image[:, :, ::-1])
+    return image
 
 
 def _check_fields(body: dict[str, Any]) -> bool:
-    unknown = set(body) - _FIELDS - _EXTRA
-    if unknown:
-        raise OffFormat(f"fields the cookbook never sends: {sorted(unknown)}")
+    check_fields(body, _FIELDS | _EXTRA, error=OffFormat)
     kwargs = body.get("chat_template_kwargs")
     if not isinstance(kwargs, dict) or not isinstance(kwargs.get("enable_thinking"), bool):
         raise OffFormat("chat_template_kwargs.enable_thinking (a boolean) is missing")

@@ -24,6 +24,18 @@ other request with HTTP 400 and the reason. Checked, written from that source an
 
 A user turn that merges the answers of a long recording's parts is accepted as such: text only, or the
 spoken question (label and clips) then the text. What the model says is a :data:`Policy` of what it saw.
+
+Launched as vLLM (``serve(..., vllm=VllmVideo(...))``) it says so on ``/v1/models`` (``owned_by: vllm``,
+``max_model_len``), answers ``/server_info?config_format=json`` only in dev mode (``VLLM_SERVER_DEV_MODE=1``;
+``vllm/entrypoints/serve/dev/server_info/api_router.py``) and takes the recording as a clip instead
+(:func:`check_video_request`): one ``video_url`` part first, a ``data:video/mp4;base64,`` URL of an MP4 with
+one H.264 stream and no sound (vLLM drops a video's own sound unless ``use_audio_in_video``), at the size
+vLLM resizes video frames to or the screen's own when smaller (no upscale); then the sound as ``input_audio``
+and one text part last (vLLM's string content format puts every media placeholder before the text). It
+decodes the clip with PyAV, samples it as vLLM's ``VideoBackend`` does for its launch options
+(``num_frames``, ``fps``: ``linspace(0, total - 1, n)``) and labels the kept frames as
+``nano_nemotron_vl.calculate_timestamps`` does (index · ``int(1000 / fps)`` ms), plus the clip's offset the
+text states. Otherwise (a llama.cpp server, ``owned_by: llamacpp``) it takes the frames layout above.
 """
 
 from __future__ import annotations
@@ -40,18 +52,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Combine", "OffFormat", "Policy", "ScriptedVideoNemotron", "SeenPart", "check_request", "serve"]
+from tests.models.scripted_server import check_fields, png_data_url
+
+__all__ = [
+    "Combine",
+    "OffFormat",
+    "Policy",
+    "ScriptedVideoNemotron",
+    "SeenPart",
+    "VllmVideo",
+    "check_request",
+    "check_video_request",
+    "serve",
+]
 
 Pixels = npt.NDArray[np.uint8]
 
 _FIELDS = {"model", "messages", "max_tokens", "stream", "stream_options", "chat_template_kwargs"}
 _SAMPLING = {"temperature", "top_p", "top_k", "seed"}
-_PNG_URL = "data:image/png;base64,"
+_MP4_URL = "data:video/mp4;base64,"
+_OFFSET = re.compile(r"The video starts (?P<o>[0-9]+\.[0-9]{2}) seconds into the recording")
 _TIME = r"(?P<{0}>[0-9]+\.[0-9]{{2}})"
 _GROUP = re.compile(
     r"\A(?P<nl>\n?)Frame (?P<a>[1-9][0-9]*) sampled at "
@@ -97,6 +122,21 @@ class SeenPart:
     text: str
     question: str
     spoken: npt.NDArray[np.float32] | None = None  # the spoken question's clips joined, 16 kHz
+    clip_frames: int = 0  # a clip: how many frames it held (0: frames sent as images)
+    clip_size: tuple[int, int] | None = None
+    clip_fps: float = 0.0
+
+
+@dataclass(frozen=True)
+class VllmVideo:
+    """The scripted vLLM server's launch options: ``--media-io-kwargs`` video ``num_frames`` / ``fps``,
+    ``--video-pruning-rate``, ``--max-model-len``, and whether ``VLLM_SERVER_DEV_MODE=1`` (``/server_info``)."""
+
+    num_frames: int = 32
+    fps: float = -1.0
+    pruning_rate: float | None = None
+    max_model_len: int = 131072
+    dev_mode: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,14 +152,10 @@ Policy = Callable[[SeenPart | Combine], str]
 
 
 def _png(url: object, size: tuple[int, int]) -> Pixels:
-    if not isinstance(url, str) or not url.startswith(_PNG_URL):
-        raise OffFormat("each frame must be a PNG data URL")
-    image = cv2.imdecode(np.frombuffer(base64.b64decode(url[len(_PNG_URL) :], validate=True), np.uint8), 1)
-    if image is None:
-        raise OffFormat("a frame PNG does not decode")
+    image = png_data_url(url, "each frame", error=OffFormat)
     if (image.shape[1], image.shape[0]) != size:
         raise OffFormat(f"a {image.shape[1]}x{image.shape[0]} frame; the video frame size is {size[0]}x{size[1]}")
-    return np.ascontiguousarray(image[:, :, ::-1])
+    return image
 
 
 def _wav(part: dict[str, Any]) -> npt.NDArray[np.float32]:
@@ -136,9 +172,7 @@ def _wav(part: dict[str, Any]) -> npt.NDArray[np.float32]:
 
 
 def _fields(body: dict[str, Any]) -> None:
-    unknown = set(body) - _FIELDS - _SAMPLING
-    if unknown:
-        raise OffFormat(f"fields this server does not take: {sorted(unknown)}")
+    check_fields(body, _FIELDS | _SAMPLING, error=OffFormat)
     kwargs = body.get("chat_template_kwargs", {})
     if not isinstance(kwargs, dict) or set(kwargs) - {"enable_thinking"}:
         raise OffFormat(f"chat_template_kwargs may hold enable_thinking only: {kwargs}")
@@ -261,11 +295,126 @@ def _combine(text: str, spoken: npt.NDArray[np.float32] | None) -> Combine:
     return Combine(text, match["q"], spoken)
 
 
+def _clip(url: object) -> tuple[list[Pixels], float, tuple[int, int]]:
+    """The frames (RGB), frame rate and size of a ``data:video/mp4;base64,`` clip, decoded with PyAV."""
+    import av
+
+    if not isinstance(url, str) or not url.startswith(_MP4_URL):
+        head = url[:30] if isinstance(url, str) else type(url).__name__
+        raise OffFormat(f"the clip must be a data:video/mp4;base64 URL, got {head!r}")
+    try:
+        data = base64.b64decode(url[len(_MP4_URL) :], validate=True)
+    except ValueError as exc:
+        raise OffFormat("the clip's base64 does not decode") from exc
+    if data[4:8] != b"ftyp":
+        raise OffFormat("the clip is not an MP4 (no ftyp box)")
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if "mp4" not in container.format.name:
+                raise OffFormat(f"the clip is {container.format.name}, not MP4")
+            if container.streams.audio:
+                raise OffFormat(
+                    "the clip carries a sound track, which vLLM drops without use_audio_in_video: "
+                    "send the sound as input_audio"
+                )
+            if len(container.streams.video) != 1 or container.streams.video[0].codec_context.name != "h264":
+                raise OffFormat("the clip must hold one H.264 video stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or 0)
+            frames = []
+            for k, frame in enumerate(container.decode(stream)):
+                if frame.pts is None or abs(float(frame.pts * frame.time_base) - k / fps) > 1e-3:
+                    raise OffFormat("the clip's frame rate is not constant")
+                frames.append(np.ascontiguousarray(frame.to_ndarray(format="rgb24")))
+    except av.error.FFmpegError as exc:
+        raise OffFormat(f"the clip does not decode: {exc}") from exc
+    if not frames or fps <= 0:
+        raise OffFormat("the clip holds no frames")
+    return frames, fps, (frames[0].shape[1], frames[0].shape[0])
+
+
+def _vllm_sampled(total: int, fps: float, launch: VllmVideo) -> list[int]:
+    """vLLM's ``VideoBackend.compute_frames_index_to_sample`` for the server's launch options."""
+    count = min(launch.num_frames, total) if launch.num_frames > 0 else total
+    if launch.fps > 0:
+        count = min(count, math.floor(total / fps * launch.fps))
+    count = max(1, count)
+    if count == total:
+        return list(range(total))
+    return [int(i) for i in np.linspace(0, total - 1, count, dtype=int)]
+
+
+def check_video_request(body: object, screen: tuple[int, int], launch: VllmVideo) -> SeenPart | Combine:
+    """What a vLLM server launched with ``launch`` makes of the request: the clip's kept frames with their
+    labels (plus the offset the text states), the sound, the text (see the module doc).
+
+    Raises:
+        OffFormat: what is off, in words.
+    """
+    if not isinstance(body, dict):
+        raise OffFormat("the body is not a JSON object")
+    _fields(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or len(messages) != 1 or messages[0].get("role") != "user":
+        raise OffFormat("a recording question is one user turn")
+    content = messages[0].get("content")
+    if isinstance(content, str):
+        return check_request(body, screen)
+    if not isinstance(content, list) or not content or not all(isinstance(p, dict) for p in content):
+        raise OffFormat("the user turn's content must be a list of parts")
+    kinds = [p.get("type") for p in content]
+    if "video_url" not in kinds and set(kinds) <= {"image_url", "input_audio", "text"}:
+        return check_request(body, screen)  # sampled frames (vLLM takes images too), or merging the parts
+    if kinds[0] != "video_url" or kinds.count("video_url") != 1:
+        raise OffFormat(f"the clip comes first, as one video_url part (vLLM puts media before the text): {kinds}")
+    audio_end = 1
+    while audio_end < len(kinds) and kinds[audio_end] == "input_audio":
+        audio_end += 1
+    if kinds[audio_end:] != ["text"]:
+        raise OffFormat(f"after the clip and its sound comes one text part, got {kinds}")
+    frames, fps, size = _clip((content[0].get("video_url") or {}).get("url"))
+    target = video_frame_size(*screen)
+    expected = target if screen[0] >= target[0] and screen[1] >= target[1] else (screen[0] // 2 * 2, screen[1] // 2 * 2)
+    if size != expected:
+        raise OffFormat(
+            f"a {size[0]}x{size[1]} clip of a {screen[0]}x{screen[1]} screen: vLLM resizes video frames to "
+            f"{target[0]}x{target[1]}; send {expected[0]}x{expected[1]} (no upscale)"
+        )
+    clips = [_wav(part) for part in content[1:audio_end]]
+    if any(len(c) != 30 * 16000 for c in clips[:-1]):
+        raise OffFormat("every audio clip but the last must be a full 30 s")
+    text = content[-1].get("text")
+    if not isinstance(text, str):
+        raise OffFormat("the text part has no text")
+    span, question, offset = _SPAN.search(text), _QUESTION.search(text), _OFFSET.search(text)
+    if span is None or question is None or offset is None:
+        raise OffFormat("the text must say which part of the recording this is, where the video starts, and ask")
+    kept = _vllm_sampled(len(frames), fps, launch)
+    step = int(1000.0 / fps)
+    times = [round(float(offset["o"]) + i * step / 1000.0, 3) for i in kept]
+    audio = np.concatenate(clips) if clips else np.zeros(0, np.float32)
+    return SeenPart(
+        times,
+        [frames[i] for i in kept],
+        audio,
+        [len(c) / 16000 for c in clips],
+        [],
+        (span["a"], span["b"], span["len"]),
+        text,
+        question["q"],
+        clip_frames=len(frames),
+        clip_size=size,
+        clip_fps=fps,
+    )
+
+
 @dataclass
 class _State:
     policy: Policy
     screen: tuple[int, int]
     crops: bool
+    vllm: VllmVideo | None = None
+    gets: list[str] = field(default_factory=list)
     seen: list[SeenPart | Combine] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -286,16 +435,37 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
-            self._json(200, {"object": "list", "data": [{"id": "vllm_local", "object": "model", "owned_by": "vllm"}]})
+        state = self.server.state
+        launch = state.vllm
+        with state.lock:
+            state.gets.append(self.path)
+        route = urlsplit(self.path)
+        if route.path.rstrip("/") == "/v1/models":
+            if launch is None:  # llama.cpp's server
+                model = {"id": "nemotron.gguf", "object": "model", "owned_by": "llamacpp"}
+            else:
+                model = {"id": "nemotron", "object": "model", "owned_by": "vllm", "max_model_len": launch.max_model_len}
+            self._json(200, {"object": "list", "data": [model]})
+        elif launch is not None and launch.dev_mode and route.path == "/server_info":
+            video: dict[str, object] = {"num_frames": launch.num_frames}
+            if launch.fps > 0:
+                video["fps"] = launch.fps
+            multimodal = {"video_pruning_rate": launch.pruning_rate, "media_io_kwargs": {"video": video}}
+            config: object = {"model_config": {"max_model_len": launch.max_model_len, "multimodal_config": multimodal}}
+            if "config_format=json" not in route.query:
+                config = str(config)
+            self._json(200, {"vllm_config": config, "vllm_env": {}, "system_env": {}})
         else:
-            self._json(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
+            self._json(404, {"detail": "Not Found"})
 
     def do_POST(self) -> None:
         state = self.server.state
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            seen = check_request(body, state.screen, crops=state.crops)
+            if state.vllm is not None:
+                seen = check_video_request(body, state.screen, state.vllm)
+            else:
+                seen = check_request(body, state.screen, crops=state.crops)
         except (OffFormat, json.JSONDecodeError, ValueError, KeyError, AttributeError, wave.Error) as exc:
             with state.lock:
                 state.refusals.append(str(exc))
@@ -345,11 +515,20 @@ class ScriptedVideoNemotron:
         with self._server.state.lock:
             return list(self._server.state.refusals)
 
+    @property
+    def gets(self) -> list[str]:
+        """The GET paths asked (the engine probes)."""
+        with self._server.state.lock:
+            return list(self._server.state.gets)
+
 
 @contextmanager
-def serve(policy: Policy, screen: tuple[int, int], *, crops: bool = False) -> Iterator[ScriptedVideoNemotron]:
-    """Serve ``policy`` on 127.0.0.1 (a free port) for a recording of a ``screen``-sized monitor."""
-    server = _Server(_State(policy, screen, crops))
+def serve(
+    policy: Policy, screen: tuple[int, int], *, crops: bool = False, vllm: VllmVideo | None = None
+) -> Iterator[ScriptedVideoNemotron]:
+    """Serve ``policy`` on 127.0.0.1 (a free port) for a recording of a ``screen``-sized monitor: as
+    llama.cpp's server taking frames, or (``vllm``) as a vLLM server so launched taking the clip."""
+    server = _Server(_State(policy, screen, crops, vllm))
     thread = threading.Thread(target=server.serve_forever, name="scripted-video-nemotron", daemon=True)
     thread.start()
     try:

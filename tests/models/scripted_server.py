@@ -37,8 +37,10 @@ __all__ = [
     "ScriptedServer",
     "ToolCall",
     "TypeText",
+    "check_fields",
     "color_center",
     "decode_image_part",
+    "png_data_url",
     "scripted_server",
     "text_of",
 ]
@@ -127,6 +129,32 @@ def decode_image_part(part: dict[str, Any]) -> RGB:
     if bgr is None:
         raise Refusal("the image data is not a PNG/JPEG the server can read")
     return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+PNG_URL = "data:image/png;base64,"
+
+
+def check_fields(body: dict[str, Any], allowed: set[str], *, error: type[Exception] = Refusal) -> None:
+    """Refuse body fields outside ``allowed`` (what the family's published client sends)."""
+    unknown = set(body) - allowed
+    if unknown:
+        raise error(f"fields the format's client never sends: {sorted(unknown)}")
+
+
+def png_data_url(url: object, what: str = "an image", *, error: type[Exception] = Refusal) -> RGB:
+    """The RGB pixels of a ``data:image/png;base64,`` URL (the PNG signature checked), else ``error``."""
+    if not isinstance(url, str) or not url.startswith(PNG_URL):
+        raise error(f"{what} must be a PNG data URL (data:image/png;base64,...)")
+    try:
+        data = base64.b64decode(url[len(PNG_URL) :], validate=True)
+    except ValueError as exc:
+        raise error(f"{what}'s base64 does not decode") from exc
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise error(f"{what} is not a PNG")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise error(f"{what} PNG does not decode")
+    return np.ascontiguousarray(image[:, :, ::-1])
 
 
 def color_center(pixels: RGB, color: str, *, tolerance: int = 8, min_pixels: int = 16) -> tuple[float, float] | None:
