@@ -148,9 +148,10 @@ class TeachFlow(QObject):
             )
             self._set_state("idle")
             return
-        self._review(draft)
+        self.review(draft)
 
-    def _review(self, draft: TeachDraft) -> None:
+    def review(self, draft: TeachDraft) -> None:
+        """Open the review dialog for ``draft`` (a demonstration ends here; the docs screenshot starts here)."""
         # The dialog's parent is this object's Qt parent (the window), never a Python reference to it: the
         # window owns this flow, and a reference back would put the window in a cycle that only the garbage
         # collector frees, at any moment, even during the window's own paint event. Bound methods, not

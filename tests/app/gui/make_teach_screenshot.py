@@ -1,6 +1,6 @@
 """Render the README screenshot of teach mode's review step on a private Xvfb.
 
-    .venv/bin/python -m tests.app.gui.make_teach_screenshot [OUT_DIR]   (default docs/screenshots)
+    .venv/bin/python -m tests.app.gui.make_teach_screenshot [OUT_DIR] [--window]   (default docs/screenshots)
 
 The demonstration is the settings window of ``make_screenshots`` (drawn by Qt): a click on the dark-mode
 switch, a typed name, Ctrl+S and a click on Apply. Targets and thumbnails are cut from that picture by the
@@ -13,6 +13,8 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+
+from PyQt6.QtWidgets import QApplication
 
 from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
 from omnidesk.agent.geometry import MonitorInfo, Rect
@@ -55,8 +57,8 @@ def _draft() -> TeachDraft:
     )
 
 
-def main(out: Path) -> None:
-    from PyQt6.QtWidgets import QApplication
+def main(out: Path, *, window: bool = False) -> None:
+    """Render teach-review.png (and with ``window``, teach-window.png: the whole window with the review)."""
 
     from omnidesk.app.gui.style import apply_style
     from omnidesk.app.gui.teach_review import TeachReview
@@ -74,14 +76,42 @@ def main(out: Path) -> None:
     review.grab().save(str(out / "teach-review.png"))
     print("wrote", out / "teach-review.png")
     review.close()
+    if window:
+        _window_with_review(app, out)
+
+
+def _window_with_review(app: QApplication, out: Path) -> None:
+    """The whole screen: the window on its Automations tab (Show me disabled while reviewing) and the
+    review dialog the flow opens over it."""
+    from omnidesk.app.gui.main_window import MainWindow
+    from omnidesk.app.settings import AppPaths, Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        paths = AppPaths(data / "config", data / "data", data / "run")
+        window = MainWindow(Settings(), lambda request, cancel: iter(()), paths=paths)
+        window.setGeometry(0, 0, 1600, 1000)
+        window.side_tabs.setCurrentWidget(window.automations)
+        window.show()
+        assert window.teach is not None
+        window.teach.review(_draft())
+        for _ in range(10):
+            app.processEvents()
+        screen = app.primaryScreen()
+        assert screen is not None
+        screen.grabWindow(0, 0, 0, 1600, 1000).save(str(out / "teach-window.png"))
+        print("wrote", out / "teach-window.png")
+        window.teach.abort()
+        window.close()
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots")
+    args = [a for a in sys.argv[1:] if a != "--window"]
+    target = Path(args[0]) if args else Path("docs/screenshots")
     with tempfile.TemporaryDirectory() as tmp:
         server = start_xvfb(Path(tmp))
         os.environ["DISPLAY"] = server.display
         try:
-            main(target)
+            main(target, window="--window" in sys.argv[1:])
         finally:
             server.stop()
