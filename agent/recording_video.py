@@ -114,8 +114,11 @@ def plan_video_parts(
         sound = audio_tokens(frames / clip_fps) if audio_tokens is not None else 0
         return clip_tokens(frames, clip_fps, size, limits) + sound
 
+    cap = most
     while most > 1 and cost(most) > budget:
         most = max(1, min(most - 1, int(most * budget / cost(most))))
+    while most < cap and cost(most + 1) <= budget:  # the proportional step may undershoot
+        most += 1
     if cost(most) > budget:
         raise ConfigError(
             f"one frame of video and its sound need {cost(most)} tokens, more than the {budget} a request may "
