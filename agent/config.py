@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from omnidesk.agent.errors import ConfigError
 
-__all__ = ["AgentConfig", "SafetyConfig"]
+__all__ = ["AgentConfig", "ReplayConfig", "SafetyConfig"]
 
 
 class SafetyConfig(BaseModel):
@@ -94,4 +94,16 @@ class AgentConfig(BaseModel):
     settle_timeout: float = Field(default=3.0, ge=0, description="Give up waiting for a still screen.")
     use_json_actions: bool = Field(
         default=False, description="Constrain output to Omnidesk's JSON action schema instead of the model's format."
+    )
+
+
+class ReplayConfig(BaseModel):
+    """What a replay automation does when it cannot do a step as recorded."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model_fallback: bool = Field(
+        default=True,
+        description="When a taught automation's target is not on the screen, let the configured model carry on "
+        "from the saved description (only with a description and a model; off = stop there).",
     )

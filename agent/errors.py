@@ -25,7 +25,8 @@ library-specific exceptions::
     │   └── InputRecordingError      the person's own clicks and keys cannot be recorded (teach mode)
     ├── ActionError
     │   ├── CoordinateError          a point outside the captured image / monitor
-    │   └── InputError               the input device could not carry out an action
+    │   ├── InputError               the input device could not carry out an action
+    │   └── TargetNotFoundError      a replayed step's recorded target is not on the screen now
     ├── SafetyStop                   the safety policy ended or refused a run (limit, kill switch, deny-list)
     └── EvalError                    an evaluation item could not be prepared (missing screenshot, set-up failed)
 """
@@ -56,6 +57,7 @@ __all__ = [
     "RecordingReadError",
     "RemoteEngineError",
     "SafetyStop",
+    "TargetNotFoundError",
     "WaylandSessionError",
 ]
 
@@ -154,6 +156,18 @@ class CoordinateError(ActionError):
 
 class InputError(ActionError):
     """The input device failed to carry out an action."""
+
+
+class TargetNotFoundError(ActionError):
+    """A replayed step's recorded target is not on the screen now: gone, changed, or there twice.
+
+    The replay stops rather than click elsewhere; a taught automation may hand the rest to the model
+    (``agent/replay_fallback.py``). ``step`` is the step's position in the replay script, once known.
+    """
+
+    def __init__(self, message: str, *, step: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 class SafetyStop(OmnideskError):

@@ -248,7 +248,7 @@ class TargetLocator(Protocol):
         """Where ``patch``'s anchor is on ``frame``, in virtual-desktop pixels.
 
         Raises:
-            ActionError: the target is not on the frame, is there twice, or has nothing to find it by.
+            TargetNotFoundError: the target is not on the frame, is there twice, or has nothing to find it by.
             RecordingError: the patch cannot be read.
         """
         ...
@@ -390,8 +390,10 @@ class Step:
 
     ``status`` is ``acted`` (the action was carried out), ``planned`` (dry run), ``refused`` (safety),
     ``model_error`` (unparsable output, fed back as an observation), ``finished`` (done/fail), or
-    ``stopped`` (stop request, limit, loop detector). ``timings`` are ``(phase, seconds)`` pairs in the
-    order the phases ran (frozen all the way down; bundles store them as a JSON object).
+    ``stopped`` (stop request, limit, loop detector); a replay whose target is gone may be ``handed_over``
+    to a model-driven run (``agent/replay_fallback.py``), whose steps follow. ``timings`` are
+    ``(phase, seconds)`` pairs in the order the phases ran (frozen all the way down; bundles store them as
+    a JSON object).
 
     ``actions`` are what the model asked for, in order (points in the model's space; a ``pointer`` point
     becomes the ``desktop`` point it was done at); ``performed`` counts how many of them the loop got
@@ -402,7 +404,7 @@ class Step:
     index: int
     task: str
     started_at: float
-    status: Literal["acted", "planned", "refused", "model_error", "finished", "stopped"]
+    status: Literal["acted", "planned", "refused", "model_error", "finished", "stopped", "handed_over"]
     timings: tuple[tuple[str, float], ...] = ()
     observation: Observation | None = None
     raw_output: str = ""

@@ -3,7 +3,8 @@
 Points are not replayed blindly. Each recorded action point comes with a *target patch* — a small picture
 of what was under it — and the :class:`TargetLocator` port finds that patch again on the current screen,
 so a window that moved since the recording is still hit. A target that cannot be found, or is found in
-two places, stops the replay (``ActionError``) instead of clicking elsewhere; the safety policy reviews
+two places, stops the replay (``TargetNotFoundError``, naming the step) instead of clicking elsewhere —
+a taught automation may then hand the rest to the model (``agent/replay_fallback.py``); the safety policy reviews
 every action as in a run (refused or declined: ``SafetyStop``) — keys against the window with keyboard
 focus, every secret fill confirmed and allowed only by its binding, the focus checked again right before
 the keys (:class:`~omnidesk.agent.keyguard.KeyGuard`); after each action the screen settles.
@@ -37,7 +38,7 @@ import numpy as np
 from omnidesk.agent.acting import perform
 from omnidesk.agent.actions import ACTION_ADAPTER, Action, AskUser, Click, Done, Drag, Fail, Move, Point, Scroll, Wait
 from omnidesk.agent.describe import describe_action
-from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop
+from omnidesk.agent.errors import ActionError, RecordingError, SafetyStop, TargetNotFoundError
 from omnidesk.agent.geometry import resolve_monitor
 from omnidesk.agent.keyguard import KeyGuard
 from omnidesk.agent.ports import (
@@ -187,7 +188,8 @@ class Replayer:
         ``finished`` step; a stop request ends it with a ``stopped`` step.
 
         Raises:
-            ActionError: a target is missing or ambiguous, or the input device failed.
+            TargetNotFoundError: a target is missing or ambiguous (``step``: its position in the script).
+            ActionError: the input device failed.
             SafetyStop: a step was refused, or declined by the person.
             RecordingError: a patch file is unreadable.
         """
@@ -220,7 +222,7 @@ class Replayer:
 
     def _step(self, index: int, task: str, recorded: ReplayStep, monitor: int, cancel: CancelToken) -> Step:
         started, t0 = self._clock.wall_time(), self._clock.monotonic()
-        matches = self._locate(recorded, monitor)
+        matches = self._locate(recorded, monitor, index)
         live = _with_matches(recorded.actions, matches)
         t1 = self._clock.monotonic()
         base = Step(index=index, task=task, started_at=started, status="planned", actions=live)
@@ -275,11 +277,14 @@ class Replayer:
             base, status="acted", performed=len(live), result=base.result or "done", timings=_summed(timings)
         )
 
-    def _locate(self, recorded: ReplayStep, monitor: int) -> list[TargetMatch]:
+    def _locate(self, recorded: ReplayStep, monitor: int, position: int) -> list[TargetMatch]:
         if not recorded.patches:
             return []
         frame = self._screen.grab(monitor)
-        return [self._locator.locate(frame, patch) for patch in recorded.patches]
+        try:
+            return [self._locator.locate(frame, patch) for patch in recorded.patches]
+        except TargetNotFoundError as exc:
+            raise TargetNotFoundError(str(exc), step=position) from exc
 
     def _review(self, recorded: ReplayStep, live: Action) -> tuple[Verdict, bool]:
         """The verdict on ``live`` (the person's yes included) and whether they were asked.

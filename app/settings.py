@@ -26,7 +26,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from omnidesk.agent.config import AgentConfig, SafetyConfig
+from omnidesk.agent.config import AgentConfig, ReplayConfig, SafetyConfig
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.private_files import private_dir, write_private
 from omnidesk.runtime.config import (
@@ -196,6 +196,7 @@ class Settings(BaseSettings):
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
     hotkeys: HotkeyConfig = Field(default_factory=HotkeyConfig)
     gui: GuiConfig = Field(default_factory=GuiConfig)
     accessibility: AccessibilityConfig = Field(default_factory=AccessibilityConfig)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from omnidesk.agent.errors import ActionError, RecordingError
+from omnidesk.agent.errors import RecordingError, TargetNotFoundError
 from omnidesk.agent.ports import Frame, ModelImage, TargetMatch, TargetPatch
 from omnidesk.runtime.images import overview_image
 
@@ -32,22 +32,22 @@ def find_patch(overview: Pixels, patch: Pixels, *, min_score: float = 0.8) -> tu
     """Where ``patch`` (top-left) best matches in ``overview``, and the match score.
 
     Raises:
-        ActionError: no good match, two equally good ones, or a featureless patch.
+        TargetNotFoundError: no good match, two equally good ones, or a featureless patch.
     """
     if patch.shape[0] > overview.shape[0] or patch.shape[1] > overview.shape[1]:
-        raise ActionError("the recorded target is larger than the current screenshot")
+        raise TargetNotFoundError("the recorded target is larger than the current screenshot")
     if float(patch.std()) < 2.0:
-        raise ActionError("the recorded target has no features to find it by; this step cannot be replayed")
+        raise TargetNotFoundError("the recorded target has no features to find it by; this step cannot be replayed")
     scores = cv2.matchTemplate(overview, patch, cv2.TM_CCOEFF_NORMED)
     _, best, _, (bx, by) = cv2.minMaxLoc(scores)
     if best < min_score:
-        raise ActionError(f"the recorded target is not on the screen (best match {best:.2f} < {min_score:.2f})")
+        raise TargetNotFoundError(f"the recorded target is not on the screen (best match {best:.2f} < {min_score:.2f})")
     h, w = patch.shape[:2]
     suppressed = scores.copy()
     suppressed[max(0, by - h) : by + h, max(0, bx - w) : bx + w] = -1.0
     second = float(suppressed.max()) if suppressed.size else -1.0
     if second >= best - 0.02:
-        raise ActionError(f"the recorded target matches in two places ({best:.2f} and {second:.2f}); not guessing")
+        raise TargetNotFoundError(f"the recorded target matches in two places ({best:.2f} and {second:.2f}); not guessing")
     return float(bx), float(by), float(best)
 
 
@@ -63,7 +63,7 @@ class TemplateLocator:
         """Where ``patch``'s anchor is on ``frame``, in virtual-desktop pixels.
 
         Raises:
-            ActionError: the target is not found, found twice, or featureless.
+            TargetNotFoundError: the target is not found, found twice, or featureless.
             RecordingError: the patch file cannot be read.
         """
         overview = self._overview_of(frame, patch.image_size)

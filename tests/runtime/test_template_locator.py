@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from omnidesk.agent.config import AgentConfig, SafetyConfig
-from omnidesk.agent.errors import ActionError, RecordingError
+from omnidesk.agent.errors import RecordingError, TargetNotFoundError
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.loop import Agent
 from omnidesk.agent.ports import CancelToken, Frame, TargetPatch
@@ -87,11 +87,11 @@ def test_find_patch_rejects_ambiguous_and_featureless_targets() -> None:
     screen[50:70, 80:100] = patch
     assert find_patch(screen, patch)[:2] == (80.0, 50.0)
     screen[120:140, 200:220] = patch
-    with pytest.raises(ActionError, match="two places"):
+    with pytest.raises(TargetNotFoundError, match="two places"):
         find_patch(screen, patch)
-    with pytest.raises(ActionError, match="no features"):
+    with pytest.raises(TargetNotFoundError, match="no features"):
         find_patch(screen, np.full((20, 20, 3), 7, np.uint8))
-    with pytest.raises(ActionError, match="not on the screen"):
+    with pytest.raises(TargetNotFoundError, match="not on the screen"):
         find_patch(np.zeros((200, 300, 3), np.uint8) + 90, patch)
 
 
