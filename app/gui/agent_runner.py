@@ -263,13 +263,8 @@ class GuiAgentRunner:
             model.close()
 
     def __call__(self, request: RunRequest, cancel: CancelToken) -> Iterator[Step]:
-        if request.replay is not None:  # a replay automation: no model, no recording of its own
-            replayer = self._replayer
-            if replayer is None:
-                from omnidesk.app.gui.replay_runner import replay_run
-
-                replayer = replay_run
-            yield from replayer(self._settings, self._confirmer, request, cancel)
+        if request.replay is not None:  # a replay automation: no model unless a taught one hands over
+            yield from self._replay(request, cancel)
             return
         model = self._wait_for_model(cancel)
         if model is None:
@@ -306,6 +301,42 @@ class GuiAgentRunner:
             via="gui",
         )
         yield from recorded.steps(cancel)
+
+    def _replay(self, request: RunRequest, cancel: CancelToken) -> Iterator[Step]:
+        """The replay, and the loaded model carrying on where a taught automation's target is gone (a
+        ``handed_over`` step on the timeline, then the model's steps, recorded like any run)."""
+        import time
+
+        from omnidesk.agent.replay import load_replay
+        from omnidesk.agent.replay_fallback import replay_with_fallback
+        from omnidesk.app.automation_run import fallback_wanted, model_hand_over
+
+        assert request.replay is not None
+        replayer = self._replayer
+        if replayer is None:
+            from omnidesk.app.gui.replay_runner import replay_run
+
+            replayer = replay_run
+        settings, steps = self._settings, replayer(self._settings, self._confirmer, request, cancel)
+        if not fallback_wanted(settings, request.fallback):
+            yield from steps
+            return
+        script = load_replay(request.replay)
+        monitor = request.monitor.name if request.monitor is not None else script.monitor
+        hand_over = model_hand_over(
+            settings,
+            model=lambda: self._wait_for_model(cancel),
+            confirmer=self._confirmer,
+            cancel=cancel,
+            origin=request.replay,
+            monitor=monitor,
+            dry_run=request.dry_run,
+            runs_dir=self._paths.runs_dir if self._record else None,
+            via="gui",
+            close_model=False,  # the model stays loaded for the next run
+            session_factory=self._session_factory,
+        )
+        yield from replay_with_fallback(steps, script, description=request.fallback, hand_over=hand_over, now=time.time)
 
     def _wait_for_model(self, cancel: CancelToken) -> ModelClient | None:
         while not self._loaded.wait(0.1):

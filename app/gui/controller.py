@@ -31,7 +31,8 @@ class RunRequest:
 
     ``voice`` is a push-to-talk recording of the instruction: the agent sends it to the model as an
     ``AudioPart`` next to ``task`` (the typed text, or a placeholder when nothing was typed).
-    ``replay`` is a recorded run's bundle to do again without the model (a saved replay automation).
+    ``replay`` is a recorded run's bundle to do again without the model (a saved replay automation);
+    ``fallback`` is a taught one's task description, for the model to carry on from when a target is gone.
     """
 
     task: str
@@ -39,6 +40,7 @@ class RunRequest:
     monitor: MonitorInfo | None = None
     voice: AudioClip | None = None
     replay: Path | None = None
+    fallback: str = ""
 
 
 Runner = Callable[[RunRequest, CancelToken], Iterator[Step]]

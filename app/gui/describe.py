@@ -16,6 +16,7 @@ _STATUS = {
     "model_error": "model error",
     "finished": "finished",
     "stopped": "stopped",
+    "handed_over": "target gone: handed over to the model",
 }
 
 

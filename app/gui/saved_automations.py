@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 
 
 def automation_request(automation: Automation, monitor: MonitorInfo | None) -> RunRequest:
-    """The run an automation starts: its task with the model, or its bundle replayed without it.
+    """The run an automation starts: its task with the model, or its bundle replayed without it (a taught
+    one with its description, for the model to carry on from when a target is gone).
 
     ``monitor`` is where to run (the one picked in the window); a replay with none goes to the monitor it
     was recorded on.
     """
     if automation.kind == "replay":
-        return RunRequest(f"Replay: {automation.task}", automation.dry_run, monitor, replay=Path(automation.bundle))
+        bundle, fallback = Path(automation.bundle), automation.description
+        return RunRequest(f"Replay: {automation.task}", automation.dry_run, monitor, replay=bundle, fallback=fallback)
     return RunRequest(automation.task, automation.dry_run, monitor)
 
 

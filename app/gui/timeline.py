@@ -19,6 +19,7 @@ _STATUS_COLOURS = {
     "model_error": QColor(210, 70, 70),
     "finished": QColor(70, 170, 90),
     "stopped": QColor(150, 150, 150),
+    "handed_over": QColor(150, 110, 200),
 }
 
 
