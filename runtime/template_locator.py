@@ -47,7 +47,8 @@ def find_patch(overview: Pixels, patch: Pixels, *, min_score: float = 0.8) -> tu
     suppressed[max(0, by - h) : by + h, max(0, bx - w) : bx + w] = -1.0
     second = float(suppressed.max()) if suppressed.size else -1.0
     if second >= best - 0.02:
-        raise TargetNotFoundError(f"the recorded target matches in two places ({best:.2f} and {second:.2f}); not guessing")
+        where = f"({best:.2f} and {second:.2f})"
+        raise TargetNotFoundError(f"the recorded target matches in two places {where}; not guessing")
     return float(bx), float(by), float(best)
 
 

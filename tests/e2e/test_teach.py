@@ -1,19 +1,25 @@
 """``omnidesk teach``: a person (xdotool) shows a task on the Qt target app while narrating (espeak-ng into
 the null-sink microphone); the saved automation, replayed by ``omnidesk replay`` after the window moved,
-makes the target app report the same clicks and the exact text. A killed teach session leaves a readable
-recording and no automation."""
+makes the target app report the same clicks and the exact text. Once the OK button looks different, the
+replay cannot find it and hands over: the strict scripted Nemotron gets the saved description and the step
+left in its trained layout and clicks the new button, which the target app reports. A killed teach
+session leaves a readable recording and no automation."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -22,6 +28,7 @@ from omnidesk.app.teaching.describe import QUESTION
 from omnidesk.runtime.keymap import SpareKeys
 from omnidesk.runtime.recording_reader import open_recording
 from tests.app.cli_helpers import isolated_env, run_cli
+from tests.models.scripted_nemotron import Answer, Seen, scripted_nemotron
 from tests.models.scripted_nemotron_video import Combine, SeenPart, serve
 from tests.rig.audio import PulseAudioRig
 from tests.rig.plugin import Launcher
@@ -90,6 +97,43 @@ def describe_policy(seen: SeenPart | Combine) -> str:
     return f"TASK: {DESCRIPTION}\nSTEPS:\n1. Click the text field.\n2. Type the greeting.\n3. Press OK."
 
 
+def carry_on(ok_color: str) -> Callable[[Seen], Answer]:
+    """Nemotron handed the taught task: only when its instruction holds the saved description, the steps
+    done and the step left (and never the typed text), it clicks the ``ok_color`` button, then reports
+    success."""
+
+    def act(seen: Seen) -> Answer:
+        told = seen.instruction
+        done = re.search(rf"already done again:\n1\. click at \(\d+, \d+\)\n2\. type {len(TEXT)} characters\n", told)
+        left = re.search(r"steps left \(positions are where things were when it was recorded\):\n3\. click at \(", told)
+        if DESCRIPTION not in told or done is None or left is None:
+            return Answer("This is not the task I was taught.", "Give up.", 'computer.terminate(status="failure")')
+        if TEXT in told:
+            return Answer("I was told the typed text.", "Give up.", 'computer.terminate(status="failure")')
+        if seen.step > 1:
+            return Answer("OK was pressed.", "Report success.", 'computer.terminate(status="success", answer="ok")')
+        rgb = np.array([int(ok_color[i : i + 2], 16) for i in (1, 3, 5)], np.int16)
+        ys, xs = np.nonzero(np.all(np.abs(seen.screen.astype(np.int16) - rgb) <= 8, axis=2))
+        if len(xs) < 16:
+            return Answer("I cannot see OK.", "Give up.", 'computer.terminate(status="failure", answer="no OK")')
+        height, width = seen.screen.shape[:2]
+        x, y = (float(np.median(xs)) + 0.5) / width, (float(np.median(ys)) + 0.5) / height
+        return Answer("OK is the green button. I click it.", "Click OK.", f"pyautogui.click({x:.4f}, {y:.4f})")
+
+    return act
+
+
+def repaint_target(patch: Path, old: str, new: str) -> None:
+    """The saved target patch shows the button in ``new`` instead of ``old`` (``#rrggbb``): the look the
+    automation was taught no longer exists on the screen, as after an app's restyle."""
+    bgr = cv2.imread(str(patch), cv2.IMREAD_COLOR)
+    colors = [np.array([int(c[i : i + 2], 16) for i in (5, 3, 1)], np.int16) for c in (old, new)]
+    mask = np.all(np.abs(bgr.astype(np.int16) - colors[0]) <= 8, axis=2)
+    assert mask.sum() > 100, "the patch does not show the button"
+    bgr[mask] = colors[1].astype(np.uint8)
+    assert cv2.imwrite(str(patch), bgr)
+
+
 def _type(text: str) -> None:
     """The person types ``text`` with a keyboard layout that has its characters (as a person's does): the
     spare keycodes are mapped first, as Omnidesk's own typing does, so a loaded app reads every key right."""
@@ -156,6 +200,26 @@ def _teach_then_replay(
     moved.wait_for({"type": "text", "text": TEXT}, timeout=30)
     moved.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
     assert [e["text"] for e in moved.events if e["type"] == "text"][-1] == TEXT
+    moved.close()
+
+    # The OK button's taught look is gone: the replay does what it finds and the model does the rest.
+    changed = target_app(x=500, y=300, width=700, height=500, title="Form")
+    ok_color = changed.ready["colors"]["ok_button"]
+    repaint_target(script.steps[2].patches[0].file, ok_color, "#8000ff")
+    with scripted_nemotron(carry_on(ok_color), [(1920, 1080)]) as nemotron:
+        result = run_cli(["replay", "fill the form", "--remote", nemotron.url, "--json"], env, timeout=240)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    brief = [(line["status"], line.get("result"), line.get("error")) for line in lines]
+    assert result.returncode == 0, (result.stderr[-2000:], brief, nemotron.refusals)
+    assert [line["status"] for line in lines] == ["acted", "acted", "handed_over", "acted", "finished"], lines
+    assert "not on the screen" in lines[2]["error"] and "the model carries on" in result.stderr
+    assert nemotron.refusals == [] and [seen.step for seen in nemotron.seen] == [1, 2]
+    changed.wait_for({"type": "text", "text": TEXT}, timeout=30)  # replayed before the hand-over
+    press = changed.wait_for({"type": "mouse_press", "widget": "ok_button"}, timeout=15)
+    assert press["x"] > 500
+    changed.wait_for({"type": "clicked", "widget": "ok_button"}, timeout=15)
+    (run,) = (tmp_path / "data" / "runs").iterdir()
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["meta"]["handed_over_from"] == saved["bundle"]
 
 
 def test_a_killed_teach_session_leaves_its_recording_and_no_automation(
