@@ -10,6 +10,7 @@ import pytest
 from omnidesk.agent.ports import CancelToken
 from omnidesk.agent.trajectory import TrajectoryWriter, load_bundle
 from omnidesk.app.compose import build_agent_session
+from omnidesk.app.gui.automation_store import Automation, AutomationStore
 from omnidesk.app.settings import Settings
 from omnidesk.runtime.png import CvPngEncoder
 from tests.app.cli_helpers import isolated_env, run_cli
@@ -49,5 +50,13 @@ def test_replay_refuses_when_the_target_is_gone(target_app: Launcher, tmp_path: 
     bundle = tmp_path / "bundle"
     record_click_on_ok(app.ready["colors"]["ok_button"], bundle)
     app.close()
-    result = run_cli(["replay", str(bundle)], isolated_env(tmp_path))
+    env = isolated_env(tmp_path)
+    result = run_cli(["replay", str(bundle)], env)
     assert result.returncode == 1 and "not on the screen" in result.stderr
+    # saved with a description, but no model to hand over to, or the hand-over switched off: the same error
+    store = AutomationStore(tmp_path / "data" / "automations")
+    store.save(Automation(name="ok", task="press OK", kind="replay", bundle=str(bundle), description="Press OK."))
+    for args in (["replay", "ok"], ["replay", "ok", "--no-fallback", "--remote", "http://127.0.0.1:9"]):
+        result = run_cli(args, env)
+        assert result.returncode == 1 and "not on the screen" in result.stderr, result.stderr
+        assert "the model carries on" not in result.stderr
