@@ -3,7 +3,9 @@
 A saved replay automation is a finished run's trajectory bundle. :func:`replay_run` does it again without
 the model through :func:`omnidesk.app.compose.build_replay_session` — the same engine as ``omnidesk
 replay``, yielding the same :class:`Step` records as a model run, so the timeline, Stop, Pause and the
-kill switch work as for one. It runs on the controller's worker thread, never the GUI thread.
+kill switch work as for one. It runs on the controller's worker thread, never the GUI thread. A taught
+automation whose target is gone hands over to the loaded model there (``GuiAgentRunner``, through
+:mod:`omnidesk.app.automation_run`).
 """
 
 from __future__ import annotations
