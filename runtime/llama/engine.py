@@ -23,6 +23,7 @@ from omnidesk.agent.errors import ModelCapabilityError, ModelError, ModelLoadErr
 from omnidesk.agent.ports import AudioPart, ImagePart
 from omnidesk.runtime.llama.media import EmbeddingCache, make_bitmap
 from omnidesk.runtime.llama.prompt import RenderedPrompt, TemplateVocab
+from omnidesk.runtime.llama.sampling import sample_logits
 
 __all__ = ["Aborted", "Engine", "EngineOptions", "MediaItem", "Prompt", "item_key"]
 
@@ -95,6 +96,7 @@ class EngineOptions:
 class EvalStats:
     images_encoded: int = 0
     images_from_cache: int = 0
+    token_batches: list[int] = field(default_factory=list)  # tokens per llama_decode call, in order
 
 
 def _flash_attn_type(flash_attn: bool | None) -> int:
@@ -140,6 +142,7 @@ class Engine:
         self._ctx: Any = None
         self._mctx: Any = None
         self._batch: Any = None
+        self._held_logits: npt.NDArray[np.float32] | None = None  # a restored prompt's, until the next decode
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = options.n_gpu_layers
         self._overrides = None
@@ -302,6 +305,7 @@ class Engine:
     def clear(self) -> None:
         import llama_cpp
 
+        self._held_logits = None
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
 
     def cut(self, n_past: int) -> bool:
@@ -326,6 +330,7 @@ class Engine:
                 j += 1
             tokens = [t for t in items[i:j] if isinstance(t, int)]
             n_past = self._decode_tokens(tokens, n_past, logits=logits_last and j == len(items))
+            stats.token_batches.append(len(tokens))
             i = j
         return n_past
 
@@ -345,6 +350,7 @@ class Engine:
             batch.seq_id[k][0] = 0
             batch.logits[k] = 1 if (logits and k == len(tokens) - 1) else 0
         batch.n_tokens = len(tokens)
+        self._held_logits = None
         rc = llama_cpp.llama_decode(self._ctx, batch)
         if rc == _DECODE_ABORTED or (rc != 0 and self.abort.is_set()):
             raise Aborted
@@ -375,6 +381,7 @@ class Engine:
         if self.abort.is_set():
             raise Aborted
         new_n_past = llama_cpp.llama_pos(0)
+        self._held_logits = None
         rc = mtmd_cpp.mtmd_helper_decode_image_chunk(
             self._mctx,
             self._ctx,
@@ -396,6 +403,8 @@ class Engine:
     def last_logits(self) -> npt.NDArray[np.float32]:
         import llama_cpp
 
+        if self._held_logits is not None:
+            return self._held_logits.copy()
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
@@ -411,20 +420,25 @@ class Engine:
             raise ModelError("saving the model state failed")
         return buf
 
-    def restore_state(self, buf: Any) -> None:
+    def restore_state(self, buf: Any, logits: npt.NDArray[np.float32] | None = None) -> None:
+        """Set the sequence's state; ``logits`` (those of the state's last position) are what the next
+        :meth:`sample` and :meth:`last_logits` read, as if that position had just been evaluated."""
         import llama_cpp
 
         self.clear()
         if llama_cpp.llama_state_seq_set_data(self._ctx, buf, len(buf), 0) == 0:
             self.clear()
             raise ModelError("restoring the saved model state failed")
+        self._held_logits = logits
 
     # --- sampling helpers --------------------------------------------------------------------------
 
     def sample(self, sampler: Any) -> int:
         import llama_cpp
 
-        return int(llama_cpp.llama_sampler_sample(sampler, self._ctx, -1))
+        if self._held_logits is None:
+            return int(llama_cpp.llama_sampler_sample(sampler, self._ctx, -1))
+        return sample_logits(sampler, self._held_logits)
 
     def is_eog(self, token: int) -> bool:
         import llama_cpp

@@ -9,7 +9,10 @@ context holds.
 * Hybrid / recurrent models (Nemotron's Mamba layers) cannot cut their state back, so the state is saved
   (``llama_state_seq_get_data``) at a few points and restored: the end of the system prompt (the one prefix
   every step shares), the point where the new prompt left the previous one (the next step will likely share
-  it too), and just before the last token of the prompt (an append-only next prompt extends it).
+  it too), and the end of the prompt with its last token's logits (an append-only next prompt extends it;
+  the same prompt again samples from the saved logits and evaluates nothing). Each point splits the
+  evaluation (a recurrent state exists only where a batch ends), so the end of the prompt is saved after
+  the last batch instead of splitting the last token off (a lone token costs about one decode step).
 
 Media embeddings are cached by content separately (``media.EmbeddingCache``), so a screenshot kept from one
 step to the next is encoded once even when its position changes.
@@ -21,6 +24,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from omnidesk.runtime.llama.engine import Engine, EvalStats, Item, count_positions, count_tokens, item_key
 
@@ -38,6 +44,7 @@ class _Snapshot:
     n_past: int
     n_tokens: int
     pinned: bool = False  # a hinted point (the system prompt): kept while newer points come and go
+    logits: npt.NDArray[np.float32] | None = None  # the last position's, where a whole prompt ends
 
 
 def _common(a: Sequence[Key], b: Sequence[Key]) -> int:
@@ -75,7 +82,11 @@ class PrefixCache:
                 n_past = self._engine.evaluate(items[start:point], n_past, logits_last=False, stats=stats)
                 self._save(keys[:point], n_past, count_tokens(items[:point]), pinned=point in hints)
                 start = point
-            n_past = self._engine.evaluate(items[start:], n_past, logits_last=True, stats=stats)
+            if start < len(keys):  # else a saved whole prompt was restored, with its logits
+                n_past = self._engine.evaluate(items[start:], n_past, logits_last=True, stats=stats)
+                if self._use_snapshots:
+                    logits = self._engine.last_logits()
+                    self._save(keys, n_past, count_tokens(items), pinned=len(keys) in hints, logits=logits)
         except BaseException:
             self.forget_context()
             raise
@@ -109,19 +120,20 @@ class PrefixCache:
 
     def _restore(self, keys: tuple[Key, ...]) -> tuple[int, int]:
         """Set the context to the longest reusable prefix; returns ``(items reused, n_past)``."""
-        limit = len(keys) - 1  # the last item is always evaluated, for its logits
+        limit = len(keys) - 1  # the last item is evaluated again, for its logits, unless a snapshot holds them
         shared = min(_common(self._live, keys), limit)
         if shared > 0 and (shared == len(self._live) or self._engine.cut(self._live_pos[shared])):
             return shared, self._live_pos[shared]
         best: _Snapshot | None = None
         for snap in self._snapshots:
             n = len(snap.keys)
-            if 0 < n <= limit and keys[:n] == snap.keys and (best is None or n > len(best.keys)):
+            usable = 0 < n <= limit or (n == len(keys) and snap.logits is not None)
+            if usable and keys[:n] == snap.keys and (best is None or n > len(best.keys)):
                 best = snap
         if best is None:
             self._engine.clear()
             return 0, 0
-        self._engine.restore_state(best.state)
+        self._engine.restore_state(best.state, best.logits if len(best.keys) == len(keys) else None)
         self._snapshots.remove(best)
         self._snapshots.append(best)  # most recently used last
         return len(best.keys), best.n_past
@@ -134,15 +146,22 @@ class PrefixCache:
         diverged = _common(self._previous, keys)
         if 0 < diverged < len(keys):
             wanted.add(diverged)
-        wanted.add(len(keys) - 1)
         held = {len(s.keys) for s in self._snapshots if keys[: len(s.keys)] == s.keys}
         return sorted(p for p in wanted if start < p < len(keys) and p not in held)
 
-    def _save(self, keys: tuple[Key, ...], n_past: int, n_tokens: int, *, pinned: bool = False) -> None:
+    def _save(
+        self,
+        keys: tuple[Key, ...],
+        n_past: int,
+        n_tokens: int,
+        *,
+        pinned: bool = False,
+        logits: npt.NDArray[np.float32] | None = None,
+    ) -> None:
         if pinned:  # one pinned prefix at a time: a new system prompt replaces the old one
             self._snapshots = [s for s in self._snapshots if not s.pinned]
         self._snapshots = [s for s in self._snapshots if s.keys != keys]
-        self._snapshots.append(_Snapshot(keys, self._engine.save_state(), n_past, n_tokens, pinned))
+        self._snapshots.append(_Snapshot(keys, self._engine.save_state(), n_past, n_tokens, pinned, logits))
         unpinned = [s for s in self._snapshots if not s.pinned]
         while len(unpinned) > self._max:
             self._snapshots.remove(unpinned.pop(0))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import random
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from omnidesk.agent.errors import ModelError
 from omnidesk.agent.ports import ModelRequest
 
-__all__ = ["SamplerParams", "SamplingDefaults", "build_sampler", "resolve_sampler"]
+__all__ = ["SamplerParams", "SamplingDefaults", "build_sampler", "resolve_sampler", "sample_logits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +85,25 @@ def build_sampler(
     seed = params.seed if params.seed is not None else 0
     llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(seed))
     return chain
+
+
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+
+
+def sample_logits(sampler: Any, logits: npt.NDArray[np.float32]) -> int:
+    """``llama_sampler_sample`` on logits held outside the context: the same candidates (every token, its
+    logit, p 0, unsorted), the chain applied, the selected token accepted."""
+    import llama_cpp
+
+    data = np.zeros(len(logits), dtype=_TOKEN_DATA)
+    data["id"] = np.arange(len(logits), dtype=np.int32)
+    data["logit"] = logits
+    candidates = llama_cpp.llama_token_data_array(
+        data=data.ctypes.data_as(llama_cpp.llama_token_data_p), size=len(logits), selected=-1, sorted=False
+    )
+    llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
+    if not 0 <= candidates.selected < candidates.size:
+        raise ModelError("the sampler selected no token")
+    token = int(candidates.data[candidates.selected].id)
+    llama_cpp.llama_sampler_accept(sampler, token)
+    return token

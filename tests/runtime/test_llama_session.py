@@ -136,6 +136,22 @@ def test_prefix_state_is_reused_and_matches_a_fresh_evaluation(tiny_omni: TinyMo
         np.testing.assert_allclose(warm.last_logits(), cold.last_logits(), rtol=1e-4, atol=1e-4)
 
 
+def test_the_same_prompt_again_samples_its_first_token_from_the_saved_logits(tiny_omni: TinyModel) -> None:
+    request = _step("task: open settings\n", _image(12), max_tokens=12, seed=7, temperature=1.0)
+    with _fresh(tiny_omni) as s:
+        first = s.generate(request)
+        again = s.generate(request)
+    # The whole prompt comes back from the state saved after it (nothing evaluated, no image encoded), and the
+    # seeded sampler draws the same answer from the saved logits as it did from the context's.
+    assert first.reused_tokens == 0 and again.reused_tokens == again.prompt_tokens == first.prompt_tokens
+    assert (again.images_encoded, again.images_from_cache) == (0, 0)
+    assert (again.text, again.reasoning, again.completion_tokens) == (
+        first.text,
+        first.reasoning,
+        first.completion_tokens,
+    )
+
+
 def _cancel_after(token: CancelToken, seconds: float, stamp: list[float]) -> threading.Timer:
     def fire() -> None:
         stamp.append(time.perf_counter())
