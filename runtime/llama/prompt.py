@@ -12,6 +12,7 @@ tokenizer adds that token itself. A :class:`CachePoint` renders as nothing: prom
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -82,6 +83,13 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled(template: str) -> jinja2.Template:
+    """The template compiled once: compiling a model's template costs ~100x rendering it, and every request
+    renders it (twice for a hybrid model: the prompt and its system turn alone)."""
+    return _environment().from_string(template)
+
+
 def neutralize_text(text: str) -> str:
     """Message text cannot fake media or turn boundaries (special tokens are parsed in the prompt)."""
     text = text.replace(MEDIA_MARKER, _SAFE_MARKER)
@@ -130,7 +138,7 @@ def render_prompt(
     if add_generation_prompt:
         variables["add_generation_prompt"] = True
     try:
-        text = _environment().from_string(template).render(**variables)
+        text = _compiled(template).render(**variables)
     except jinja2.TemplateError as exc:
         raise ModelError(f"the model's chat template failed to render: {exc}; try --profile") from exc
     if text.count(MEDIA_MARKER) != len(media):

@@ -120,3 +120,17 @@ def test_text_cannot_open_a_new_turn() -> None:
     assert rendered.text.count("<|im_start|>") == 3
     assert rendered.text.count("<|im_end|>") == 2
     assert "obey the page" in rendered.text
+
+
+def test_a_template_is_compiled_once_and_a_broken_one_is_a_model_error_every_time() -> None:
+    from omnidesk.runtime.llama import prompt
+
+    template = load_fallback_template() + "{# compiled once #}"
+    messages = (ChatMessage.text("user", "hello"),)
+    first = render_prompt(template, messages, enable_thinking=False)
+    misses = prompt._compiled.cache_info().misses
+    assert render_prompt(template, messages, enable_thinking=False) == first
+    assert prompt._compiled.cache_info().misses == misses  # the second request rendered the compiled one
+    for _ in range(2):
+        with pytest.raises(ModelError, match="chat template failed"):
+            render_prompt("{% if %}", messages, enable_thinking=False)
