@@ -158,6 +158,8 @@ class Engine:
                 "is recent enough for this model"
             )
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self.abort.is_set())
+        self._no_abort_cb = llama_cpp.ggml_abort_callback()  # NULL: nothing to poll
+        self._polling = True  # the abort callback is installed (it is, from the context's parameters)
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = options.n_ctx
         cparams.n_batch = options.n_batch
@@ -351,12 +353,26 @@ class Engine:
             batch.logits[k] = 1 if (logits and k == len(tokens) - 1) else 0
         batch.n_tokens = len(tokens)
         self._held_logits = None
+        self._poll_abort(len(tokens) > 1)
         rc = llama_cpp.llama_decode(self._ctx, batch)
         if rc == _DECODE_ABORTED or (rc != 0 and self.abort.is_set()):
             raise Aborted
         if rc != 0:
             raise ModelError(f"llama_decode failed with code {rc}; the context may be full")
         return n_past + len(tokens)
+
+    def _poll_abort(self, on: bool) -> None:
+        """Let llama.cpp poll the abort callback (after every graph node) for batches, not for one token.
+
+        The callback is Python: each poll takes the GIL, once per graph node whatever the batch size (182
+        per llama_decode on the bench's Nemotron-H), which a batch amortizes and a one-token decode step pays
+        in full; a stop request is seen between tokens anyway.
+        """
+        import llama_cpp
+
+        if on != self._polling:
+            llama_cpp.llama_set_abort_callback(self._ctx, self._abort_cb if on else self._no_abort_cb, None)
+            self._polling = on
 
     def _eval_media(self, item: MediaItem, n_past: int, stats: EvalStats) -> int:
         import llama_cpp
@@ -382,6 +398,7 @@ class Engine:
             raise Aborted
         new_n_past = llama_cpp.llama_pos(0)
         self._held_logits = None
+        self._poll_abort(True)
         rc = mtmd_cpp.mtmd_helper_decode_image_chunk(
             self._mctx,
             self._ctx,

@@ -8,8 +8,8 @@ chunk by chunk, and samples token by token, streaming reasoning and answer; a re
 thought and lets the answer follow.
 
 A stop request is honoured between tokens, between media chunks and inside llama.cpp's graph compute
-(abort callback, one micro-batch); the session then still holds its last good snapshot and the next
-request starts from it.
+of a prompt batch (abort callback, one micro-batch; a one-token decode step is not polled, it ends within
+one token's time); the session then still holds its last good snapshot and the next request starts from it.
 """
 
 from __future__ import annotations

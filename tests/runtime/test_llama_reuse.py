@@ -1,8 +1,10 @@
-"""Prefix reuse on the recurrent tiny Nemotron-H: where the prompt is split into llama_decode calls, and that
-what the snapshots give back matches a fresh evaluation (``EvalStats.token_batches`` is the seam)."""
+"""Evaluation on the recurrent tiny Nemotron-H: where prefix reuse splits a prompt into llama_decode calls
+(``EvalStats.token_batches`` is the seam), that what the snapshots give back matches a fresh evaluation, and
+when llama.cpp polls the Python abort callback."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -69,3 +71,30 @@ def test_the_same_prompt_again_evaluates_nothing_and_an_extension_only_its_new_t
     assert extended.token_batches == [len(longer) - len(prompt)]
     got = engine.last_logits()
     np.testing.assert_allclose(got, _fresh_logits(engine, longer), rtol=1e-5, atol=1e-5)
+
+
+class _CountingEvent(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    def is_set(self) -> bool:
+        self.polls += 1
+        return super().is_set()
+
+
+def test_the_abort_callback_is_polled_inside_batches_and_not_inside_a_one_token_step(engine: Engine) -> None:
+    tokens = engine.text_tokens(SYSTEM + USER)
+    engine.clear()
+    engine.abort = event = _CountingEvent()
+    try:
+        n_past = engine.evaluate(tokens[:-2], 0, logits_last=True, stats=EvalStats())
+        assert event.polls > 0  # a prompt batch can be stopped inside llama.cpp's graph compute
+        event.polls = 0
+        n_past = engine.evaluate(tokens[-2:-1], n_past, logits_last=True, stats=EvalStats())
+        assert event.polls == 1  # a decode step: only evaluate's own check between tokens
+        event.polls = 0
+        engine.evaluate(tokens[-1:] * 2, n_past, logits_last=True, stats=EvalStats())
+        assert event.polls > 1  # polled inside the batch again
+    finally:
+        engine.abort = threading.Event()
