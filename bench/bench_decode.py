@@ -24,12 +24,14 @@ user turn, for prompts the size of an agent step's. Per round and arm:
   ignored; its own ``timings`` (prompt_per_second, predicted_per_second). A second reference: a
   different llama.cpp build (xllamacpp's wheel), not the same code.
 
-Where our prefill can trail: on this hybrid (recurrent) model the prefix cache evaluates a prompt in three
-parts, to the end of the system turn, to the last token, and the last token alone, saving a state snapshot
-after the first two so the next step can restart there (recurrent state cannot be cut back). The saves
-take a few ms; the lone last token costs about one decode step (~6% of a 120-token prompt's prefill, ~1%
-of an agent-sized one: ``--history 40`` gives about 2,000 tokens). llama-bench and ``Llama.generate()``
-evaluate the prompt in one call and keep nothing.
+Where our prefill can trail: on this hybrid (recurrent) model the prefix cache evaluates a cold prompt in
+two parts, to the end of the system turn and the rest, saving a state snapshot after each (the system
+turn's for later steps whose history changed, the whole prompt's with its logits for a next step that
+extends it; recurrent state cannot be cut back, and exists only where a batch ends). The saves take a few
+ms; the split costs one more llama_decode call (with a prompt shorter than one micro-batch, one more pass
+over the weights, about one decode step; nothing at agent sizes: ``--history 40`` gives about 2,000
+tokens). A later step of a session finds the system turn saved and does not split there. llama-bench and
+``Llama.generate()`` evaluate the prompt in one call and keep nothing.
 
 The ratios are ours / baseline per round; the table shows their median and spread (min-max) and each
 arm's median tokens/s, with the load average at start and end (the machine may be shared).
