@@ -443,7 +443,7 @@ class WindowMask:
             if words is None:
                 pixels[rows, cols, :3] = 0
             else:
-                np.bitwise_and(words[rows, cols], _ALPHA, out=words[rows, cols])
+                _black_out(words[rows, cols])
         return sum(rect.area for rect in rects)
 
     def _rects(self, view: WindowView, area: Rect) -> list[Rect]:
@@ -473,6 +473,21 @@ def _words(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32] | None:
 
 
 _ALPHA = np.uint32(0xFF000000)
+_ALPHA_SIGNED = -0x1000000  # the same bits as a signed 32-bit word
+
+
+def _black_out(part: npt.NDArray[np.uint32]) -> None:
+    """Keep only the alpha byte of every word of ``part``, a rectangle cut out of a frame (rows apart).
+
+    OpenCV ANDs such a cut-out about three times faster than numpy, whose loop over a strided 2-D view
+    is not the vectorised one it uses for contiguous data; the words are read as signed (OpenCV has no
+    unsigned 32-bit type), which leaves the bits as they are. Should OpenCV ever answer with a new array
+    instead of writing into ``part``, numpy does it: the pixels are blacked out either way."""
+    import cv2
+
+    signed = part.view(np.int32)
+    if cv2.bitwise_and(signed, _ALPHA_SIGNED, dst=signed) is not signed:  # type: ignore[call-overload]  # a scalar, as OpenCV takes it
+        np.bitwise_and(part, _ALPHA, out=part)
 
 
 def _black_all(pixels: npt.NDArray[np.uint8]) -> int:
