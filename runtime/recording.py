@@ -98,6 +98,7 @@ class _Segment:
         self.audio = container.add_stream("libopus", rate=AUDIO_RATE, layout="mono") if audio else None
         self.frames = 0
         self.audio_samples = 0
+        self.audio_end = 0  # audio PTS just after the last sample written
         self.last_pts = -1
 
     def add_frame(self, frame: Frame) -> bool:
@@ -126,6 +127,11 @@ class _Segment:
             pts = 0
             if samples.size == 0:
                 return
+        # A block overlapping the last one: the microphone's clock estimate moved back (it keeps the smallest
+        # PortAudio-to-monotonic gap seen, which shrinks on a loaded machine), not its samples. They are
+        # contiguous, so the block follows the last one (the encoder and muxer refuse time going back;
+        # cutting the overlap would cut the speech).
+        pts = max(pts, self.audio_end)
         audio_frame = av.AudioFrame.from_ndarray(
             np.ascontiguousarray(samples, dtype=np.float32)[None, :], format="flt", layout="mono"
         )
@@ -135,6 +141,7 @@ class _Segment:
         for packet in self.audio.encode(audio_frame):
             self.container.mux(packet)
         self.audio_samples += samples.size
+        self.audio_end = pts + samples.size
 
     def close(self) -> None:
         try:
@@ -338,7 +345,6 @@ def record(
 
     The open segment is closed and the index written however the loop ends (an error, Ctrl-C).
     """
-    started = time.monotonic()
     last_ts, last_seq = -math.inf, 0
     audio_seq = microphone.last_seq if microphone is not None else 0
     if microphone is not None:
@@ -351,6 +357,9 @@ def record(
             latest = stream.latest()
             if latest is not None and latest.timestamp <= last_ts:
                 last_seq = latest.seq
+    # ``seconds`` counts from here, when screen and microphone both record (the microphone can take a
+    # second or two to deliver its first sound).
+    started = time.monotonic()
     frames = 0
     try:
         while not stop.cancelled and (seconds is None or time.monotonic() - started < seconds):

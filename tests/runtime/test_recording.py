@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,80 @@ def test_kill_9_loses_at_most_the_open_segment(tmp_path: Path) -> None:
     for seg in index["segments"]:
         times, keys, _, _ = decode(out / seg["file"])
         assert len(times) == seg["frames"] == 10 and keys[0]
+
+
+def test_audio_stamped_before_the_last_block_ended_follows_it(tmp_path: Path) -> None:
+    """The microphone's clock estimate can move back under load: a block then starts before the previous one
+    ended. It follows the previous one instead (the encoder and muxer refuse time going back) and recording
+    goes on with every sample."""
+    fps = 10.0
+    recorder = SegmentedRecorder(tmp_path / "rec", monitor={}, size=(320, 240), fps=fps, audio=True)
+    t = np.arange(40 * 1600) / 16000
+    tone = (0.4 * np.sin(2 * np.pi * 330 * t) * (t % 0.5 < 0.25)).astype(np.float32)  # beeps
+    small = MonitorInfo(1, "m", Rect(0, 0, 320, 240))
+    for i in range(40):
+        recorder.add_frame(Frame(np.zeros((240, 320, 4), np.uint8), T0 + i / fps, small, i + 1))
+        early = 0.05 if i == 20 else 0.0
+        recorder.add_audio(tone[i * 1600 : (i + 1) * 1600], T0 + i / fps - early)
+    index = recorder.close()
+    assert index.complete and not index.error
+    assert index.segments[0].frames == 40
+    _, _, audio, _ = decode(tmp_path / "rec" / index.segments[0].file)
+    assert abs(len(audio) - len(tone)) <= 0.02 * 16000  # no sample lost
+    env = lambda x: np.sqrt((x[: len(x) // 800 * 800].reshape(-1, 800) ** 2).mean(axis=1))  # noqa: E731
+    a, b = env(audio), env(tone)
+    m = min(len(a), len(b))
+    assert np.corrcoef(a[:m], b[:m])[0, 1] > 0.95  # the beeps after the early block are not shifted
+
+
+class _SlowMicrophone:
+    """A microphone whose first sound arrives ``delay`` s after recording begins (then one 30 ms block per
+    call), as a real one that takes a while to open."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.last_seq = 0
+        self.first: float | None = None
+
+    def blocks_after(self, seq: int, timeout: float) -> list[Any]:
+        from omnidesk.runtime.audio import AudioBlock
+
+        if self.first is None:
+            threading.Event().wait(self.delay)
+            self.first = time.monotonic() - 0.03
+        self.last_seq += 1
+        return [AudioBlock(self.last_seq, np.zeros(480, np.float32), time.monotonic() - 0.03)]
+
+    def level(self) -> float:
+        return 0.0
+
+
+class _ClockScreen:
+    """A Screen whose frames are stamped with the monotonic clock when grabbed."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def monitors(self) -> list[MonitorInfo]:
+        return [MONITOR]
+
+    def grab(self, monitor: int) -> Frame:
+        self.seq += 1
+        return Frame(np.zeros((1080, 1920, 4), np.uint8), time.monotonic(), MONITOR, self.seq)
+
+
+def test_seconds_count_from_when_screen_and_microphone_both_record(tmp_path: Path) -> None:
+    """``record --seconds 2`` with a microphone that needs 1.5 s to deliver sound still records 2 s of both."""
+    from omnidesk.agent.ports import CancelToken
+    from omnidesk.runtime.capture import CaptureStream
+    from omnidesk.runtime.recording import record
+
+    microphone = _SlowMicrophone(delay=1.5)
+    recorder = SegmentedRecorder(tmp_path / "rec", monitor={}, size=(1920, 1080), fps=10, audio=True)
+    with CaptureStream(_ClockScreen(), fps=10) as stream:
+        index = record(stream, recorder, seconds=2.0, stop=CancelToken(), microphone=microphone)  # type: ignore[arg-type]
+    assert microphone.first is not None and recorder.origin is not None
+    assert recorder.origin >= microphone.first  # no frame from before the first sound
+    times, _, _, _ = decode(tmp_path / "rec" / index.segments[0].file)
+    # The frames span about 2 s (counting from the first sound lost 1.5 s of them before).
+    assert times[-1] > 1.0, times[-1]
