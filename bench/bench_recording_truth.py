@@ -21,22 +21,22 @@ Samplers, all sending whole frames at the same size (so tokens = frames × the p
   frames whose scene change exceeds a swept threshold), both run through PyAV's filter graph on the decoded
   video: the setting with the fewest frames that reaches EVS's recall.
 
-Printed: frames and tokens per minute per sampler (vLLM's Nemotron image count for the frame size, 286;
-llama.cpp's fixed-canvas projector counts 256 — the ratio between samplers is the same), recall, and the
-speed of decode + EVS as a multiple of real time on this machine's cores. The narration (espeak-ng) and the
-Qt target app of the full rig session are not in this version.
+The samplers and the scoring live in ``truth_samplers.py`` (shared with ``bench_recording_rig.py``, the rig
+session with the Qt target app, galculator and espeak-ng narration). Printed: frames and tokens per minute
+per sampler (vLLM's Nemotron image count for the frame size, 286; llama.cpp's fixed-canvas projector counts
+256 — the ratio between samplers is the same), recall, and the speed of decode + EVS as a multiple of real
+time on this machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,17 +46,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.truth_samplers import MIN_TEXT_PX, compare_samplers
 from omnidesk.agent.geometry import MonitorInfo, Rect
-from omnidesk.agent.media_budget import video_frame_size, vllm_image_tokens
-from omnidesk.agent.ports import Frame, ModelImage
-from omnidesk.runtime.config import EvsConfig
-from omnidesk.runtime.images import resized_image
+from omnidesk.agent.media_budget import video_frame_size
+from omnidesk.agent.ports import Frame
 from omnidesk.runtime.recording import SegmentedRecorder
-from omnidesk.runtime.recording_reader import open_recording
-from omnidesk.runtime.recording_sampler import for_decoded_video, scan_moments
 
 W, H = 1280, 720
-MIN_TEXT_PX = 10  # readable in the model's frame
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -72,6 +68,10 @@ class Event:
     height: int  # text cap height in screen pixels (0: no text)
     region: str
     draw: Callable[[np.ndarray, float], None] = field(repr=False)
+
+    @property
+    def text_px(self) -> float:
+        return float(self.height)
 
 
 def _text(img: np.ndarray, text: str, x: int, y: int, height: int, colour: tuple[int, int, int]) -> None:
@@ -167,189 +167,21 @@ def record_session(out: Path, minutes: float, fps: float, screen: Callable[[floa
     return out
 
 
-def recall(events: list[Event], times: list[float]) -> float:
-    kept = np.sort(np.asarray(times))
-    seen = 0
-    for ev in events:
-        k = np.searchsorted(kept, ev.shown - 1e-6)
-        seen += bool(k < len(kept) and kept[k] < ev.gone)
-    return seen / max(1, len(events))
-
-
-def missed(events: list[Event], times: list[float]) -> dict[str, int]:
-    """How many events of each kind no kept frame shows."""
-    kept = np.sort(np.asarray(times))
-    out: dict[str, int] = {}
-    for ev in events:
-        k = np.searchsorted(kept, ev.shown - 1e-6)
-        if not (k < len(kept) and kept[k] < ev.gone):
-            out[ev.kind] = out.get(ev.kind, 0) + 1
-    return out
-
-
-def evs_times(folder: Path) -> tuple[list[float], float]:
-    recording = open_recording(folder)
-    size = video_frame_size(*recording.size)
-
-    def frame_image(frame: Frame) -> ModelImage:
-        return resized_image(frame, *size)
-
-    started = time.perf_counter()
-    moments = list(
-        scan_moments(recording, recording.range(), config=for_decoded_video(EvsConfig()), frame_image=frame_image)
-    )
-    return [m.time - recording.start for m in moments], time.perf_counter() - started
-
-
-def _decoded(segment: Path) -> Iterator[tuple[float, Any]]:
-    import av
-
-    with av.open(str(segment), "r") as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        zero: float | None = None
-        for frame in container.decode(stream):
-            t = float(frame.pts * frame.time_base)
-            zero = t if zero is None else zero
-            yield t - zero, frame
-
-
-def _block_sads(cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Sums of absolute differences of the 8x8 blocks mpdecimate compares: every 4 px, x from 8."""
-    integral = cv2.integral(cv2.absdiff(cur, ref))
-    h, w = cur.shape
-    y0, x0 = np.arange(0, h - 7, 4)[:, None], np.arange(8, w - 7, 4)[None, :]
-    return integral[y0 + 8, x0 + 8] - integral[y0, x0 + 8] - integral[y0 + 8, x0] + integral[y0, x0]
-
-
-def mpdecimate_times(segment: Path, settings: list[int], frac: float = 0.33) -> dict[int, list[float]]:
-    """The frames FFmpeg's ``mpdecimate`` keeps for each ``hi`` (``lo`` = hi·5/12, its defaults' ratio).
-
-    PyAV's FFmpeg is an LGPL build and mpdecimate is GPL-only, so its rule (``libavfilter/vf_mpdecimate.c``)
-    runs here in numpy: a frame is dropped unless, in some plane of yuv420p, an 8x8 block (every 4 px) differs
-    from the last kept frame by more than ``hi``, or more than ``(w/16)·(h/16)·frac`` blocks by more than ``lo``.
-    """
-    refs: dict[int, list[np.ndarray] | None] = dict.fromkeys(settings)
-    kept: dict[int, list[float]] = {hi: [] for hi in settings}
-    for t, frame in _decoded(segment):
-        yuv = frame.to_ndarray(format="yuv420p")
-        h, w = frame.height, frame.width
-        planes = [yuv[:h], yuv[h : h + h // 4].reshape(h // 2, w // 2), yuv[h + h // 4 :].reshape(h // 2, w // 2)]
-        for hi in settings:
-            ref = refs[hi]
-            keep = ref is None
-            if ref is not None:
-                for cur, old in zip(planes, ref, strict=True):
-                    sads = _block_sads(cur, old)
-                    limit = int((cur.shape[1] // 16) * (cur.shape[0] // 16) * frac)
-                    if (sads > hi).any() or np.count_nonzero(sads > hi * 5 // 12) > limit:
-                        keep = True
-                        break
-            if keep:
-                refs[hi] = [p.copy() for p in planes]
-                kept[hi].append(t)
-    return kept
-
-
-def scene_times(segment: Path, threshold: float) -> list[float]:
-    """The frames FFmpeg's ``select`` keeps with ``gt(scene, threshold)`` (the first frame too), through
-    PyAV's filter graph."""
-    import av
-
-    graph: Any = None
-    kept: list[float] = []
-    times: dict[int, float] = {}
-    for t, frame in _decoded(segment):
-        if graph is None:
-            graph = av.filter.Graph()
-            source = graph.add_buffer(
-                width=frame.width, height=frame.height, format=frame.format.name, time_base=frame.time_base
-            )
-            node = graph.add("select", f"eq(n\\,0)+gt(scene\\,{threshold})")
-            sink = graph.add("buffersink")
-            source.link_to(node)
-            node.link_to(sink)
-            graph.configure()
-        times[frame.pts] = t
-        graph.push(frame)
-        while True:
-            try:
-                out = graph.pull()
-            except (av.error.BlockingIOError, av.error.EOFError):
-                break
-            kept.append(times[out.pts])
-    return kept
-
-
-@dataclass
-class Row:
-    sampler: str
-    setting: str
-    frames: int
-    recall: float
-    times: list[float] = field(default_factory=list, repr=False)
-
-
-def cheapest(rows: list[Row], target: float) -> Row | None:
-    ok = [r for r in rows if r.recall >= target - 1e-9]
-    return min(ok, key=lambda r: r.frames) if ok else None
-
-
 def run(minutes: float, fps: float, seed: int, workdir: Path) -> dict[str, Any]:
     events, screen = make_session(minutes, seed)
-    frame_w, frame_h = video_frame_size(W, H)
+    frame_h = video_frame_size(W, H)[1]
     smallest = min(ev.height for ev in events if ev.height) * frame_h / H
     if smallest < MIN_TEXT_PX:
         raise SystemExit(f"the smallest event text is {smallest:.1f} px in the model's frame, under {MIN_TEXT_PX}")
     started = time.perf_counter()
     folder = record_session(workdir / "session", minutes, fps, screen)
     record_seconds = time.perf_counter() - started
-    segment = next(folder.glob("segment-*.mkv"))
-    duration = minutes * 60
-
-    evs, evs_seconds = evs_times(folder)
-    target = recall(events, evs)
-    uniform = []
-    for rate in (0.05, 0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 2.0, 4.0):
-        times = list(np.arange(0, duration, 1 / rate))
-        uniform.append(Row("uniform", f"{rate:g} fps", len(times), recall(events, times), times))
-    decimated = mpdecimate_times(segment, [64 * 12, 64 * 18, 64 * 24, 64 * 32, 64 * 48, 64 * 96, 64 * 192, 64 * 768])
-    mpdecimate = [Row("mpdecimate", f"hi={hi}", len(t), recall(events, t), t) for hi, t in decimated.items()]
-    scene = []
-    for threshold in (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1):
-        times = scene_times(segment, threshold)
-        scene.append(Row("scene", f"scene>{threshold}", len(times), recall(events, times), times))
-    per_frame = vllm_image_tokens(frame_w, frame_h)
-    rows = [Row("EVS", "ask --recording", len(evs), target, evs)]
-    for _name, sweep in (("uniform", uniform), ("mpdecimate", mpdecimate), ("scene", scene)):
-        best = cheapest(sweep, target)
-        rows.append(best or max(sweep, key=lambda r: (r.recall, -r.frames)))
+    result = compare_samplers(folder, events)
     return {
         "minutes": minutes,
-        "events": len(events),
         "events_by_kind": {k: sum(e.kind == k for e in events) for k in ("text", "color", "dialog", "typing")},
-        "frame_size": [frame_w, frame_h],
-        "tokens_per_frame": per_frame,
-        "target_recall": target,
-        "samplers": [
-            {
-                "sampler": r.sampler,
-                "setting": r.setting,
-                "frames": r.frames,
-                "recall": round(r.recall, 4),
-                "at_equal_recall": r.recall >= target - 1e-9,
-                "missed": missed(events, r.times),
-                "tokens_per_minute": round(r.frames * per_frame / minutes),
-            }
-            for r in rows
-        ],
-        "sweeps": {
-            n: [{k: v for k, v in vars(r).items() if k != "times"} for r in s]
-            for n, s in (("uniform", uniform), ("mpdecimate", mpdecimate), ("scene", scene))
-        },
-        "evs_speed_x_realtime": round(duration / evs_seconds, 2),
+        **result,
         "record_seconds": round(record_seconds, 1),
-        "cores": os.cpu_count(),
     }
 
 

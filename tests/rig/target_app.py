@@ -441,6 +441,7 @@ def main() -> int:
     parser.add_argument("--title", default="Omnidesk Target")
     parser.add_argument("--screen", default=None, help="output name or index; x, y are relative to it")
     parser.add_argument("--wm-class", default=None, help="WM_CLASS as 'instance,Class' (e.g. keepassxc,KeePassXC)")
+    parser.add_argument("--font-px", type=int, default=None, help="the application font's pixel size (logical)")
     args = parser.parse_args()
 
     if args.wm_class:  # Qt's xcb plugin takes the instance from RESOURCE_NAME and the class from the app name
@@ -450,6 +451,10 @@ def main() -> int:
     if args.wm_class:
         app.setApplicationName(wm_class)
     app.setStyleSheet(_stylesheet())
+    if args.font_px:
+        font = app.font()
+        font.setPixelSize(args.font_px)
+        app.setFont(font)
     reporter = InputReporter()
     app.installEventFilter(reporter)
     app.focusChanged.connect(lambda _old, new: emit("focus_changed", widget=_named(new)))

@@ -229,12 +229,13 @@ def launch_target(
     env: Mapping[str, str] | None = None,
     ready_timeout: float = READY_TIMEOUT,
     wm_class: tuple[str, str] | None = None,
+    font_px: int | None = None,
 ) -> TargetApp:
     """Start the target app on the current `DISPLAY` and wait for its `ready` report.
 
     Geometry is in device pixels of the X virtual desktop (relative to `screen`'s origin when it
     names an output such as "DUMMY1" or an index); `scale` becomes `QT_SCALE_FACTOR`; `wm_class` is the
-    window's WM_CLASS (instance, class).
+    window's WM_CLASS (instance, class); `font_px` the application font's pixel size (logical).
     """
     child_env = dict(os.environ if env is None else env)
     if "DISPLAY" not in child_env:
@@ -251,6 +252,8 @@ def launch_target(
         argv += ["--screen", str(screen)]
     if wm_class is not None:
         argv += ["--wm-class", ",".join(wm_class)]
+    if font_px is not None:
+        argv += ["--font-px", str(font_px)]
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / f"target-app-{os.getpid()}-{next(_launches)}.stderr"
     with stderr_path.open("w") as stderr:
