@@ -70,6 +70,7 @@ class KnownEvent:
     speech: Speech | None = None
     region: tuple[int, int, int, int] = (0, 0, 0, 0)  # where its text is on the screen
     final: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8), repr=False)  # its grey pixels
+    before: np.ndarray | None = field(default=None, repr=False)  # the region just before the last input
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class SessionTruth:
             start, shown = e.start - self.origin, e.shown - self.origin
             x, y, w, h = e.region
             for frame in iter_frames(recording, TimeRange(recording.start + start, recording.start + shown)):
-                if shows(frame.grey[y : y + h, x : x + w], e.final):
+                if shows(frame.grey[y : y + h, x : x + w], e.final, e.before):
                     shown = frame.time - recording.start
                     break
             gone = min(e.gone, self.end) - self.origin
@@ -102,13 +103,24 @@ class SessionTruth:
         return out
 
 
-def shows(grey: np.ndarray, final: np.ndarray) -> bool:
+def _changed(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.count_nonzero(np.abs(a.astype(np.int16) - b.astype(np.int16)) > 64))
+
+
+def _grey(bgra: np.ndarray) -> np.ndarray:
+    luma = np.ascontiguousarray(bgra[:, :, :3]) @ np.array([0.114, 0.587, 0.299])  # BGR to BT.601 luma
+    return np.asarray(luma.round(), dtype=np.uint8)
+
+
+def shows(grey: np.ndarray, final: np.ndarray, before: np.ndarray | None = None) -> bool:
     """Does a region (grey, e.g. a decoded video frame's luma) show the finished state grabbed in ``final``?
-    Few pixels differ by more than a quarter of the range: under a fifth of the text's ink (video coding
-    blurs edges by less; another text, or none, differs by its strokes)."""
+    Few pixels differ from it by more than a quarter of the range: under a fifth of the text's ink (video
+    coding blurs edges by less; another text, or none, differs by its strokes), and fewer than from
+    ``before``, the state just before the last input (a text short of its last character differs by one
+    glyph only)."""
     ink = int(np.count_nonzero(final < 100))
-    changed = int(np.count_nonzero(np.abs(grey.astype(np.int16) - final.astype(np.int16)) > 64))
-    return ink > 0 and changed < ink // 5
+    changed = _changed(grey, final)
+    return ink > 0 and changed < ink // 5 and (before is None or changed < _changed(grey, before))
 
 
 def read_mono(path: Path) -> np.ndarray:
@@ -135,6 +147,7 @@ class Confirmed:
     text_px: float
     region: tuple[int, int, int, int]
     final: np.ndarray
+    before: np.ndarray | None
 
 
 def glyphs(bgra: np.ndarray) -> list[Glyph]:
@@ -290,19 +303,19 @@ class ReferenceSession:
         shot = np.asarray(self._grab.grab({"left": x, "top": y, "width": w, "height": h}))
         return at, shot, glyphs(shot)
 
-    def _confirm(
-        self, rect: tuple[int, int, int, int], before: tuple[int, int, int], least: int
-    ) -> tuple[float, float]:
-        """Grab ``rect`` until its glyphs (at least ``least``) are laid out otherwise than ``before``: the
-        finished state is on the screen. Returns that grab's time and the glyphs' median height."""
+    def _confirm(self, rect: tuple[int, int, int, int], before: np.ndarray | None, least: int) -> Confirmed:
+        """Grab ``rect`` until its glyphs (at least ``least``) are laid out otherwise than in ``before`` (the
+        grab just before the last input; None: nothing there to tell apart): the finished state is on the
+        screen. Returns that grab's time, the glyphs' median height, and both grabs in grey."""
+        earlier = layout(glyphs(before)) if before is not None else (-1, -1, -1)
         last: list[Any] = [None, []]
 
         def check() -> Confirmed | None:
             at, last[0], last[1] = self._look(rect)
-            if len(last[1]) < least or layout(last[1]) == before:
+            if len(last[1]) < least or layout(last[1]) == earlier:
                 return None
-            grey = np.ascontiguousarray(last[0][:, :, :3]) @ np.array([0.114, 0.587, 0.299])  # BGR to luma
-            return Confirmed(at, float(np.median([g[2] for g in last[1]])), rect, grey.round().astype(np.uint8))
+            height = float(np.median([g[2] for g in last[1]]))
+            return Confirmed(at, height, rect, _grey(last[0]), None if before is None else _grey(before))
 
         try:
             return wait_until(check, CONFIRM_TIMEOUT, f"a new text on the screen in {rect}")
@@ -311,7 +324,7 @@ class ReferenceSession:
 
             cv2.imwrite(str(self.workdir / "unconfirmed.png"), last[0])
             raise TimeoutError(
-                f"{exc}; glyphs {last[1]} (before: {before}); {self.workdir / 'unconfirmed.png'}"
+                f"{exc}; glyphs {last[1]} (before: {earlier}); {self.workdir / 'unconfirmed.png'}"
             ) from exc
 
     def _settled(self, rect: tuple[int, int, int, int]) -> tuple[int, int, int] | None:
@@ -352,7 +365,8 @@ class ReferenceSession:
         self._xdotool("type", "--delay", "12", "--", text[:-1])
         self.target.wait_for({"type": "text", "widget": "text_field", "text": text[:-1]}, CONFIRM_TIMEOUT)
         # The text but its last character, once painted: the finished text is told apart from it.
-        before = wait_until(lambda: self._settled(tuple(rect)), CONFIRM_TIMEOUT, "the typed text to settle")
+        wait_until(lambda: self._settled(tuple(rect)), CONFIRM_TIMEOUT, "the typed text to settle")
+        before = self._look(tuple(rect))[1]
         self._xdotool("type", "--", text[-1])
         self.target.wait_for({"type": "text", "widget": "text_field", "text": text}, CONFIRM_TIMEOUT)
         return text, speech, start, self._confirm(tuple(rect), before, 2)
@@ -366,7 +380,8 @@ class ReferenceSession:
         for key in (str(a), "*", str(b)):
             self._click(*self._keys[key])
         wait_until(lambda: self._calculator_text() == str(b), CONFIRM_TIMEOUT, f"galculator to show {b}", 0.05)
-        before = wait_until(lambda: self._settled(self._display_rect), CONFIRM_TIMEOUT, "galculator's display")
+        wait_until(lambda: self._settled(self._display_rect), CONFIRM_TIMEOUT, "galculator's display")
+        before = self._look(self._display_rect)[1]
         self._click(*self._keys["="])
         wait_until(lambda: self._calculator_text() == text, CONFIRM_TIMEOUT, f"galculator to show {text}", 0.05)
         return text, speech, start, self._confirm(self._display_rect, before, 1)
@@ -375,15 +390,14 @@ class ReferenceSession:
         speech = self._say("opening the dialog")
         self.target.clear()
         start = time.monotonic()
-        x, y, w, h = self.target.widget_rect("item_list")  # the dialog opens over the list's middle
-        before = layout(self._look((x, y + h // 4, w, h // 2))[2])
         self._click(*self.target.widget_center("dialog_button"))
         shown = self.target.wait_for({"type": "dialog_shown"}, CONFIRM_TIMEOUT)
         rect = shown["widgets"]["dialog_ok"]
         field_rect = shown["widgets"]["text_field"]
         if rect[1] < field_rect[1] + field_rect[3]:
             raise RuntimeError("the dialog covers the text field: the typing events' truth would be wrong")
-        return "Dialog OK", speech, start, self._confirm(tuple(rect), before, 3)
+        # It is painted whole when first exposed (the app reports it then): no partial state to tell apart.
+        return "Dialog OK", speech, start, self._confirm(tuple(rect), None, 3)
 
     def _close_dialog(self) -> None:
         self.target.clear()
@@ -398,7 +412,7 @@ class ReferenceSession:
         x = TARGET_RECT[0] + (80 if self._moved else 0)
         ok_x, ok_y, ok_w, ok_h = self.target.refresh()["widgets"]["ok_button"]
         rect = (ok_x + (80 if self._moved else -80), ok_y, ok_w, ok_h)
-        before = layout(self._look(rect)[2])
+        before = self._look(rect)[1]
         start = time.monotonic()
         self._replace("move", start)
         self._xdotool("windowmove", str(self._target_window), str(x), str(TARGET_RECT[1]))
@@ -427,8 +441,8 @@ class ReferenceSession:
                 text, speech, start, seen = getattr(self, f"_{kind}")()
                 self._open[kind] = len(self._events)
                 self._events.append(
-                    {"kind": kind, "text": text, "start": start, "shown": seen.at, "gone": math.inf,
-                     "text_px": seen.text_px, "speech": speech, "region": seen.region, "final": seen.final}
+                    dict(kind=kind, text=text, start=start, shown=seen.at, gone=math.inf, text_px=seen.text_px,
+                         speech=speech, region=seen.region, final=seen.final, before=seen.before)
                 )  # fmt: skip
                 if kind == "dialog":
                     time.sleep(self.rng.uniform(1.5, 3.0))  # a person reading it

@@ -72,7 +72,7 @@ def _matching(folder: Path, event: KnownEvent, start: float, end: float) -> list
     recording = open_recording(folder)
     x, y, w, h = event.region
     frames = iter_frames(recording, TimeRange(recording.start + start, recording.start + end))
-    return [shows(frame.grey[y : y + h, x : x + w], event.final) for frame in frames]
+    return [shows(frame.grey[y : y + h, x : x + w], event.final, event.before) for frame in frames]
 
 
 def test_the_truth_windows_are_what_the_recording_shows(recorded: Recorded) -> None:
