@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import QDialog, QVBoxLayout, QWidget
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import CancelToken
-from omnidesk.app.gui.automation_store import AutomationStore
+from omnidesk.app.gui.automation_store import Automation, AutomationStore
 from omnidesk.app.gui.teach_review import TeachReview
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.settings import AppPaths, Settings
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 class TeachFlow(QObject):
     """Signals:
-    state_changed(str): "idle", "recording", "reading" (cutting targets) or "reviewing".
+    state_changed(str): "idle", "recording", "reading" (cutting targets), "reviewing" or "saving".
     recording_started(): the first frame is written (from now on what the person does has a picture).
     status(str): a line for the status bar.
     review_opened(object): the :class:`TeachReview` now shown (tests drive it).
@@ -72,12 +72,13 @@ class TeachFlow(QObject):
         self._recording: Path | None = None
         self._stop = CancelToken()
         self._aborted = False
+        self._saving: tuple[TeachDraft, object] | None = None  # the draft being saved, and how it ended
 
     def toggle(self) -> None:
         """Start showing a task, or stop the demonstration being recorded."""
         if self.state == "recording":
             self._stop.cancel()  # ends the recording; the worker goes on to read it (abort would end it too)
-        elif self.state == "idle":
+        elif self.state == "idle" and self._worker is None:
             self._start()
 
     @property
@@ -174,25 +175,72 @@ class TeachFlow(QObject):
         self.review_opened.emit(review)
 
     def _on_save_requested(self, draft: object) -> None:
-        from omnidesk.app.teaching.save import save_draft
-
+        """Save on a worker: writing the bundle waits on the disk (fsync) and a keyring may prompt, and
+        neither may freeze the window. The review stays open, its Save disabled, until the save ends."""
         review = self._panel
-        if review is None or not isinstance(draft, TeachDraft):
+        if review is None or not isinstance(draft, TeachDraft) or self._worker is not None:
             return
-        try:
+        store, taught_dir, secrets_factory = self._store, self._paths.taught_dir, self._secrets
+
+        def work(cancel: CancelToken) -> Iterator[object]:
+            from omnidesk.app.teaching.save import save_draft
+
             secrets = None
             if any(step.secret for step in draft.steps):
                 from omnidesk.app.compose import build_secret_store
 
-                secrets = self._secrets() if self._secrets is not None else build_secret_store()
-            automation = save_draft(draft, store=self._store, taught_dir=self._paths.taught_dir, secrets=secrets)
-        except ConfigError as exc:
-            review.show_error(str(exc))
+                secrets = secrets_factory() if secrets_factory is not None else build_secret_store()
+            yield save_draft(draft, store=store, taught_dir=taught_dir, secrets=secrets)
+
+        review.set_saving(True)
+        self.status.emit("Saving…")
+        self._saving = (draft, None)
+        self._worker = GeneratorWorker(work)
+        self._worker.yielded.connect(self._on_save_yielded)
+        self._worker.errored.connect(self._on_save_error)
+        self._set_state("saving")
+        self._thread = start_worker(self._worker, self._on_save_finished)
+
+    def _on_save_yielded(self, item: object) -> None:
+        if isinstance(item, Automation) and self._saving is not None:
+            self._saving = (self._saving[0], item)
+
+    def _on_save_error(self, exc: object) -> None:
+        if self._saving is not None:
+            self._saving = (self._saving[0], exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+
+    def _on_save_finished(self) -> None:
+        if self._thread is not None:
+            self._thread.wait()
+        self._thread = self._worker = None
+        saving, self._saving = self._saving, None
+        if saving is None:
             return
-        self._closed(f"Saved “{automation.name}” ({len(draft.steps)} steps)")
-        self.saved.emit(automation.name)
+        draft, outcome = saving
+        if isinstance(outcome, Automation):
+            self._closed(f"Saved “{outcome.name}” ({len(draft.steps)} steps)")
+            self.saved.emit(outcome.name)
+            return
+        if not isinstance(outcome, ConfigError):
+            log.warning("saving the taught automation failed: %s", outcome)
+        reason = str(outcome) if outcome is not None else "the save ended without a result"
+        review = self._panel
+        if review is None:  # the review was closed while saving
+            self.status.emit(f"Not saved ({reason}); the recording is kept in {draft.recording}")
+            self._set_state("idle")
+            return
+        self._set_state("reviewing")
+        review.set_saving(False)
+        review.show_error(reason if isinstance(outcome, ConfigError) else f"Could not save: {reason}")
+        self.status.emit("Not saved yet: see the review")
 
     def _on_rejected(self) -> None:
+        if self._saving is not None:  # the save goes on; its end says how it went
+            dialog, self._dialog, self._panel = self._dialog, None, None
+            if dialog is not None:
+                dialog.rejected.disconnect(self._on_rejected)
+                dialog.deleteLater()
+            return
         self._closed(f"Not saved; the recording is kept in {self._recording}")
 
     def _closed(self, message: str) -> None:

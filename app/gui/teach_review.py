@@ -143,6 +143,13 @@ class TeachReview(QWidget):
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)
 
+    def set_saving(self, saving: bool) -> None:
+        """While the draft is being saved nothing in it can change, and Save cannot be pressed twice."""
+        self.save_button.setText("Saving…" if saving else "Save automation")
+        self.setEnabled(not saving)
+        if not saving:
+            self.save_button.setEnabled(bool(self._steps))
+
     def delete_selected(self) -> None:
         row = self.steps.currentRow()
         if 0 <= row < len(self._steps):

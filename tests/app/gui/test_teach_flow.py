@@ -61,8 +61,14 @@ def test_show_me_records_reviews_and_saves(
     assert isinstance(review, TeachReview) and review.steps.count() == 3
     assert not window.automations.show_me_button.isEnabled()  # one demonstration at a time
     review.name_edit.setText("greet the form")
-    with qtbot.waitSignal(teach.saved, timeout=10_000):
+    with qtbot.waitSignal(teach.saved, timeout=60_000, raising=False) as saved:  # it waits on fsync
         review.save_button.click()
+    assert saved.signal_triggered, (
+        review.error_label.text(),
+        teach.state,
+        window.state_label.text(),
+        review.isVisible(),
+    )
     assert window.automations.selected() is not None
     automation = window.automations.selected()
     assert automation is not None and automation.name == "greet the form" and automation.kind == "replay"

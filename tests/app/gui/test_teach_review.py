@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PyQt6.QtWidgets import QWidget
 
 from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
+from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo, Rect
 from omnidesk.agent.ports import WindowInfo
 from omnidesk.agent.replay import load_replay
 from omnidesk.agent.secrets import SecretBinding
 from omnidesk.app.gui.automation_store import AutomationStore
+from omnidesk.app.gui.teach_flow import TeachFlow
 from omnidesk.app.gui.teach_review import TeachReview
+from omnidesk.app.settings import AppPaths, Settings
 from omnidesk.app.teaching.draft import DraftStep, TargetCut, TeachDraft
 from omnidesk.app.teaching.save import save_draft
 from omnidesk.runtime.png import CvPngEncoder
@@ -113,3 +118,61 @@ def test_an_empty_name_or_no_steps_cannot_be_saved(qtbot) -> None:  # type: igno
     assert review.steps.count() == 0 and not review.save_button.isEnabled()
     with qtbot.waitSignal(review.discarded, timeout=5000):
         review.discard_button.click()
+
+
+class SlowKeyring(Keyring):
+    """A keyring that holds each write until the test lets it go (a keyring may prompt the person)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.entered, self.go_on, self.error = threading.Event(), threading.Event(), error
+
+    def set(self, name: str, value: str, binding: SecretBinding | None = None) -> None:
+        self.entered.set()
+        if not self.go_on.wait(30):
+            raise ConfigError("the test never let the keyring go on")
+        if self.error is not None:
+            raise self.error
+        super().set(name, value, binding)
+
+
+def _flow_review(qtbot, tmp_path: Path, keyring: Keyring) -> tuple[QWidget, TeachFlow, TeachReview]:  # type: ignore[no-untyped-def]
+    paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "r")
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    flow = TeachFlow(
+        Settings(), paths, AutomationStore(paths.data_dir / "automations"), secrets=lambda: keyring, parent=owner
+    )
+    with qtbot.waitSignal(flow.review_opened, timeout=5000) as opened:
+        flow.review(_draft())
+    review = opened.args[0]
+    assert isinstance(review, TeachReview)
+    review.steps.setCurrentRow(1)
+    review.mark_secret("form_greeting")
+    review.name_edit.setText("Greet the form")
+    return owner, flow, review  # the window owns the flow and the dialog: keep it alive
+
+
+def test_saving_runs_off_the_window_thread_and_the_review_waits_for_it(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    keyring = SlowKeyring()
+    _window, flow, review = _flow_review(qtbot, tmp_path, keyring)
+    review.save_button.click()  # returns at once: the keyring is still holding the save
+    assert keyring.entered.wait(30) and flow.state == "saving"
+    assert not review.isEnabled() and review.save_button.text() == "Saving…"
+    with qtbot.waitSignal(flow.saved, timeout=30_000) as saved:
+        keyring.go_on.set()
+    assert saved.args == ["Greet the form"] and flow.state == "idle" and not flow.busy
+    assert keyring.saved["form_greeting"][0] == TEXT
+    assert [a.name for a in AutomationStore(tmp_path / "d" / "automations").list()] == ["Greet the form"]
+
+
+def test_a_save_that_fails_keeps_the_review_open_with_the_reason(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    keyring = SlowKeyring(ConfigError("the keyring is locked; unlock it and save again"))
+    _window, flow, review = _flow_review(qtbot, tmp_path, keyring)
+    keyring.go_on.set()
+    with qtbot.waitSignal(flow.state_changed, timeout=30_000, check_params_cb=lambda s: s == "reviewing"):
+        review.save_button.click()
+    assert "the keyring is locked" in review.error_label.text()
+    assert review.isEnabled() and review.save_button.isEnabled() and review.save_button.text() == "Save automation"
+    assert AutomationStore(tmp_path / "d" / "automations").list() == []
+    assert not list((tmp_path / "d").rglob("steps.jsonl"))  # nothing half-saved
