@@ -151,6 +151,7 @@ class RecordingAskPanel(QWidget):
         self.voice_button.setEnabled(False)
         self.voice_button.setToolTip("No microphone configured")
         self._voice: VoiceRecorder | None = None
+        self._deaf: str | None = None  # why the loaded model cannot hear a spoken question
         self._listening = False
         self._spoken: float | None = None
         self.answer = QLabel("Select a recording and ask a question about it", self)
@@ -196,14 +197,27 @@ class RecordingAskPanel(QWidget):
             self._voice.failed.disconnect(self._on_voice_failed)
             self._voice.stopped.disconnect(self._on_voice_stopped)
         self._voice, self._listening = voice, False
-        self.voice_button.setEnabled(voice is not None)
-        self.voice_button.setToolTip(
-            "Hold while you say your question about the selected recording" if voice else "No microphone configured"
-        )
+        self._update_voice_button()
         if voice is not None:
             voice.heard.connect(self._on_heard)
             voice.failed.connect(self._on_voice_failed)
             voice.stopped.connect(self._on_voice_stopped)
+
+    def set_hearing_problem(self, problem: str | None) -> None:
+        """Why the loaded model cannot hear a spoken question (None: it can): the voice button is off then,
+        its tooltip saying why."""
+        self._deaf = problem
+        self._update_voice_button()
+
+    def _update_voice_button(self) -> None:
+        if self._voice is None:
+            tip = "No microphone configured"
+        elif self._deaf is not None:
+            tip = self._deaf
+        else:
+            tip = "Hold while you say your question about the selected recording"
+        self.voice_button.setEnabled(self._voice is not None and self._deaf is None and not self.asking)
+        self.voice_button.setToolTip(tip)
 
     def start_listening(self) -> bool:
         """Record a spoken question about the selected recording until :meth:`stop_listening`; False (with a
@@ -213,6 +227,8 @@ class RecordingAskPanel(QWidget):
             problem = "Select a recording first (none yet? record one with `omnidesk record`)"
         if problem is None and self._voice is None:
             problem = "No microphone configured: type the question"
+        if problem is None and self._deaf is not None:
+            problem = self._deaf
         if problem is not None or self._voice is None:
             self._fail(problem or "No microphone configured")
             return False
@@ -383,7 +399,7 @@ class RecordingAskPanel(QWidget):
         if self._outcome == "stopped" and worker is not None and worker.cancel.cancelled:
             self.answer.setText("Stopped")
         self.ask_button.setEnabled(True)
-        self.voice_button.setEnabled(self._voice is not None)
+        self._update_voice_button()
         self.stop_button.setEnabled(False)
         self.progress.setVisible(False)
         self.finished.emit(self._outcome)

@@ -179,6 +179,19 @@ def test_a_model_that_cannot_hear_says_so_on_the_voice_button(qtbot, tmp_path) -
     assert "no audio encoder" in tip and "download it in the window" in tip
 
 
+def test_historys_voice_button_is_off_while_the_model_cannot_hear(qtbot, tmp_path) -> None:
+    deaf = replace(CAPS_FRACTION, audio=False)
+    h = Harness(qtbot, tmp_path, restating_model(RESTATED, capabilities=deaf))
+    button = h.window.history.ask.voice_button
+    qtbot.waitUntil(lambda: not h.window.task_bar.mic_button.isEnabled(), timeout=3000)  # the model is ready
+    assert not button.isEnabled()
+    tip = button.toolTip()
+    assert "no audio encoder" in tip and "download it in the window" in tip
+    hearing = Harness(qtbot, tmp_path / "hearing", restating_model(RESTATED))
+    assert hearing.window.history.ask.voice_button.isEnabled()
+    assert "Hold while you say your question" in hearing.window.history.ask.voice_button.toolTip()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [("Yes.", True), ("yes please", True), ("No, don't", False), ("maybe", None), ("", None)]
 )
