@@ -38,8 +38,11 @@ from omnidesk.app.gui.model_loader import ModelStatus
 from omnidesk.app.settings import AppPaths, Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from omnidesk.app.compose import AgentSession
     from omnidesk.app.recording_question import Progress, RecordingAnswer, RecordingQuestion
+    from omnidesk.app.teaching.describe import TaskDescription
 
 __all__ = [
     "ANSWER_PROMPT",
@@ -256,6 +259,22 @@ class GuiAgentRunner:
             return None
         answer = ask_about_recording(model, ask, evs=self._settings.evs, progress=progress, cancel=cancel)
         return None if cancel.cancelled else answer
+
+    def describe_demonstration(self, folder: Path, cancel: CancelToken) -> TaskDescription | None:
+        """The loaded model's description of the demonstration recorded in ``folder`` (None if stopped), as
+        ``omnidesk teach --describe`` asks it. Runs on the teach worker.
+
+        Raises:
+            ConfigError: no model is set up, or it failed to load (the reason says which).
+            ModelOutputError: the answer is off the asked form.
+        """
+        from omnidesk.app.teaching.describe import describe_demonstration
+
+        model = self._wait_for_model(cancel)
+        if model is None:
+            return None
+        described = describe_demonstration(model, folder, evs=self._settings.evs, cancel=cancel)
+        return None if cancel.cancelled else described
 
     def close(self) -> None:
         model, self._model = self._model, None

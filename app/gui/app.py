@@ -224,6 +224,7 @@ def open_gui(
         on_settings_changed=agent_runner.update_settings if agent_runner is not None else None,
         api_keys=api_keys,
         recording_asker=agent_runner.ask_recording if agent_runner is not None else None,
+        teach_describer=agent_runner.describe_demonstration if agent_runner is not None else None,
     )
     if setup is not None:
         setup.setParent(window)

@@ -45,7 +45,7 @@ from omnidesk.app.gui.settings_dialog import SettingsDialog
 from omnidesk.app.gui.step_details import StepDetails
 from omnidesk.app.gui.style import titled
 from omnidesk.app.gui.task_bar import TaskBar
-from omnidesk.app.gui.teach_flow import TeachFlow
+from omnidesk.app.gui.teach_flow import TeachDescriber, TeachFlow
 from omnidesk.app.gui.timeline import TimelineWidget
 from omnidesk.app.gui.tray import TrayIcon, app_icon
 from omnidesk.app.gui.voice import VoiceRecorder
@@ -60,6 +60,15 @@ if TYPE_CHECKING:
 __all__ = ["SPOKEN_TASK", "MainWindow", "StatusSource"]
 
 log = logging.getLogger(__name__)
+
+
+def _model_busy(controller: RunController, teach: TeachFlow | None) -> str | None:
+    """Why History cannot ask the model now (None: it can)."""
+    if controller.running:
+        return "A run is using the model; ask when it ends"
+    if teach is not None and teach.state == "describing":
+        return "The model is watching your demonstration; ask when its review opens"
+    return None
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +94,7 @@ class MainWindow(QMainWindow):
         on_settings_changed: Callable[[Settings], None] | None = None,
         api_keys: ApiKeys | None = None,
         recording_asker: RecordingAsker | None = None,
+        teach_describer: TeachDescriber | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -107,19 +117,21 @@ class MainWindow(QMainWindow):
         self.preview = PreviewWidget(self)
         self.timeline = TimelineWidget(self)
         self.details = StepDetails(self)
-        self.history = HistoryPanel(
-            paths.runs_dir if paths is not None else None,
-            self,
-            recordings_dir=paths.recordings_dir if paths is not None else None,
-            asker=recording_asker,
-            busy=lambda: "A run is using the model; ask when it ends" if controller.running else None,
-        )
         self.automations = AutomationsPanel(self)
         self.automation_store = AutomationStore(paths.automations_dir) if paths is not None else None
         runs_dir = paths.runs_dir if paths is not None else None
         self.saved = SavedAutomations(self.automation_store, self.automations, tray, runs_dir, self)
         store = self.automation_store
-        self.teach = TeachFlow(settings, paths, store, parent=self) if paths and store else None
+        self.teach = teach = (
+            TeachFlow(settings, paths, store, describer=teach_describer, parent=self) if paths and store else None
+        )
+        self.history = HistoryPanel(  # its busy check holds the controller and teach flow, never the window
+            paths.runs_dir if paths is not None else None,
+            self,
+            recordings_dir=paths.recordings_dir if paths is not None else None,
+            asker=recording_asker,
+            busy=lambda: _model_busy(controller, teach),
+        )
         self.side_tabs = QTabWidget(self)
         self.state_label = QLabel("Idle", self)
         self.model_label = QLabel("Model: —", self)
@@ -253,6 +265,8 @@ class MainWindow(QMainWindow):
         """Why a task cannot run now (None: it can)."""
         if self.history.ask.asking:
             return "The model is answering a question about a recording; wait or stop it in History"
+        if self.teach is not None and self.teach.state == "describing":
+            return "The model is watching your demonstration; wait for its review"
         return self.loader.waiting_reason() if self.controller.available else self._unavailable_reason
 
     # --- runs -----------------------------------------------------------------------------------------

@@ -3,9 +3,13 @@
 :meth:`TeachFlow.toggle` (the "Show me" button, the teach hotkey) starts a demonstration when nothing else
 is going on and stops the one being recorded; the input recorder also notices the teach hotkey itself
 anywhere, so a second toggle that arrives after the recording ended is ignored. Recording, reading the
-recording back and cutting targets run on a worker thread (``app/teaching``); the review
-(:class:`TeachReview`) opens in a dialog when the draft is ready and the automation is written only when
-the person presses Save. A typed text marked as a secret goes to the keyring.
+recording back and cutting targets run on a worker thread (``app/teaching``). With a describer (the
+window's loaded model, :meth:`GuiAgentRunner.describe_demonstration`), the same worker then has the model
+watch the recording and write what the task is and its steps
+(:func:`~omnidesk.app.teaching.describe.describe_demonstration`, as ``omnidesk teach --describe`` does);
+without one, or when the model's answer is off the asked form, the draft says why and the review opens all
+the same. The review (:class:`TeachReview`) opens in a dialog when the draft is ready and the automation is
+written only when the person presses Save. A typed text marked as a secret goes to the keyring.
 """
 
 from __future__ import annotations
@@ -17,24 +21,49 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
 from PyQt6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
-from omnidesk.agent.errors import ConfigError
+from omnidesk.agent.errors import ConfigError, OmnideskError
 from omnidesk.agent.geometry import MonitorInfo
 from omnidesk.agent.ports import CancelToken
 from omnidesk.app.gui.automation_store import Automation, AutomationStore
 from omnidesk.app.gui.teach_review import TeachReview
 from omnidesk.app.gui.worker import GeneratorWorker, start_worker
 from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.teaching.describe import TaskDescription
 from omnidesk.app.teaching.draft import TeachDraft
 from omnidesk.app.teaching.save import SecretWriter
 
-__all__ = ["TeachFlow"]
+__all__ = ["NO_MODEL", "TeachDescriber", "TeachFlow", "describe_draft"]
 
 log = logging.getLogger(__name__)
+
+TeachDescriber = Callable[[Path, CancelToken], "TaskDescription | None"]
+"""``(recording folder, cancel) -> description`` (None: stopped); runs on the teach worker."""
+
+NO_MODEL = "no model is set up in the window"
+
+
+def describe_draft(draft: TeachDraft, describer: TeachDescriber | None, cancel: CancelToken) -> None:
+    """The model's description and steps into ``draft``; or, without them, why not in
+    ``draft.description_problem`` (the steps are kept either way). Runs on the teach worker."""
+    if describer is None:
+        draft.description_problem = NO_MODEL
+        return
+    try:
+        described = describer(draft.recording, cancel)
+    except OmnideskError as exc:
+        log.warning("teach: no description of the task: %s", type(exc).__name__)
+        draft.description_problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return
+    if described is None:
+        draft.description_problem = "stopped before the model answered"
+        return
+    draft.description, draft.model_steps = described.description, list(described.steps)
 
 
 class TeachFlow(QObject):
     """Signals:
-    state_changed(str): "idle", "recording", "reading" (cutting targets), "reviewing" or "saving".
+    state_changed(str): "idle", "recording", "reading" (cutting targets), "describing" (the model watches
+        the recording), "reviewing" or "saving".
     recording_started(): the first frame is written (from now on what the person does has a picture).
     status(str): a line for the status bar.
     review_opened(object): the :class:`TeachReview` now shown (tests drive it).
@@ -55,10 +84,12 @@ class TeachFlow(QObject):
         *,
         secrets: Callable[[], SecretWriter] | None = None,
         narration: bool = True,
+        describer: TeachDescriber | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
+        self._describer = describer
         self._paths = paths
         self._store = store
         self._secrets = secrets
@@ -101,7 +132,7 @@ class TeachFlow(QObject):
         from omnidesk.app.teaching.session import teach_folder
 
         folder = teach_folder(self._paths.recordings_dir, "shown")
-        settings, narration = self.settings, self._narration
+        settings, narration, describer = self.settings, self._narration, self._describer
         stop = self._stop = CancelToken()
 
         def work(cancel: CancelToken) -> Iterator[object]:
@@ -115,7 +146,12 @@ class TeachFlow(QObject):
             cancel.on_cancel(stop.cancel)  # closing the window aborts the worker: the recording ends too
             demo = record_demonstration(settings, folder, stop=stop, audio=narration, on_started=started)
             yield "reading"
-            yield build_draft(demo, "Shown task", encoder=build_png_encoder(), stop_combos=stop_combos(settings))
+            draft = build_draft(demo, "Shown task", encoder=build_png_encoder(), stop_combos=stop_combos(settings))
+            if draft.steps and not cancel.cancelled:
+                if describer is not None:
+                    yield "describing"
+                describe_draft(draft, describer, cancel)
+            yield draft
 
         self._worker = GeneratorWorker(work)
         self._worker.yielded.connect(self._on_yielded)
@@ -128,6 +164,9 @@ class TeachFlow(QObject):
         if item == "reading":
             self._set_state("reading")
             self.status.emit("Reading what you showed…")
+        elif item == "describing":
+            self._set_state("describing")
+            self.status.emit("The model is watching the recording…")
         elif isinstance(item, TeachDraft):
             self._draft = item
 

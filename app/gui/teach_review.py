@@ -1,11 +1,12 @@
 """The review step of teach mode: the shown steps with thumbnails, edited before anything is saved.
 
-The person renames the automation, edits the description the model falls back on, deletes steps (a stray
-click, a step whose target cannot be found again) and marks a typed text as a secret: it goes to the
-keyring, bound to the window it was typed into, and the automation keeps only ``{{secret:NAME}}``. The
-panel only edits the draft; whoever owns it saves it (``app/teaching/save.py``) on :attr:`save_requested`
-and shows a refusal with :meth:`show_error`. Typed text is shown here, on the person's own screen, and
-never logged.
+The person renames the automation, edits the description the model falls back on (the model's own, with
+the steps as it saw them, when the window had one to ask, shown as plain text, never markup; else a note
+says why there is none), deletes steps (a stray click, a step whose target cannot be found again) and
+marks a typed text as a secret: it goes to the keyring, bound to the window it was typed into, and the
+automation keeps only ``{{secret:NAME}}``. The panel only edits the draft; whoever owns it saves it
+(``app/teaching/save.py``) on :attr:`save_requested` and shows a refusal with :meth:`show_error`. Typed
+text is shown here, on the person's own screen, and never logged.
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ class TeachReview(QWidget):
             "What the task is. When a step's target cannot be found, the model does the task from this."
         )
         self.description_edit.setMaximumHeight(90)
+        self.description_edit.textChanged.connect(self._description_changed)
+        self.model_steps_label = QLabel(self)
+        self.model_steps_label.setObjectName("teach_model_steps")
+        self.model_steps_label.setWordWrap(True)
+        self.model_steps_label.setTextFormat(Qt.TextFormat.PlainText)  # the model's words are data, not markup
+        self.description_note = QLabel(self)
+        self.description_note.setObjectName("teach_description_note")
+        self.description_note.setWordWrap(True)
+        self.description_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.description_note.setStyleSheet("color: #b08000")
         self.notes_label = QLabel(self)
         self.notes_label.setWordWrap(True)
         self.steps = QListWidget(self)
@@ -100,6 +111,8 @@ class TeachReview(QWidget):
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
         form.addRow("Description", self.description_edit)
+        form.addRow("", self.model_steps_label)
+        form.addRow("", self.description_note)
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.delete_button)
         edit_row.addStretch(1)
@@ -123,7 +136,11 @@ class TeachReview(QWidget):
         self._draft = draft
         self._steps = [dataclasses.replace(step) for step in draft.steps]
         self.name_edit.setText(draft.name)
+        steps = "\n".join(f"{n}. {text}" for n, text in enumerate(draft.model_steps, 1))
+        self.model_steps_label.setText(f"As the model saw it:\n{steps}" if steps else "")
+        self.model_steps_label.setVisible(bool(steps))
         self.description_edit.setPlainText(draft.description)
+        self._description_changed()
         self.notes_label.setText("\n".join(f"• {note}" for note in draft.notes))
         self.notes_label.setVisible(bool(draft.notes))
         self.error_label.clear()
@@ -139,6 +156,18 @@ class TeachReview(QWidget):
             description=self.description_edit.toPlainText().strip(),
             steps=list(self._steps),
         )
+
+    def description_note_text(self) -> str:
+        """Why there is no description, and what that means (empty while there is one)."""
+        if self.description_edit.toPlainText().strip() or self._draft is None:
+            return ""
+        why = self._draft.description_problem or "none was written"
+        return f"No description: {why}; the steps replay without a model fallback. Write one above to have one."
+
+    def _description_changed(self) -> None:
+        note = self.description_note_text()
+        self.description_note.setText(note)
+        self.description_note.setVisible(bool(note))
 
     def show_error(self, text: str) -> None:
         self.error_label.setText(text)

@@ -87,6 +87,7 @@ class TeachDraft:
     steps: list[DraftStep]
     description: str = ""
     model_steps: list[str] = field(default_factory=list)
+    description_problem: str = ""  # why the model wrote no description ("" when it did, or was not asked)
     notes: list[str] = field(default_factory=list)
     wall_start: float = 0.0
     audio: bool = False

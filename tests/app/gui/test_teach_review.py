@@ -1,4 +1,5 @@
-"""The teach review panel: delete a step, mark a typed text as a secret, rename, describe, then save."""
+"""The teach review panel: delete a step, mark a typed text as a secret, rename, describe, then save; the
+model's description and steps shown, or why there are none."""
 
 from __future__ import annotations
 
@@ -8,20 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QWidget
 
 from omnidesk.agent.actions import Click, Hotkey, Point, TypeText
 from omnidesk.agent.errors import ConfigError
 from omnidesk.agent.geometry import MonitorInfo, Rect
-from omnidesk.agent.ports import WindowInfo
+from omnidesk.agent.ports import CancelToken, WindowInfo
 from omnidesk.agent.replay import load_replay
 from omnidesk.agent.secrets import SecretBinding
 from omnidesk.app.gui.automation_store import AutomationStore
-from omnidesk.app.gui.teach_flow import TeachFlow
+from omnidesk.app.gui.teach_flow import NO_MODEL, TeachFlow, describe_draft
 from omnidesk.app.gui.teach_review import TeachReview
 from omnidesk.app.settings import AppPaths, Settings
+from omnidesk.app.teaching.describe import TaskDescription, parse_description
 from omnidesk.app.teaching.draft import DraftStep, TargetCut, TeachDraft
-from omnidesk.app.teaching.save import save_draft
+from omnidesk.app.teaching.save import fallback_task, save_draft
 from omnidesk.runtime.png import CvPngEncoder
 
 pytestmark = pytest.mark.desktop
@@ -176,3 +179,45 @@ def test_a_save_that_fails_keeps_the_review_open_with_the_reason(qtbot, tmp_path
     assert review.isEnabled() and review.save_button.isEnabled() and review.save_button.text() == "Save automation"
     assert AutomationStore(tmp_path / "d" / "automations").list() == []
     assert not list((tmp_path / "d").rglob("steps.jsonl"))  # nothing half-saved
+
+
+def test_an_answer_off_the_asked_form_leaves_no_description_and_the_review_says_why(qtbot) -> None:  # type: ignore[no-untyped-def]
+    asked: list[Path] = []
+
+    def off_form(folder: Path, cancel: CancelToken) -> TaskDescription | None:
+        asked.append(folder)
+        return parse_description("I cannot see a task here.")  # the real reader refuses it
+
+    draft = _draft()
+    describe_draft(draft, off_form, CancelToken())
+    assert asked == [Path("rec")] and draft.description == "" and draft.model_steps == []
+    review = TeachReview()
+    qtbot.addWidget(review)
+    review.show_draft(draft)
+    assert review.steps.count() == 4 and review.model_steps_label.isHidden()
+    assert review.description_note.text() == (
+        "No description: the model's description of the task is not in the asked form (no 'TASK:' line); the "
+        "steps replay without a model fallback. Write one above to have one."
+    )
+
+
+def test_the_models_description_and_steps_are_shown_and_kept(qtbot) -> None:  # type: ignore[no-untyped-def]
+    def described(folder: Path, cancel: CancelToken) -> TaskDescription | None:
+        return parse_description("TASK: Greet the form.\nSTEPS:\n1. Click <b>the field</b>.\n2. Type the greeting.")
+
+    draft = _draft()
+    describe_draft(draft, described, CancelToken())
+    review = TeachReview()
+    qtbot.addWidget(review)
+    review.show_draft(draft)
+    assert review.description_edit.toPlainText() == "Greet the form." and review.description_note.isHidden()
+    assert review.model_steps_label.text() == "As the model saw it:\n1. Click <b>the field</b>.\n2. Type the greeting."
+    assert review.model_steps_label.textFormat() == Qt.TextFormat.PlainText  # the model's words, not markup
+    review.description_edit.setPlainText("Greet the form politely.")  # edited: the person's words are kept
+    edited = review.draft()
+    assert edited is not None and edited.description == "Greet the form politely."
+    assert edited.model_steps == ["Click <b>the field</b>.", "Type the greeting."]
+    assert fallback_task(edited).startswith("Greet the form politely.\n\nAs it was shown:\n1. Click <b>the field")
+    none = _draft()
+    describe_draft(none, None, CancelToken())
+    assert none.description_problem == NO_MODEL
