@@ -18,6 +18,7 @@ from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QIcon, QPixmap
 from PyQt6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -80,6 +82,11 @@ class TeachReview(QWidget):
         self.model_steps_label.setObjectName("teach_model_steps")
         self.model_steps_label.setWordWrap(True)
         self.model_steps_label.setTextFormat(Qt.TextFormat.PlainText)  # the model's words are data, not markup
+        self._model_steps_box = QScrollArea(self)  # up to 60 steps: they scroll instead of pushing the list down
+        self._model_steps_box.setWidget(self.model_steps_label)
+        self._model_steps_box.setWidgetResizable(True)
+        self._model_steps_box.setFrameShape(QFrame.Shape.NoFrame)
+        self._model_steps_box.setMaximumHeight(110)
         self.description_note = QLabel(self)
         self.description_note.setObjectName("teach_description_note")
         self.description_note.setWordWrap(True)
@@ -111,7 +118,7 @@ class TeachReview(QWidget):
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
         form.addRow("Description", self.description_edit)
-        form.addRow("", self.model_steps_label)
+        form.addRow("", self._model_steps_box)
         form.addRow("", self.description_note)
         edit_row = QHBoxLayout()
         edit_row.addWidget(self.delete_button)
@@ -139,6 +146,7 @@ class TeachReview(QWidget):
         steps = "\n".join(f"{n}. {text}" for n, text in enumerate(draft.model_steps, 1))
         self.model_steps_label.setText(f"As the model saw it:\n{steps}" if steps else "")
         self.model_steps_label.setVisible(bool(steps))
+        self._model_steps_box.setVisible(bool(steps))
         self.description_edit.setPlainText(draft.description)
         self._description_changed()
         self.notes_label.setText("\n".join(f"• {note}" for note in draft.notes))

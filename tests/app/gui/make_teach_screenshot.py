@@ -53,6 +53,11 @@ def _draft() -> TeachDraft:
         MonitorInfo(1, "DP-1", Rect(0, 0, 1920, 1080), primary=True),
         steps,
         description="Turn on dark mode in Settings → Appearance, name the theme “Ocean blue”, save and apply.",
+        model_steps=[
+            "Turn on the Dark mode switch.",
+            "Click the theme name field and type “Ocean blue”.",
+            "Press Ctrl+S to save, then click Apply.",
+        ],
         notes=["3 input events in deny-listed windows were not recorded"],
     )
 
