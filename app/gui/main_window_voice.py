@@ -97,13 +97,14 @@ class VoiceAndHotkeys(QObject):
             w.voice_commands.abort()
 
     def model_ready(self) -> None:
-        """The model is loaded: the mic button and History's voice button are usable unless the model cannot
-        hear."""
+        """The model is loaded: the mic button, History's voice button and a held what-just-happened hotkey
+        record speech unless the model cannot hear."""
         w = self._window
         problem = w.voice_commands.hearing_problem() if w.voice_commands is not None else None
         if w.voice is not None:
             w.task_bar.set_mic_available(problem is None, problem or "")
         w.history.ask.set_hearing_problem(problem)
+        self.what_happened.set_hearing_problem(problem)
 
     def apply_settings(self, settings: Settings, *, audio: bool, hotkeys: bool) -> tuple[bool, str | None]:
         """Put changed settings in force: the interpreter's safety policy, the microphone (``audio``

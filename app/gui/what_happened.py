@@ -6,8 +6,9 @@ Why held and tapped on one combination (not push-to-talk while History is showin
 what just happened, wherever the person is, with the window hidden; one key that already means "that
 recording" needs no mode to remember. Tap and hold are told apart by what the microphone got: a clip
 shorter than :data:`~omnidesk.app.gui.recording_ask.MIN_SPOKEN_SECONDS` is a tap. With no microphone (none
-configured, or it fails, or it is busy recording a spoken task) the hotkey asks the default question, as a
-tap does; the microphone's failure shows as the window's status line.
+configured, or it fails, or it is busy recording a spoken task) or a model that cannot hear (its mmproj has
+no audio encoder) the hotkey asks the default question, as a tap does; the microphone's failure shows as
+the window's status line.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class WhatHappenedHotkey(QObject):
         self._held = False  # between press and release
         self._recording = False  # the microphone records this hold's question
         self._asked = True  # this hold has asked (at most once per hold)
+        self._deaf = False  # the loaded model cannot hear a spoken question
         if voice is not None:
             voice.heard.connect(self._on_heard)
             voice.failed.connect(self._on_failed)
@@ -52,10 +54,18 @@ class WhatHappenedHotkey(QObject):
         """The hotkey is held and the microphone records the question."""
         return self._recording
 
+    def set_hearing_problem(self, problem: str | None) -> None:
+        """Why the loaded model cannot hear (None: it can); while it cannot, a hold records nothing and asks
+        the default question."""
+        self._deaf = problem is not None
+
     def press(self) -> None:
         if self._held:
             return
         self._held, self._asked = True, False
+        if self._deaf:
+            log.info("what-just-happened held, but the model cannot hear: the default question")
+            return
         self._recording = self._voice is not None and self._voice.press(WHAT_HAPPENED_PURPOSE)
         if self._voice is not None and not self._recording:
             log.info("what-just-happened held while the microphone records something else: the default question")

@@ -247,3 +247,13 @@ def test_the_what_happened_hotkey_asks_once_per_hold_whatever_the_microphone_doe
     assert hold(VoiceRecorder(FakeMicrophone([said]), 30.0), "listening") == [said]
     # Held past the recording's limit: the question is asked when the clip comes, the release asks nothing more.
     assert hold(VoiceRecorder(FakeMicrophone([said]), 0.1), "asked") == [said]
+    # A model that cannot hear: the hold records nothing and asks the default question.
+    voice = VoiceRecorder(FakeMicrophone([said]), 30.0)
+    deaf = WhatHappenedHotkey(voice)
+    deaf.set_hearing_problem("the model cannot hear: its mmproj has no audio encoder")
+    asks: list[object] = []
+    deaf.ask.connect(asks.append)
+    deaf.press()
+    assert not deaf.listening and not voice.recording
+    deaf.release()
+    assert asks == [None]

@@ -187,6 +187,10 @@ def test_historys_voice_button_is_off_while_the_model_cannot_hear(qtbot, tmp_pat
     assert not button.isEnabled()
     tip = button.toolTip()
     assert "no audio encoder" in tip and "download it in the window" in tip
+    held = h.window.voice_hotkeys.what_happened  # the what-just-happened hotkey held: nothing is recorded
+    held.press()
+    assert not held.listening and h.window.voice is not None and not h.window.voice.recording
+    held.release()
     hearing = Harness(qtbot, tmp_path / "hearing", restating_model(RESTATED))
     assert hearing.window.history.ask.voice_button.isEnabled()
     assert "Hold while you say your question" in hearing.window.history.ask.voice_button.toolTip()
