@@ -71,6 +71,7 @@ class _Watch(X11WindowInspector):
         self._events = events
         self._list: tuple[WindowInfo, ...] | None = None
         self._view: WindowView | None = None
+        self._settled: WindowView | None = None  # the last list with nothing in between (no change since)
         self._tops: dict[int, int] = {}  # listed window id -> its top-level window (the frame, or itself)
         self._geometry: dict[int, Rect] = {}  # top-level id -> outer rectangle, as last read or reported
         self._mapped: dict[int, bool] = {}  # mapped top-level id -> override-redirect
@@ -129,7 +130,7 @@ class _Watch(X11WindowInspector):
             raise CaptureError(f"lost the X connection that watches the windows: {exc}") from exc
 
     def _forget(self) -> None:
-        self._list = self._view = None
+        self._list = self._view = self._settled = None
         self._tops, self._geometry, self._mapped, self._watched = {}, {}, {}, set()
         self._changes = _Changes()
 
@@ -234,6 +235,8 @@ class _Watch(X11WindowInspector):
         self._drain()
         changes = self._changes
         if not changes.dirty and self._view is not None:
+            # Nothing changed since the list was read: the screen shows the list, no window in between.
+            self._view = self._settled or self._view
             return self._view
         before = self._list or ()
         tops_before = dict(self._tops)
@@ -248,6 +251,7 @@ class _Watch(X11WindowInspector):
         for top, rect in changes.moves:
             passed += [replace(info, geometry=rect) for info in by_top.get(top, ())]
         unknown = self._unidentified()
+        self._settled = WindowView(after, (), tuple(unknown))
         reported = dict(changes.moves)
         whole = False
         for top in changes.mapped - set(self._tops.values()):

@@ -46,9 +46,9 @@ class Windows:
         self.screen = self.conn.screen()
         self.made: list[Any] = []
 
-    def open(self, title: str, rect: Rect) -> Any:
+    def open(self, title: str, rect: Rect, colour: int = MAGENTA) -> Any:
         window = self.screen.root.create_window(
-            rect.x, rect.y, rect.width, rect.height, 0, self.screen.root_depth, background_pixel=MAGENTA
+            rect.x, rect.y, rect.width, rect.height, 0, self.screen.root_depth, background_pixel=colour
         )
         window.set_wm_name(title)
         window.set_wm_class("vault", "Vault")
@@ -188,6 +188,63 @@ def test_a_capture_thread_masks_a_moving_denied_window_in_every_frame(desktop: W
     assert len(frames) >= 20
     assert all(_magenta(np.asarray(f.pixels)) == 0 for f in frames)
     assert watcher.round_trips <= watcher.reads + 1  # selections before list reads, none per frame
+
+
+def _frame_rect(windows: Windows, window: Any) -> Rect:
+    """Where ``window``'s top-level window (its frame under a window manager) is, asked of the X server."""
+    root = windows.screen.root
+    while (parent := window.query_tree().parent) != root:
+        window = parent
+    geom = window.get_geometry()
+    border = int(geom.border_width)
+    return Rect(int(geom.x), int(geom.y), int(geom.width) + 2 * border, int(geom.height) + 2 * border)
+
+
+class _Settled:
+    """A masked frame and a bare one of a still desktop, once the mask, too, is still: the masked frame the
+    same as the one before (the frame right after a change may also hide where windows were a moment ago)."""
+
+    def __init__(self, masked: MssScreen, bare: MssScreen) -> None:
+        self.masked, self.bare = masked, bare
+        self.last: np.ndarray | None = None
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray] | None:
+        before = np.asarray(self.bare.grab(1).pixels)
+        frame = np.asarray(self.masked.grab(1).pixels)
+        after = np.asarray(self.bare.grab(1).pixels)
+        last, self.last = self.last, frame
+        still = np.array_equal(before, after) and last is not None and np.array_equal(last, frame)
+        return (frame, after) if still else None
+
+
+def test_a_masked_frame_is_the_bare_grab_with_only_the_denied_window_black(
+    desktop: Windows, screens: tuple[MssScreen, MssScreen, WindowWatcher]
+) -> None:
+    """Opened, then moved: the very next frame hides it, and once the desktop is still every pixel outside
+    the denied window is the bare grab's, byte for byte (no stale rectangle where it was)."""
+    masked, bare, _ = screens
+    masked.grab(1)
+    desktop.open("Wallpaper", Rect(0, 0, 1920, 1080), colour=0x336699)  # no black but the mask's
+    window = desktop.open("Passwords - KeePassXC", Rect(200, 150, 400, 300))
+    for target in (None, (700, 350)):
+        if target is not None:
+            window.configure(x=target[0], y=target[1])
+            desktop.conn.flush()
+        assert _magenta(np.asarray(masked.grab(1).pixels)) == 0  # the very next frame
+        wait_until(lambda: _shown(bare), 10, "the window to be shown")
+        if target is not None:
+            wait_until(lambda: _frame_rect(desktop, window).x > 500, 10, "the window to move")
+        frame, truth = wait_until(_Settled(masked, bare), 10, "a still desktop and mask")
+        black = _frame_rect(desktop, window).intersect(Rect(0, 0, truth.shape[1], truth.shape[0]))
+        assert black is not None
+        inside = np.zeros(truth.shape[:2], bool)
+        inside[black.y : black.bottom, black.x : black.right] = True
+        wrong = np.argwhere((frame != truth).any(axis=2) & ~inside)
+        assert len(wrong) == 0, (
+            f"{target}: {len(wrong)} pixels outside {black} changed, {wrong.min(0)}..{wrong.max(0)} (y, x)"
+        )
+        assert not frame[inside][:, :3].any(), f"{target}: the denied window is not black"
+        assert np.array_equal(frame[inside][:, 3], truth[inside][:, 3])  # alpha as grabbed
 
 
 @pytest.mark.allow_log_errors
