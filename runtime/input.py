@@ -8,9 +8,14 @@
 - :meth:`PyAutoGuiInput.release_all` asks the X server which buttons and keys are down (python-xlib) and
   releases exactly those through XTest — also the ones a crash or an interrupted drag left pressed.
   Called from another thread (the stop request's), it also ends the action in flight, which then raises
-  :class:`SafetyStop` (``reason="released"``): a drag is a series of small moves that waits on a stop
-  event between them, so it gives up within one wake-up instead of dragging on with the button up; the
-  xdotool of a long ``type_text`` is terminated before the keymap is read.
+  :class:`SafetyStop` (``reason="released"``): a drag is a series of small XTest moves that waits on a
+  stop event between them, so it gives up within one wake-up instead of dragging on with the button up;
+  the xdotool of a long ``type_text`` is terminated before the keymap is read (the text typed so far is
+  a prefix of the text).
+- A stop costs a few X round trips (on a busy CPU each waits for the X server to be scheduled):
+  ``release_all`` keeps its private connection open (opening one is ~18 round trips: python-xlib queries
+  every extension), and a drag moves and releases with single XTest requests (pyautogui's ``moveTo``
+  spends four round trips, ``mouseUp`` five), each move after one pointer query, the fail-safe check.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -54,6 +60,7 @@ def _own_input(method: Callable[Concatenate[PyAutoGuiInput, _P], _R]) -> Callabl
 
 _DRAG_STEPS = 12
 _DRAG_STEP_SECONDS = 0.02
+_MOTION, _BUTTON_UP = 6, 5  # Xlib.X.MotionNotify, Xlib.X.ButtonRelease (Xlib is imported lazily)
 
 
 class PyAutoGuiInput:
@@ -70,6 +77,9 @@ class PyAutoGuiInput:
         self._action_stop: threading.Event | None = None  # set by release_all: the action in flight stops
         self._child: subprocess.Popen[bytes] | None = None  # the xdotool in flight, ended by release_all
         self._spare_keys = SpareKeys()  # characters the keymap lacks, mapped before typing (runtime/keymap.py)
+        self._release_lock = threading.Lock()
+        self._release_display: Any = None  # release_all's own X connection, kept open (see the module doc)
+        self._release_closer: weakref.finalize[Any, Any] | None = None
 
     @contextlib.contextmanager
     def _interruptible(self) -> Iterator[threading.Event]:
@@ -139,7 +149,16 @@ class PyAutoGuiInput:
         right, bottom = screen.width_in_pixels, screen.height_in_pixels
         pyautogui.FAILSAFE_POINTS[:] = [(0, 0), (0, bottom - 1), (right - 1, 0), (right - 1, bottom - 1)]
         self._gui_module = pyautogui
+        with self._release_lock, contextlib.suppress(InputError):  # opened now, so a stop need not wait for it
+            self._release_connection()
         return self._gui_module
+
+    def _x(self) -> Any:
+        """pyautogui's X connection (the acting thread's; never used by ``release_all``)."""
+        self._gui()
+        from pyautogui import _pyautogui_x11 as x11
+
+        return x11._display
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         gui = self._gui()
@@ -227,25 +246,47 @@ class PyAutoGuiInput:
             self._call("move to the drag start", gui.moveTo, x0, y0)
             self._call("press for the drag", gui.mouseDown, button=button)
             try:
-                self._drag_moves(gui, (x0, y0, x1, y1), stop)
+                self._drag_moves((x0, y0, x1, y1), stop)
             finally:  # also after release_all: a release of a button that is already up changes nothing
-                self._release(lambda: self._call("release the drag", gui.mouseUp, button=button))
+                self._release(lambda: self._fake("release the drag", _BUTTON_UP, _BUTTONS[button]))
 
-    def _drag_moves(self, gui: ModuleType, line: tuple[int, int, int, int], stop: threading.Event) -> None:
+    def _drag_moves(self, line: tuple[int, int, int, int], stop: threading.Event) -> None:
         """Small moves along ``line`` (toolkits need intermediate motion to start a drag), ``drag_seconds``
-        in all, waiting on ``stop`` between them."""
+        in all, waiting on ``stop`` between them; before each move the fail-safe corners are checked."""
         x0, y0, x1, y1 = line
         steps = max(_DRAG_STEPS, math.ceil(self._drag_seconds / _DRAG_STEP_SECONDS))
         pause = self._drag_seconds / steps
         for i in range(steps + 1):
-            if i:
-                x, y = round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps)
-                self._call("drag", gui.moveTo, x, y, _pause=False)
             if stop.wait(pause if i else 0):
                 raise SafetyStop(
                     f"stopped: the drag was interrupted after {i} of {steps} moves (buttons released)",
                     reason="released",
                 )
+            if i:
+                point = round(x0 + (x1 - x0) * i / steps), round(y0 + (y1 - y0) * i / steps)
+                self._fake("drag", _MOTION, at=point)
+
+    def _fake(self, what: str, kind: int, detail: int = 0, *, at: tuple[int, int] | None = None) -> None:
+        """One XTest event on pyautogui's connection and one round trip: for a move (``at``), a pointer
+        query first, the fail-safe check (as pyautogui's: a corner the pointer was not sent to); then a
+        sync, so the X server has handled the event before the next."""
+        from Xlib import error as xerror
+        from Xlib.ext import xtest
+
+        display, corners = self._x(), self._gui().FAILSAFE_POINTS
+        try:
+            if at is not None:
+                pointer = display.screen().root.query_pointer()
+                if (pointer.root_x, pointer.root_y) in corners:
+                    raise SafetyStop(
+                        "stopped: the pointer was moved into a screen corner (fail-safe)", reason="failsafe"
+                    )
+                xtest.fake_input(display, kind, x=at[0], y=at[1])
+            else:
+                xtest.fake_input(display, kind, detail)
+            display.sync()
+        except (xerror.XError, xerror.ConnectionClosedError, OSError) as exc:
+            raise InputError(f"could not {what}: {exc}") from exc
 
     def _release(self, release: Callable[[], object]) -> None:
         """Release what an action pressed; if pyautogui refuses (the fail-safe trips again), release
@@ -302,16 +343,19 @@ class PyAutoGuiInput:
         self._xdotool("key", "--clearmodifiers", "--", "+".join(to_xdotool(k) for k in combo))
 
     def close(self) -> None:
-        """Give back the spare keycodes the last typing mapped (they are given back soon anyway)."""
+        """Give back the spare keycodes the last typing mapped (they are given back soon anyway) and close
+        ``release_all``'s connection (a later call opens a new one)."""
         self._spare_keys.release()
+        with self._release_lock:
+            self._drop_release_connection()
 
     @_own_input
     def release_all(self) -> None:
         """Release every mouse button and key the X server reports as held.
 
-        Uses a private X connection: a stop request calls this from another thread while the loop's
-        thread may be inside pyautogui, and Xlib connections are not thread-safe. A drag in flight stops
-        at its next move (see the module doc).
+        Uses a private X connection, kept open: a stop request calls this from another thread while the
+        loop's thread may be inside pyautogui, and Xlib connections are not thread-safe. A drag in flight
+        stops at its next move (see the module doc).
         """
         with self._busy_lock:
             if self._action_stop is not None:
@@ -322,30 +366,56 @@ class PyAutoGuiInput:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(2)
         self._gui()
-        from Xlib import X
         from Xlib import error as xerror
-        from Xlib.display import Display
+
+        with self._release_lock:
+            for attempt in range(2):
+                try:
+                    self._release_held(self._release_connection())
+                    return
+                except (xerror.ConnectionClosedError, OSError) as exc:  # the server went away: reconnect once
+                    self._drop_release_connection()
+                    if attempt:
+                        raise InputError(f"could not release held keys and buttons: {exc}") from exc
+                except xerror.XError as exc:
+                    raise InputError(f"could not release held keys and buttons: {exc}") from exc
+
+    @staticmethod
+    def _release_held(display: Any) -> None:
+        from Xlib import X
         from Xlib.ext import xtest
 
+        mask = display.screen().root.query_pointer().mask
+        for number, flag in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
+            if mask & flag:
+                xtest.fake_input(display, X.ButtonRelease, number)
+        keymap = display.query_keymap()
+        for byte_index, byte in enumerate(keymap):
+            for bit in range(8):
+                if byte & (1 << bit):
+                    xtest.fake_input(display, X.KeyRelease, byte_index * 8 + bit)
+        display.sync()
+
+    def _release_connection(self) -> Any:
+        """``release_all``'s X connection to pyautogui's display, opened on first use (hold the lock)."""
+        if self._release_display is not None:
+            return self._release_display
+        from pyautogui import _pyautogui_x11 as x11
+        from Xlib import error as xerror
+        from Xlib.display import Display
+
         try:
-            display = Display()
+            display = Display(x11._display.get_display_name())
         except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
             raise InputError(f"could not reach the X display to release held keys and buttons: {exc}") from exc
-        try:
-            mask = display.screen().root.query_pointer().mask
-            for number, flag in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
-                if mask & flag:
-                    xtest.fake_input(display, X.ButtonRelease, number)
-            keymap = display.query_keymap()
-            for byte_index, byte in enumerate(keymap):
-                for bit in range(8):
-                    if byte & (1 << bit):
-                        xtest.fake_input(display, X.KeyRelease, byte_index * 8 + bit)
-            display.sync()
-        except (xerror.XError, xerror.ConnectionClosedError, OSError) as exc:
-            raise InputError(f"could not release held keys and buttons: {exc}") from exc
-        finally:
-            display.close()
+        self._release_display = display
+        self._release_closer = weakref.finalize(self, _close_quietly, display)  # closed with this object
+        return display
+
+    def _drop_release_connection(self) -> None:
+        if self._release_closer is not None:
+            self._release_closer()  # closes it, once
+        self._release_display, self._release_closer = None, None
 
     @staticmethod
     def _modifiers(modifiers: Sequence[str]) -> list[str]:
@@ -358,6 +428,13 @@ class PyAutoGuiInput:
         if any(k not in MODIFIERS for k in combo):
             raise InputError(f"click modifiers must be ctrl/alt/shift/super, got {list(modifiers)}")
         return ["win" if k == "super" else k for k in combo]
+
+
+def _close_quietly(display: Any) -> None:
+    from Xlib import error as xerror
+
+    with contextlib.suppress(xerror.ConnectionClosedError, OSError):
+        display.close()
 
 
 class XUserActivity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -154,8 +155,6 @@ def test_user_activity_ignores_own_input_and_sees_the_persons(target_app: Launch
 
 def test_failsafe_in_the_middle_of_a_drag_leaves_nothing_pressed(target_app: Launcher) -> None:
     """The person slams the pointer into a corner mid-drag: SafetyStop, and the button is released."""
-    import threading
-
     app = target_app()
     device = PyAutoGuiInput(drag_seconds=2.0)
     (x0, y0), (x1, y1) = app.widget_center("big_button"), app.widget_center("ok_button")
@@ -193,8 +192,6 @@ def _command_lines() -> list[bytes]:
 
 def test_typed_text_never_shows_in_the_process_list(target_app: Launcher) -> None:
     """Another local user can read every process's argv: the text (a filled secret, say) goes on stdin."""
-    import threading
-
     app = target_app()
     device = PyAutoGuiInput()
     device.click(*app.widget_center("text_field"))
@@ -222,3 +219,59 @@ def test_typed_text_never_shows_in_the_process_list(target_app: Launcher) -> Non
     app.wait_for({"type": "text", "widget": "text_field", "text": text}, timeout=30)
     assert xdotool_seen  # the watch ran while xdotool typed
     assert not leaked
+
+
+def _in_background(work: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
+    """Run ``work`` on a thread (as the agent's worker runs actions); its exception is kept."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - checked by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="acting")
+    thread.start()
+    return thread, errors
+
+
+def test_a_stop_during_a_drag_releases_the_button_short_of_the_end(target_app: Launcher) -> None:
+    """The stop request's release_all (from another thread, as the kill switch calls it) ends the drag:
+    SafetyStop, no button held on the X server, and the pointer never reaches the drag's end."""
+    app = target_app()
+    device = PyAutoGuiInput(drag_seconds=30.0)  # far longer than the stop takes to land
+    (x0, y0), (x1, y1) = app.widget_center("big_button"), app.widget_center("ok_button")
+    thread, errors = _in_background(lambda: device.drag(x0, y0, x1, y1))
+    app.wait_for({"type": "mouse_press", "widget": "big_button"}, timeout=15)
+    device.release_all()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], SafetyStop) and errors[0].reason == "released"
+    assert held_state() == (0, [])
+    release = app.wait_for({"type": "mouse_release", "widget": "big_button"}, timeout=15)
+    stopped_at = device.position()
+    assert (release["x"], release["y"]) != (x1, y1) and stopped_at != (x1, y1)
+    assert min(x0, x1) <= stopped_at[0] <= max(x0, x1) and min(y0, y1) <= stopped_at[1] <= max(y0, y1)
+
+
+def test_a_stop_during_typing_leaves_a_strict_prefix_and_no_key_held(target_app: Launcher) -> None:
+    """Stopped mid-way, the long unicode text has arrived only in part, in order and unchanged, and no key
+    stays down; typing afterwards goes on right after that prefix."""
+    app = target_app()
+    device = PyAutoGuiInput()
+    device.click(*app.widget_center("text_field"))
+    app.wait_for({"type": "mouse_release", "widget": "text_field"}, timeout=15)
+    text = "Grüße <ok> 東京, " * 50  # about ten seconds of typing
+    thread, errors = _in_background(lambda: device.type_text(text))
+    app.wait_for({"type": "text", "widget": "text_field", "text": lambda t: len(t) >= 3}, timeout=30)
+    device.release_all()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], SafetyStop) and errors[0].reason == "released"
+    assert held_state() == (0, [])
+    # the X server delivers key events in order: what arrives before the "|" is all the stopped typing left
+    device.type_text("|")
+    typed = app.wait_for({"type": "text", "widget": "text_field", "text": lambda t: t.endswith("|")}, timeout=30)
+    prefix = typed["text"][:-1]
+    assert 3 <= len(prefix) < len(text) and text.startswith(prefix)
