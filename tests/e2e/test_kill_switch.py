@@ -4,10 +4,10 @@ The agent is wired like ``omnidesk run`` (``build_agent_session``: mss capture o
 XTest input through :class:`PyAutoGuiInput`) and runs on a worker thread whose steps a
 :class:`TrajectoryWriter` records; the test thread cancels the run's :class:`CancelToken` at the moment
 the model is generating / the target app reports the drag's button press / the first typed characters.
-Each test asserts the run ended within 1 s (and logs the measured time; the 200 ms target is measured in
-bench/bench_kill_switch.py), that the X server holds no key or button afterwards, and that the bundle on
-disk is valid and ends with the stopped step. Fast tests with fakes cover the loop's side (a stop before
-or during an action).
+Each test asserts that the run ended with a stopped step (it logs the time the stop took; timings are
+measured in bench/bench_kill_switch.py against the 200 ms target, never asserted here), that the X server
+holds no key or button afterwards, and that the bundle on disk is valid and ends with the stopped step.
+Fast tests with fakes cover the loop's side (a stop before or during an action).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ from tests.rig.xserver import held_state
 
 log = logging.getLogger(__name__)
 
-STOP_BOUND_S = 1.0
 MAX_TOKENS = 8000
 
 
@@ -97,7 +96,6 @@ def step_line(step: Step) -> str:
 
 def assert_stopped_cleanly(run: BackgroundRun, latency: float, what: str) -> Step:
     log.info("stop during %s: %.3f s from the request to the run's end", what, latency)
-    assert latency <= STOP_BOUND_S, f"stopping during {what} took {latency:.3f} s"
     last = run.steps[-1]
     assert last.status == "stopped" and last.error == "stopped by the user", (last.status, last.error)
     assert held_state() == (0, []), "a button or key is still held on the X server"
