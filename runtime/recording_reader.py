@@ -330,10 +330,13 @@ def _probe(path: Path, *, start: float, closed: bool = True) -> Source:
         if width <= 0 or height <= 0:
             raise RecordingReadError(_codec_message(path, stream))
         audio = bool(container.streams.audio)
-        zero = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        last, interval = _last_video_time(container, stream)
-        if last is None:
+        first, last, interval = _video_times(container, stream)
+        if first is None or last is None:
             raise RecordingReadError(f"{path.name} holds no video frames (it was cut off right after its header)")
+        # The first frame's own time, not the stream's start_time: FFmpeg's Matroska demuxer sometimes gives
+        # the video the audio's start (an Opus track starts after its pre-skip, 13 ms in), which put the
+        # first frame before the recording's start and dropped it.
+        zero = first
         duration = max(0.0, last - zero) + interval
     return Source(path, start, duration, width, height, audio, closed, zero)
 
@@ -346,10 +349,12 @@ def _codec_message(path: Path, stream: Any) -> str:
     )
 
 
-def _last_video_time(container: Any, stream: Any) -> tuple[float | None, float]:
-    """The last video packet's time and the frame interval, read from packets only (no decoding)."""
+def _video_times(container: Any, stream: Any) -> tuple[float | None, float | None, float]:
+    """The first and last video packets' times and the frame interval, read from packets only (no
+    decoding)."""
     import av
 
+    first: float | None = None
     last: float | None = None
     previous: float | None = None
     gaps: list[float] = []
@@ -361,12 +366,13 @@ def _last_video_time(container: Any, stream: Any) -> tuple[float | None, float]:
             if previous is not None and t > previous:
                 gaps.append(t - previous)
             previous = t
+            first = t if first is None else min(first, t)
             last = t if last is None else max(last, t)
     except av.error.FFmpegError as exc:  # a cut-off tail: what was read before it counts
         log.info("%s: stopped reading at a damaged packet (%s)", Path(container.name).name, exc)
     rate = stream.average_rate or stream.guessed_rate
     interval = float(np.median(gaps)) if gaps else (1.0 / float(rate) if rate else 0.0)
-    return last, interval
+    return first, last, interval
 
 
 def iter_frames(

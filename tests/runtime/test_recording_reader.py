@@ -227,3 +227,23 @@ def test_an_empty_segment_in_a_folder_is_skipped_with_a_note(tmp_path: Path) -> 
     recording = open_recording(folder)
     assert len(recording.sources) == 2 and "skipped segment-00002.mkv" in recording.notes[0]
     assert "0 bytes" in recording.notes[0]
+
+
+def test_the_first_frame_is_read_when_the_demuxer_gives_the_video_the_audios_start_time(tmp_path: Path) -> None:
+    """A segment recorded on the rig (screen at 15 fps + Opus microphone) for which FFmpeg's Matroska demuxer
+    reports the video stream's start_time as 13 ms — the Opus track's start after its pre-skip — although its
+    first frame is stamped 0. Subtracting start_time put that frame before the recording's start and dropped
+    it, so a click right after "Show me" had no picture of its target."""
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    for name in ("index.json", "segment-00000.mkv"):
+        (folder / name).write_bytes((Path(__file__).parent / "data" / "opus-start-recording" / name).read_bytes())
+    with av.open(str(folder / "segment-00000.mkv")) as container:
+        stream = container.streams.video[0]
+        assert stream.start_time == 13  # the demuxer's quirk this test is about
+        packets = sorted(int(p.pts) for p in container.demux(stream) if p.pts is not None)
+    assert packets[0] == 0
+    recording = open_recording(folder)
+    times = [frame.time for frame in iter_frames(recording, recording.range())]
+    assert len(times) == len(packets) == 7
+    assert times == pytest.approx([p / 1000 for p in packets], abs=1e-6)
