@@ -15,47 +15,36 @@ request opens its own connection (no keep-alive) so that it can be ended on its 
 (``HTTP_PROXY``, ``ALL_PROXY``, …) are ignored for an engine on loopback: the screen must not leave the
 machine through a proxy when the person chose a local engine; an engine elsewhere goes through the proxy
 the person configured, after their consent to that engine (``app/remote_consent.py``).
+
+This module is the transport and the engine detection; the messages' encoding lives in
+``remote_messages.py`` (``encode_messages`` is re-exported here) and the reply's assembly in
+``remote_reply.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
-import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import cv2
 import httpx
-import numpy as np
 
 from omnidesk.agent.errors import RemoteEngineError
 from omnidesk.agent.ports import (
-    AudioPart,
-    CachePoint,
     CancelToken,
-    ChatMessage,
-    ImagePart,
     ModelCapabilities,
     ModelReply,
     ModelRequest,
-    TextPart,
     TokenDelta,
-    ToolCall,
-    VideoPart,
     VideoServing,
 )
-from omnidesk.runtime.llama.prompt import neutralize_text
-from omnidesk.runtime.llama.reasoning import ThinkSplitter
+from omnidesk.runtime.remote_messages import encode_messages
+from omnidesk.runtime.remote_reply import ReplyBuilder
 from omnidesk.runtime.remote_stream import (
-    Chunk,
     RequestGuard,
     StreamLimits,
-    ToolCallDelta,
     parse_chunk,
     read_capped,
     short_detail,
@@ -83,53 +72,6 @@ class RemoteOptions:
     context_length: int = 32768
     enable_thinking: bool = True
     engine: RemoteEngine | Literal["auto"] = "auto"
-
-
-def _png_data_url(pixels: Any) -> str:
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(pixels[:, :, 2::-1]))
-    if not ok:
-        raise RemoteEngineError("could not encode an image as PNG for the remote engine")
-    return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode("ascii")
-
-
-def _wav_base64(part: AudioPart) -> str:
-    samples = np.clip(np.asarray(part.clip.samples, dtype=np.float32), -1.0, 1.0)
-    pcm = (samples * 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(part.clip.sample_rate)
-        out.writeframes(pcm.tobytes())
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def encode_messages(messages: tuple[ChatMessage, ...]) -> list[dict[str, Any]]:
-    """OpenAI chat messages; text-only messages become plain strings, the cache point is dropped."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        parts: list[dict[str, Any]] = []
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                text = neutralize_text(part.text)
-                if parts and parts[-1]["type"] == "text":
-                    parts[-1]["text"] += text
-                else:
-                    parts.append({"type": "text", "text": text})
-            elif isinstance(part, ImagePart):
-                parts.append({"type": "image_url", "image_url": {"url": _png_data_url(part.image.pixels)}})
-            elif isinstance(part, AudioPart):
-                parts.append({"type": "input_audio", "input_audio": {"data": _wav_base64(part), "format": "wav"}})
-            elif isinstance(part, VideoPart):  # vLLM's video_url part, the clip as a data URL
-                url = f"data:{part.clip.mime};base64," + base64.b64encode(part.clip.data).decode("ascii")
-                parts.append({"type": "video_url", "video_url": {"url": url}})
-            elif isinstance(part, CachePoint):
-                continue  # the server does its own prefix caching
-        if all(p["type"] == "text" for p in parts):
-            out.append({"role": message.role, "content": "".join(p["text"] for p in parts)})
-        else:
-            out.append({"role": message.role, "content": parts})
-    return out
 
 
 class RemoteModelClient:
@@ -296,7 +238,7 @@ class RemoteModelClient:
         on_token: Callable[[TokenDelta], None] | None,
         cancel: CancelToken | None,
     ) -> ModelReply:
-        reply = _ReplyBuilder(on_token)
+        reply = ReplyBuilder(on_token)
         with RequestGuard(self._limits.deadline) as guard:
             if cancel is not None:
                 cancel.on_cancel(guard.cancel)
@@ -321,7 +263,7 @@ class RemoteModelClient:
             )
         return reply.finish(cancelled=guard.reason == "cancelled")
 
-    def _read_reply(self, body: dict[str, Any], guard: RequestGuard, reply: _ReplyBuilder) -> None:
+    def _read_reply(self, body: dict[str, Any], guard: RequestGuard, reply: ReplyBuilder) -> None:
         if guard.reason is not None:  # stopped before it started
             return
         with self._client.stream("POST", self._url, json=body, extensions={"trace": guard.trace}) as response:
@@ -392,110 +334,6 @@ class RemoteModelClient:
 
 class _SamplerRejected(RemoteEngineError):
     """HTTP 400 "Failed to initialize samplers" (llama.cpp could not use the output constraint)."""
-
-
-class _ReplyBuilder:
-    """Gathers the typed chunks of one reply, passing tokens on as they come."""
-
-    def __init__(self, on_token: Callable[[TokenDelta], None] | None) -> None:
-        self._on_token = on_token
-        self._started = time.perf_counter()
-        self._first_token: float | None = None
-        self._splitter = ThinkSplitter(thinking=False)
-        self._reasoning: list[str] = []
-        self._usage: dict[str, int] = {}
-        self._prefill_ms: float | None = None
-        self._decode_ms: float | None = None
-        self._calls = _ToolCallStream()
-        self.finish_reason: str | None = None
-        self.done = False
-
-    @property
-    def complete(self) -> bool:
-        """``[DONE]`` came, or at least a finish reason (some engines end the stream without ``[DONE]``)."""
-        return self.done or self.finish_reason is not None
-
-    def _emit(self, deltas: list[TokenDelta]) -> None:
-        if self._on_token is not None:
-            for delta in deltas:
-                self._on_token(delta)
-
-    def add(self, chunk: Chunk) -> None:
-        if chunk.usage is not None:
-            usage = chunk.usage
-            details = usage.prompt_tokens_details
-            for key, value in (
-                ("prompt", usage.prompt_tokens),
-                ("completion", usage.completion_tokens),
-                ("cached", details.cached_tokens if details is not None else None),
-            ):
-                if value is not None:
-                    self._usage[key] = value
-        if chunk.timings is not None:
-            self._prefill_ms = chunk.timings.prompt_ms if chunk.timings.prompt_ms is not None else self._prefill_ms
-            self._decode_ms = chunk.timings.predicted_ms if chunk.timings.predicted_ms is not None else self._decode_ms
-        for choice in chunk.choices:
-            delta = choice.delta
-            reasoning, content = (delta.reasoning_text, delta.content) if delta is not None else (None, None)
-            if (reasoning or content) and self._first_token is None:
-                self._first_token = time.perf_counter()
-            if reasoning:
-                self._reasoning.append(reasoning)
-                self._emit([TokenDelta(reasoning, "reasoning")])
-            if content:
-                self._emit(self._splitter.feed(content))
-            if delta is not None and delta.tool_calls:
-                self._calls.feed(delta.tool_calls)
-            self.finish_reason = choice.finish_reason or self.finish_reason
-
-    def finish(self, *, cancelled: bool) -> ModelReply:
-        self._emit(self._splitter.finish())
-        done = time.perf_counter()
-        first = self._first_token or done
-        stop_reason: Literal["stop", "length", "cancelled"] = (
-            "cancelled" if cancelled else "length" if self.finish_reason == "length" else "stop"
-        )
-        return ModelReply(
-            text=self._splitter.answer.strip(),
-            reasoning=("".join(self._reasoning) + self._splitter.reasoning).strip(),
-            prompt_tokens=self._usage.get("prompt", 0),
-            completion_tokens=self._usage.get("completion", 0),
-            reused_tokens=self._usage.get("cached", 0),
-            prefill_seconds=self._prefill_ms / 1000 if self._prefill_ms is not None else first - self._started,
-            decode_seconds=self._decode_ms / 1000 if self._decode_ms is not None else done - first,
-            stop_reason=stop_reason,
-            tool_calls=self._calls.calls(),
-        )
-
-
-class _ToolCallStream:
-    """Tool calls an engine's tool parser split off the answer (vLLM ``--tool-call-parser hermes``), as the
-    stream delivers them: by ``index``, the name once, the JSON arguments in pieces. The pieces' types are
-    checked (:class:`ToolCallDelta`); their content is kept as it came, and the format's parser judges the
-    result like any model output."""
-
-    def __init__(self) -> None:
-        self._names: dict[int, str] = {}
-        self._arguments: dict[int, list[str]] = {}
-
-    def feed(self, deltas: list[ToolCallDelta]) -> None:
-        for delta in deltas:
-            index = len(self._names) if delta.index is None else delta.index
-            if not 0 <= index < 64 or delta.function is None:
-                continue
-            name, arguments = delta.function.name, delta.function.arguments
-            if name:
-                self._names[index] = name
-            if isinstance(arguments, str):
-                self._arguments.setdefault(index, []).append(arguments)
-            elif arguments is not None:  # some engines send the object itself
-                self._arguments.setdefault(index, []).append(json.dumps(arguments, ensure_ascii=False))
-
-    def calls(self) -> tuple[ToolCall, ...]:
-        return tuple(
-            ToolCall(self._names.get(i, ""), "".join(self._arguments.get(i, [])))
-            for i in sorted(set(self._names) | set(self._arguments))
-        )
 
 
 def _error_detail(body: bytes, reason: str) -> str:
