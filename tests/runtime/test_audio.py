@@ -30,11 +30,13 @@ class FakePortAudioError(Exception):
 class FakeStream:
     """Calls the callback from a thread with 30 ms blocks of ``signal`` (then silence), in real time."""
 
-    def __init__(self, signal: np.ndarray, callback: Any, finished_callback: Any, die_after: int | None) -> None:
-        self.signal = signal
+    def __init__(self, device: FakeSoundDevice, callback: Any, finished_callback: Any) -> None:
+        self.signal = device.signal
         self.callback = callback
         self.finished = finished_callback
-        self.die_after = die_after
+        self.die_after = device.die_after
+        self.played = device.played
+        self.died = device.died
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -48,6 +50,7 @@ class FakeStream:
         while not self._stop.wait(max(0.0, t0 + (n + 1) * FRAME / SAMPLE_RATE - time.monotonic())):
             if self.die_after is not None and n >= self.die_after:
                 self.finished()
+                self.died.set()
                 return
             block = self.signal[n * FRAME : (n + 1) * FRAME]
             block = np.pad(block, (0, FRAME - len(block)))[:, None].astype(np.float32)
@@ -55,6 +58,8 @@ class FakeStream:
             info = SimpleNamespace(currentTime=now, inputBufferAdcTime=now - FRAME / SAMPLE_RATE)
             self.callback(block, FRAME, info, 0)
             n += 1
+            if n * FRAME >= len(self.signal):
+                self.played.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -72,6 +77,10 @@ class FakeSoundDevice:
         self.signal = signal if signal is not None else np.zeros(0, np.float32)
         self.die_after = die_after
         self.opened: list[dict[str, Any]] = []
+        # What tests wait on instead of a time: the whole signal has been delivered; the device "was
+        # unplugged" (after ``die_after`` blocks) and the finished callback has run.
+        self.played = threading.Event()
+        self.died = threading.Event()
 
     def query_devices(self, kind: str | None = None) -> Any:
         if kind == "input":
@@ -83,7 +92,7 @@ class FakeSoundDevice:
 
     def InputStream(self, **kwargs: Any) -> FakeStream:
         self.opened.append(kwargs)
-        return FakeStream(self.signal, kwargs["callback"], kwargs["finished_callback"], self.die_after)
+        return FakeStream(self, kwargs["callback"], kwargs["finished_callback"])
 
 
 MIC = {"name": "USB Mic: Audio (hw:1,0)", "max_input_channels": 1}
@@ -115,13 +124,18 @@ def test_device_selection_by_name_substring() -> None:
 
 def test_push_to_talk_returns_what_was_heard_with_monotonic_times() -> None:
     signal = tone(2.0)
-    mic: Microphone = SoundDeviceMicrophone(AudioConfig(), sounddevice=FakeSoundDevice([MIC], signal))
+    held = 20  # blocks heard while the key is held (0.6 s of audio), however late they come
+    sd = FakeSoundDevice([MIC], signal)
+    mic = SoundDeviceMicrophone(AudioConfig(), sounddevice=sd)
+    port: Microphone = mic
     before = time.monotonic()
-    mic.start_push_to_talk()
-    time.sleep(0.6)
-    clip = mic.stop_push_to_talk()
+    port.start_push_to_talk()
+    pressed_at = mic.last_seq
+    while mic.last_seq < pressed_at + held:
+        assert mic.blocks_after(mic.last_seq, 5.0)
+    clip = port.stop_push_to_talk()
     after = time.monotonic()
-    assert 0.45 <= clip.duration <= 0.75
+    assert clip.duration >= held * FRAME / SAMPLE_RATE  # every block heard while held is in the clip
     assert before - 0.1 <= clip.start and clip.end <= after + 0.05
     assert np.abs(clip.samples).max() == pytest.approx(0.3, abs=0.01)
     assert 0.7 < mic.level() <= 1.0  # a -13 dBFS tone
@@ -129,9 +143,10 @@ def test_push_to_talk_returns_what_was_heard_with_monotonic_times() -> None:
 
 
 def test_device_unplugged_mid_stream() -> None:
-    mic = SoundDeviceMicrophone(AudioConfig(), sounddevice=FakeSoundDevice([MIC], tone(5.0), die_after=5))
+    sd = FakeSoundDevice([MIC], tone(5.0), die_after=5)
+    mic = SoundDeviceMicrophone(AudioConfig(), sounddevice=sd)
     mic.start_push_to_talk()
-    time.sleep(0.3)
+    assert sd.died.wait(5.0)  # still held when the device goes away
     with pytest.raises(NoMicrophoneError, match="unplugged"):
         mic.stop_push_to_talk()
     mic.close()
@@ -172,10 +187,13 @@ def test_cutter_ignores_clicks_and_caps_long_speech() -> None:
 
 def test_utterances_stop_on_cancel() -> None:
     signal = np.concatenate([np.zeros(8000, np.float32), tone(1.0, freq=220), np.zeros(16000, np.float32)])
-    mic = SoundDeviceMicrophone(AudioConfig(vad_aggressiveness=0), sounddevice=FakeSoundDevice([MIC], signal))
+    sd = FakeSoundDevice([MIC], signal)
+    mic = SoundDeviceMicrophone(AudioConfig(vad_aggressiveness=0), sounddevice=sd)
     stop = CancelToken()
-    threading.Timer(2.5, stop.cancel).start()
+
+    # Cancelled once the whole signal has been heard, its trailing second of silence included.
+    threading.Thread(target=lambda: (sd.played.wait(10.0), stop.cancel()), daemon=True).start()
     clips = list(mic.utterances(stop))
     mic.close()
-    assert stop.cancelled
+    assert stop.cancelled and sd.played.is_set()
     assert len(clips) == 1 and 0.8 <= clips[0].duration <= 1.4
