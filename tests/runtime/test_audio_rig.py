@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import threading
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,41 +39,79 @@ def voiced_span(samples: np.ndarray, rate: int = 16000) -> tuple[float, float]:
     return loud[0] * 160 / rate, (loud[-1] + 1) * 160 / rate
 
 
-def listen(mic: SoundDeviceMicrophone, seconds: float, during: threading.Thread | None = None) -> list[AudioClip]:
-    stop = CancelToken()
-    clips: list[AudioClip] = []
-    errors: list[BaseException] = []
+class _ListeningToken(CancelToken):
+    """A stop token that tells when the listener first asks it whether to stop: ``utterances()`` has taken
+    its place in the stream by then, so what is played from now on is heard."""
 
-    def run() -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.listening = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        self.listening.set()
+        return super().cancelled
+
+
+class Listener:
+    """``mic.utterances()`` on a thread, its clips gathered as they come."""
+
+    def __init__(self, mic: SoundDeviceMicrophone) -> None:
+        self._stop = _ListeningToken()
+        self._cond = threading.Condition()
+        self.clips: list[AudioClip] = []
+        self._errors: list[BaseException] = []
+        self._worker = threading.Thread(target=self._run, args=(mic,))
+        self._worker.start()
+        assert self._stop.listening.wait(10.0), "the listener never started"
+
+    def _run(self, mic: SoundDeviceMicrophone) -> None:
         try:
-            clips.extend(mic.utterances(stop))
+            for clip in mic.utterances(self._stop):
+                with self._cond:
+                    self.clips.append(clip)
+                    self._cond.notify_all()
         except Exception as exc:  # noqa: BLE001 - reported in the test thread
-            errors.append(exc)
+            self._errors.append(exc)
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    time.sleep(0.3)
-    if during is not None:
-        during.start()
-    time.sleep(seconds)
-    stop.cancel()
-    worker.join(5)
-    assert not errors, errors
-    return clips
+    def wait_for_clip(self, done: Callable[[AudioClip], bool], timeout: float) -> None:
+        """Until a clip for which ``done`` holds has been cut (the assertions after it say what went wrong)."""
+        with self._cond:
+            self._cond.wait_for(lambda: any(done(c) for c in self.clips), timeout)
+
+    def close(self) -> list[AudioClip]:
+        self._stop.cancel()
+        self._worker.join(5)
+        assert not self._errors, self._errors
+        return self.clips
+
+
+def hear(mic: SoundDeviceMicrophone, seconds: float) -> None:
+    """Until the microphone has delivered ``seconds`` of audio from now on (by its blocks' ADC times, so a
+    busy machine that delivers late still gets all of it): the scenario's length measured in audio."""
+    until = time.monotonic() + seconds
+    seq = mic.last_seq
+    while True:
+        blocks = mic.blocks_after(seq, 5.0)
+        assert blocks, "the microphone delivered no audio"
+        if blocks[-1].end >= until:
+            return
+        seq = blocks[-1].seq
 
 
 def test_speech_is_one_utterance_at_the_right_time(pulse_audio: PulseAudioRig) -> None:
     wav = pulse_audio.speak("open the terminal and list the files in my home folder")
     head, tail = voiced_span(read_wav(wav))
-    played: list[float] = []
-
-    def play() -> None:
-        played.append(time.monotonic())
-        pulse_audio.play(wav)
-
     with SoundDeviceMicrophone(AudioConfig()) as mic:
-        clips = listen(mic, 5.0, threading.Thread(target=play))
-    start_truth, end_truth = played[0] + head, played[0] + tail
+        listener = Listener(mic)
+        try:
+            played = time.monotonic()
+            pulse_audio.play(wav)
+            start_truth, end_truth = played + head, played + tail
+            # The utterance that holds the speech's end has been cut (its hangover of silence heard).
+            listener.wait_for_clip(lambda c: c.end >= end_truth - 0.2, timeout=10.0)
+        finally:
+            clips = listener.close()
     print(f"truth {start_truth:.3f}..{end_truth:.3f}; clips {[(c.start, c.end) for c in clips]}")
     assert len(clips) == 1
     assert abs(clips[0].start - start_truth) <= 0.2
@@ -80,7 +120,12 @@ def test_speech_is_one_utterance_at_the_right_time(pulse_audio: PulseAudioRig) -
 
 def test_silence_yields_no_utterance(pulse_audio: PulseAudioRig) -> None:
     with SoundDeviceMicrophone(AudioConfig()) as mic:
-        assert listen(mic, 2.0) == []
+        listener = Listener(mic)
+        try:
+            hear(mic, 2.0)  # the scenario: two seconds of silence
+        finally:
+            clips = listener.close()
+        assert clips == []
         assert mic.level() < 0.05
 
 
@@ -88,11 +133,11 @@ def test_push_to_talk_records_the_spoken_audio(pulse_audio: PulseAudioRig) -> No
     wav = pulse_audio.speak("take a screenshot")
     source = read_wav(wav)
     with SoundDeviceMicrophone(AudioConfig()) as mic:
-        time.sleep(0.3)
+        assert mic.blocks_after(mic.last_seq, 5.0)  # audio flows
         mic.start_push_to_talk()
         pressed = time.monotonic()
         pulse_audio.play(wav)
-        time.sleep(0.3)
+        hear(mic, 0.3)  # the scenario: the key is let go a moment after the speech (past the feed's latency)
         released = time.monotonic()
         clip = mic.stop_push_to_talk()
     held = released - pressed
@@ -146,7 +191,12 @@ def test_sound_server_dying_mid_stream_is_a_no_microphone_error(
         assert mic.blocks_after(0, 2.0)  # audio flows
     finally:
         private.stop()
-    time.sleep(0.5)  # the person keeps holding push-to-talk after the device died
+    # Push-to-talk is still held until the microphone has noticed: it reports the loss, or audio stops coming
+    # (PortAudio may still hand over what it had buffered first).
+    deadline = time.monotonic() + 10.0
+    with contextlib.suppress(NoMicrophoneError):
+        while mic.blocks_after(mic.last_seq, 1.0) and time.monotonic() < deadline:
+            pass
     try:
         with pytest.raises(NoMicrophoneError, match="reconnect"):
             mic.stop_push_to_talk()
