@@ -135,17 +135,59 @@ def _open_menu(app: TargetApp) -> dict[str, object]:
     return app.wait_for(lambda e: e["type"] == "menu_shown" and float(e["t"]) > since, timeout=5)
 
 
-def _script(app: TargetApp, done: threading.Event) -> None:
+class Watch:
+    """What the observing loop has seen so far: the script waits on it instead of sleeping."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.frames = 0  # frames observed
+        self.last_t = 0.0  # the capture time of the newest one
+        self.blinks = 0  # frames whose text-field change has a one-pixel-column part: the caret
+
+    def saw(self, t: float, blink: bool) -> None:
+        with self._cond:
+            self.frames += 1
+            self.last_t = t
+            self.blinks += blink
+            self._cond.notify_all()
+
+    def wait(self, what: str, done: Callable[[], bool], timeout: float = 10.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(done, timeout):
+                raise TimeoutError(f"the captured frames never showed {what} within {timeout} s")
+
+    def wait_frames(self, what: str, n: int) -> None:
+        start = self.frames
+        self.wait(what, lambda: self.frames >= start + n)
+
+    def wait_blinks(self, what: str, n: int) -> None:
+        start = self.blinks
+        self.wait(what, lambda: self.blinks >= start + n)
+
+    def wait_shown(self, what: str, event: dict[str, object]) -> None:
+        """Until a frame captured after the app reported ``event`` has been observed."""
+        self.wait(what, lambda: self.last_t > float(event["t"]))  # type: ignore[arg-type]
+
+
+def _script(app: TargetApp, watch: Watch, done: threading.Event, errors: list[BaseException]) -> None:
     try:
-        time.sleep(1.5)  # the caret blinks alone
+        watch.wait_frames("the spinner alone", 5)  # the scenario: a second of nothing but the animation
         x, y = app.widget_center("text_field")
         _xdotool("mousemove", str(x), str(y), "click", "1")
-        _xdotool("type", "--delay", "120", "Now press save")
-        time.sleep(1.2)
-        _open_menu(app)
-        time.sleep(1.0)
+        _xdotool("type", "--delay", "120", "Now press save")  # the scenario: a person's typing pace
+        typed = app.wait_for(lambda e: e["type"] == "text" and e["text"] == "Now press save", timeout=10)
+        watch.wait_shown("the typed text", typed)
+        watch.wait_blinks("the caret blinking alone", 2)
+        watch.wait_shown("the open menu", _open_menu(app))
+        since = time.monotonic()
         _xdotool("key", "Escape")
-        time.sleep(1.5)
+        closed = app.wait_for(
+            lambda e: e["type"] == "key_press" and e.get("widget") == "file_menu" and float(e["t"]) > since, timeout=5
+        )
+        watch.wait_shown("the menu closing", closed)
+        watch.wait_frames("the spinner alone again", 5)  # the scenario: a second after the menu closed
+    except BaseException as exc:  # noqa: BLE001 - raised again in the test thread
+        errors.append(exc)
     finally:
         done.set()
 
@@ -165,25 +207,33 @@ def test_evs_recall_on_the_real_rig(x_display: object, window_manager: object, t
     spinner = XSpinner(SPINNER).start()
     core = EvsCore(EvsConfig(keyframe_seconds=1000))
     tally = Tally()
+    watch = Watch()
     done = threading.Event()
+    errors: list[BaseException] = []
+    field_mask: npt.NDArray[np.bool_] | None = None
     try:
         with CaptureStream(MssScreen(), monitor=1, fps=5, buffer_frames=4) as stream:
-            time.sleep(0.3)
-            app.clear()
-            actor = threading.Thread(target=_script, args=(app, done), daemon=True)
-            actor.start()
             prev = stream.wait_frame(0, timeout=5)
             core.process(prev.pixels, prev.timestamp)
+            app.clear()
+            actor = threading.Thread(target=_script, args=(app, watch, done, errors), daemon=True)
+            actor.start()
             observed: list[tuple[float, float, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = []
             while not done.is_set():
                 cur = stream.wait_frame(prev.seq, timeout=5)
                 decision = core.process(cur.pixels, cur.timestamp)
                 diff = (prev.pixels[:, :, :3] != cur.pixels[:, :, :3]).any(axis=2)
                 observed.append((prev.timestamp, cur.timestamp, diff, decision.changed))
+                if field_mask is None:
+                    field_mask = _rect_mask([text_field], diff.shape)
+                assert core.grid is not None
+                watch.saw(cur.timestamp, bool(_one_column_changes(diff & field_mask, core.grid).any()))
                 prev = cur
             actor.join(5)
     finally:
         spinner.stop()
+    if errors:
+        raise errors[0]
     # Score once the app's reports have all arrived (they lag the pixels by a few milliseconds).
     grid = core.grid
     assert grid is not None
@@ -212,7 +262,7 @@ def test_evs_recall_on_the_real_rig(x_display: object, window_manager: object, t
         tally.outside_flagged += int((changed & ~near).sum())
         tally.frames += 1
     print(f"rig EVS: {tally}, recall {tally.recall:.4f}")
-    assert tally.frames >= 25
+    assert tally.frames >= 20  # the script waits on 10 frames of the spinner alone, and types for about 9
     assert tally.caret_frames >= 2  # the caret really blinked while we watched
     assert tally.caret_flagged == 0, tally  # ... and EVS did not send it
     assert tally.true_changes >= 100
