@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 __all__ = ["SpareKeys", "keysym_for"]
@@ -25,6 +26,35 @@ _NO_SYMBOL = 0
 _LEAVE_FREE = 4  # unused keycodes left for xdotool's own remapping
 RELEASE_AFTER = 2.0
 """Seconds after typing before the spare keycodes are unmapped (a loaded application handles keys late)."""
+
+
+class _Typing:
+    """Typing in this process, whichever :class:`SpareKeys` maps for it: a character another instance
+    already mapped is typed on that instance's keycode, so no instance gives its keycodes back while
+    another is typing or has just typed (two input devices in one process, one after the other)."""
+
+    lock = threading.Lock()
+    active = 0
+    ended = 0.0  # monotonic time the last typing ended
+
+    @classmethod
+    def begin(cls) -> None:
+        with cls.lock:
+            cls.active += 1
+
+    @classmethod
+    def end(cls) -> None:
+        with cls.lock:
+            cls.active = max(0, cls.active - 1)
+            cls.ended = time.monotonic()
+
+    @classmethod
+    def wait_left(cls, delay: float) -> float:
+        """Seconds to wait before keycodes may be given back (0: now)."""
+        with cls.lock:
+            if cls.active:
+                return max(delay, 0.05)
+            return max(0.0, cls.ended + delay - time.monotonic())
 
 
 def keysym_for(char: str) -> int | None:
@@ -43,34 +73,67 @@ class SpareKeys:
         self._lock = threading.Lock()
         self._mapped: dict[int, int] = {}  # keysym -> the keycode this mapped it to
         self._timer: threading.Timer | None = None
+        self._typing = False  # between ensure() and release_later()
 
     def ensure(self, text: str) -> None:
         """Map each character of ``text`` that the keymap lacks onto an unused keycode (best effort: X
-        errors are logged and xdotool then remaps as before)."""
+        errors are logged and xdotool then remaps as before). Typing is under way until
+        :meth:`release_later`."""
         wanted = {k for k in (keysym_for(c) for c in set(text)) if k is not None and k > 0x7E}
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+            if not self._typing:
+                self._typing = True
+                _Typing.begin()
             if wanted:
                 self._with_display(lambda display: self._map(display, wanted))
 
     def release_later(self, delay: float = RELEASE_AFTER) -> None:
-        """Unmap the spare keycodes ``delay`` seconds from now, unless typing starts again before."""
+        """Typing ended: unmap the spare keycodes ``delay`` seconds from now, unless typing (by any instance
+        in this process) starts again before."""
         with self._lock:
-            if not self._mapped:
+            if self._typing:
+                self._typing = False
+                _Typing.end()
+            if self._mapped:
+                self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(delay, self._release_when_idle, args=(delay,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release_when_idle(self, delay: float) -> None:
+        with self._lock:
+            self._timer = None
+            if self._typing or not self._mapped:
                 return
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(delay, self.release)
-            self._timer.daemon = True
-            self._timer.start()
+            left = _Typing.wait_left(delay)
+            if left > 0:  # another instance is typing, or just typed, maybe on these keycodes
+                self._schedule(left)
+                return
+            self._with_display(self._unmap)
 
     def release(self) -> None:
-        """Give back every keycode this mapped that still holds its character."""
+        """Give back every keycode this mapped that still holds its character: now, or once another
+        instance's typing has ended."""
         with self._lock:
-            if self._mapped:
-                self._with_display(self._unmap)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._typing:
+                self._typing = False
+                _Typing.end()
+            if not self._mapped:
+                return
+            if _Typing.wait_left(0.0) > 0:  # another instance types (maybe on these keycodes)
+                self._schedule(RELEASE_AFTER)
+                return
+            self._with_display(self._unmap)
 
     def _with_display(self, work: Any) -> None:
         from Xlib import error as xerror
