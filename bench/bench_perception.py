@@ -354,7 +354,7 @@ def _evs_rows(
 ) -> list[tuple[str, str, str]]:
     bare = capture["bare"]
     rows = [
-        ("grab + EVS", _fps_cell(capture["grab_evs"]), _ratio_cell(capture["grab_evs"], bare)),
+        ("grab + EVS", _fps_cell(capture["grab_evs"]), _ratio_cell(capture["grab_evs"], capture["adapter_bare"])),
         ("EVS alone (frames from memory)", _fps_cell(capture["evs"]), _ratio_cell(capture["evs"], bare)),
         (
             "EVS per 1080p frame, median / p95",
