@@ -251,14 +251,32 @@ def ask_about_recording(
         times = tuple(round(f.timestamp, 3) for f in piece.frames)
         answer.parts.append(PartAnswer(chunk.start, chunk.end, times, seconds, reply.prompt_tokens, reply.text))
         replies.append((chunk.start, chunk.end, reply.text))
-    if len(chunks) == 1:
+    return combine_parts(
+        client, ask, answer, replies, length=recording.duration, progress=progress, on_token=on_token, cancel=cancel
+    )
+
+
+def combine_parts(
+    client: ModelClient,
+    ask: RecordingQuestion,
+    answer: RecordingAnswer,
+    replies: list[tuple[float, float, str]],
+    *,
+    length: float,
+    progress: Progress,
+    on_token: Callable[[TokenDelta], None] | None,
+    cancel: CancelToken | None,
+) -> RecordingAnswer:
+    """``answer`` with its text: the one part's reply, or the model's answer over every part's reply (each
+    with its time range) when the recording was asked in parts."""
+    if len(replies) == 1:
         answer.text = replies[0][2]
-    else:
-        progress.update("combining the parts", len(chunks), len(chunks) + 1)
+    elif replies:
+        progress.update("combining the parts", len(replies), len(replies) + 1)
         final = combine_request(
             ask.question,
             replies,
-            length=recording.duration,
+            length=length,
             max_tokens=ask.max_tokens,
             enable_thinking=ask.enable_thinking,
             spoken=ask.spoken,

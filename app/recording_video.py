@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from omnidesk.agent.media_budget import audio_tokens, video_frame_size
 from omnidesk.agent.ports import AudioClip, CancelToken, ModelClient, TokenDelta, VideoClip, VideoServing
-from omnidesk.agent.recording_prompt import combine_request
 from omnidesk.agent.recording_video import (
     DEFAULT_NUM_FRAMES,
     VideoLimits,
@@ -88,7 +87,7 @@ def ask_with_video(
     cancel: CancelToken | None,
 ) -> RecordingAnswer:
     """Answer ``ask`` about ``wanted`` of ``recording`` by sending clips (see the module doc)."""
-    from omnidesk.app.recording_question import PartAnswer, audio_clips
+    from omnidesk.app.recording_question import PartAnswer, audio_clips, combine_parts
     from omnidesk.runtime.recording_clip import CLIP_FPS, clip_size, cut_clip
     from omnidesk.runtime.recording_reader import TimeRange, read_audio
 
@@ -131,20 +130,9 @@ def ask_with_video(
         seconds = sum(a.duration for a in audio)
         answer.parts.append(PartAnswer(start, end, times, seconds, reply.prompt_tokens, reply.text))
         replies.append((start, end, reply.text))
-    if len(replies) == 1:
-        answer.text = replies[0][2]
-    elif replies:
-        progress.update("combining the parts", len(parts), steps)
-        final = combine_request(
-            ask.question,
-            replies,
-            length=recording.duration,
-            max_tokens=ask.max_tokens,
-            enable_thinking=ask.enable_thinking,
-        )
-        answer.text = client.generate(final, on_token=on_token, cancel=cancel).text
-    progress.update("done", 1, 1)
-    return answer
+    return combine_parts(
+        client, ask, answer, replies, length=recording.duration, progress=progress, on_token=on_token, cancel=cancel
+    )
 
 
 def _relabel(clip: VideoClip, origin: float) -> VideoClip:
