@@ -188,7 +188,8 @@ class X11Platform:
         redactions: SecretRedactions | None = None,
     ) -> Desktop:
         from omnidesk.agent.keyguard import SecretRedactions
-        from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
+        from omnidesk.runtime.input import PyAutoGuiInput
+        from omnidesk.runtime.user_activity import XUserActivity
         from omnidesk.runtime.windows import X11WindowInspector
 
         redactions = redactions if redactions is not None else SecretRedactions()

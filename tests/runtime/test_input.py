@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from omnidesk.agent.errors import InputError, SafetyStop
-from omnidesk.runtime.input import PyAutoGuiInput, XUserActivity
+from omnidesk.runtime.input import PyAutoGuiInput
+from omnidesk.runtime.user_activity import XUserActivity
 from tests.rig.plugin import Launcher
 from tests.rig.xserver import XorgDummy, held_state
 
