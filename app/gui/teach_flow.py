@@ -275,18 +275,19 @@ class TeachFlow(QObject):
 
     def _on_rejected(self) -> None:
         if self._saving is not None:  # the save goes on; its end says how it went
-            dialog, self._dialog, self._panel = self._dialog, None, None
-            if dialog is not None:
-                dialog.rejected.disconnect(self._on_rejected)
-                dialog.deleteLater()
+            self._drop_dialog()
             return
         self._closed(f"Not saved; the recording is kept in {self._recording}")
 
     def _closed(self, message: str) -> None:
+        self._drop_dialog()
+        self.status.emit(message)
+        self._set_state("idle")
+
+    def _drop_dialog(self) -> None:
+        """Close the review dialog (if open) and forget it and its panel."""
         dialog, self._dialog, self._panel = self._dialog, None, None
         if dialog is not None:
             dialog.rejected.disconnect(self._on_rejected)
             dialog.hide()
             dialog.deleteLater()
-        self.status.emit(message)
-        self._set_state("idle")
