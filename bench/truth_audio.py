@@ -60,12 +60,21 @@ def _best(track: np.ndarray, clip: np.ndarray) -> tuple[int, float]:
     return lag, float(np.corrcoef(piece, clip)[0, 1])
 
 
-def locate(recording: Recording, speech: KnownSpeech, search: float = 1.5) -> Located:
+SEARCH = 1.5
+"""Seconds either side of a narration's nominal time where it is looked for."""
+
+
+def _around(speech: KnownSpeech, start: float, end: float, search: float) -> tuple[float, float]:
+    """Where ``speech`` is looked for: ``search`` s either side of it, inside ``[start, end]``. Reads of the
+    same range give the same samples; reads of different ranges can differ by a fraction of a millisecond
+    (Matroska's 1 ms timestamps), which moves a narration's correlation by a few hundredths."""
+    return max(start, speech.at - search), min(end, speech.at + len(speech.samples) / RATE + search)
+
+
+def locate(recording: Recording, speech: KnownSpeech, search: float = SEARCH) -> Located:
     """Where ``speech`` is in the recorded track, searching ``search`` s either side of its nominal time."""
-    lo = max(0.0, speech.at - search)
-    clip = read_audio(
-        recording, TimeRange(recording.start + lo, recording.start + speech.at + len(speech.samples) / RATE + search)
-    )
+    lo, hi = _around(speech, 0.0, recording.duration, search)
+    clip = read_audio(recording, TimeRange(recording.start + lo, recording.start + hi))
     if clip is None:
         return Located(float("nan"), 0.0)
     lag, corr = _best(clip.samples, speech.samples)
@@ -106,7 +115,8 @@ def speech_with_moments(
     budget: int,
 ) -> dict[str, Any]:
     """For each event EVS shows (a pick in ``[shown, gone)``), does the audio of the part holding that pick
-    contain the event's narration? ``events`` carry ``shown`` / ``gone`` (recording clock)."""
+    contain the event's narration (looked for where it was spoken, as :func:`locate` does)? ``events`` carry
+    ``shown`` / ``gone`` (recording clock)."""
     per_frame = vllm_image_tokens(*video_frame_size(*recording.size))
     picks = [Pick(t, per_frame) for t in sorted(evs_times)]
     chunks = plan_chunks(
@@ -120,7 +130,10 @@ def speech_with_moments(
             continue
         chunk = holding[first]
         checked += 1
-        clip = read_audio(recording, TimeRange(recording.start + chunk.start, recording.start + chunk.end))
+        # Where it was spoken, inside the part: the part holds it when its audio there matches. The same
+        # window as locate's when the part covers it, so one part over everything finds what locate finds.
+        lo, hi = _around(speech, chunk.start, chunk.end, SEARCH)
+        clip = read_audio(recording, TimeRange(recording.start + lo, recording.start + hi)) if hi > lo else None
         if clip is not None and _best(clip.samples, speech.samples)[1] >= MATCH:
             found += 1
     return {"parts": len(chunks), "events_checked": checked, "speech_in_their_part": found}
